@@ -1,0 +1,112 @@
+# vmm: a minimal KVM virtual machine monitor.  One Makefile for the VMM, its
+# unit tests, the guest images and the test host.  See README.md.
+
+B         := build
+CC        := gcc
+WARN      := -Wall -Wextra -Werror
+CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
+LDLIBS    := -lpthread -luring -lfdt
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Debian packages, by what needs them.  They are installed when missing (as
+# root) or named with the command to install them.
+PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
+PKGS_KVMHOST := qemu-system-x86 seabios
+ENSURE       := scripts/ensure-packages
+
+# Every C file of the VMM except main.c goes into a library that the unit
+# tests link against; new files are picked up without editing this list.
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+HAVE_MAIN := $(wildcard vmm/main.c)
+
+.PHONY: all deps deps-guest deps-kvmhost guest kvmhost run check unit kvmhost-check integration bench clean
+.DEFAULT_GOAL := all
+
+all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
+
+deps:
+	@$(ENSURE) $(PKGS_BUILD)
+deps-guest:
+	@$(ENSURE) $(PKGS_GUEST)
+deps-kvmhost:
+	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
+
+$(B)/obj/%.o: %.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/san/%.o: %.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
+
+$(B)/libvmm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libvmm-san.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
+# UBSan against the sanitized library.
+$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS) $$(pkg-config --libs check)
+
+$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+# Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
+# root, and an ext4 root disk with busybox, fio and the guest.run scripts.
+GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
+$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
+	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
+
+$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/mkinitrd.sh guest/initrd/init scripts/modules-closure
+	guest/mkinitrd.sh $(B)/guest/kernel $@
+
+$(B)/guest/rootfs.img: guest/mkrootfs.sh $(wildcard guest/rootfs/* guest/rootfs/*/*) | deps-guest
+	guest/mkrootfs.sh $@
+
+guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
+
+# The test host: Debian's generic kernel (it has 9p) and an initramfs whose
+# init loads kvm_amd and runs a command from the host's file system.
+$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
+	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
+
+$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/mkinitrd.sh tests/kvmhost/init scripts/modules-closure
+	tests/kvmhost/mkinitrd.sh $(B)/kvmhost/kernel $@
+
+kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
+
+unit: $(UNIT_BINS)
+	@tests/unit/run-all $(UNIT_BINS)
+
+kvmhost-check: kvmhost guest
+	tests/kvmhost/selftest.sh
+
+integration: all kvmhost guest
+	tests/integration/run-all
+
+check: unit kvmhost-check integration
+
+run: all kvmhost guest
+	tests/kvmhost/run --interactive -- tests/run-default-guest
+
+bench: all kvmhost guest
+	@echo "benchmarks: see tests/bench/"
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj $(B)/san -name '*.d' 2>/dev/null)
