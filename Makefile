@@ -71,10 +71,14 @@ GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
 $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
-$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/mkinitrd.sh guest/initrd/init scripts/modules-closure
-	guest/mkinitrd.sh $(B)/guest/kernel $@
+GUEST_RUN := $(sort $(wildcard guest/run/*))
+GUEST_MODULES := virtio_pci virtio_blk ext4
+$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure
+	@echo "guest: building initramfs $@" >&2
+	scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
+		$(foreach f,$(GUEST_RUN),--file $(f) /usr/lib/guest-run/$(notdir $(f))) $(GUEST_MODULES)
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh $(wildcard guest/rootfs/* guest/rootfs/*/*) | deps-guest
+$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) | deps-guest
 	guest/mkrootfs.sh $@
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
@@ -84,8 +88,11 @@ guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 $(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
 	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
 
-$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/mkinitrd.sh tests/kvmhost/init scripts/modules-closure
-	tests/kvmhost/mkinitrd.sh $(B)/kvmhost/kernel $@
+KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
+$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmcheck scripts/mkinitramfs scripts/modules-closure
+	@echo "kvmhost: building initramfs $@" >&2
+	scripts/mkinitramfs $(B)/kvmhost/kernel tests/kvmhost/init $@ \
+		--file $(B)/tools/kvmcheck /bin/kvmcheck $(KVMHOST_MODULES)
 
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 

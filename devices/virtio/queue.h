@@ -1,0 +1,161 @@
+/*
+ * Split virtqueue (virtio 1.x, "Split Virtqueues"), device side.  Knows
+ * guest memory and nothing of PCI or KVM: it walks descriptor chains into
+ * lists of host buffers, publishes used elements and decides when the guest
+ * wants to be notified.  Every value read from the rings is guest-written
+ * and hostile; nothing here trusts it.
+ *
+ * A queue is used by one thread at a time (its I/O thread); the guest runs
+ * concurrently on other CPUs, which is what the barriers in queue.c are for.
+ */
+#ifndef DEVICES_VIRTIO_QUEUE_H
+#define DEVICES_VIRTIO_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vmm/guest_mem.h"
+
+#define VIRTQ_MAX_SIZE 32768u
+
+/* Descriptor flags. */
+#define VIRTQ_DESC_F_NEXT     1u
+#define VIRTQ_DESC_F_WRITE    2u
+#define VIRTQ_DESC_F_INDIRECT 4u
+
+/* Ring flags: driver -> device and device -> driver. */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1u
+#define VIRTQ_USED_F_NO_NOTIFY     1u
+
+/* Transport-independent ring feature bits. */
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX     29
+
+/* Byte sizes of the three areas for a queue of `size` entries. */
+#define VIRTQ_DESC_BYTES(size)  (16ull * (size))
+#define VIRTQ_AVAIL_BYTES(size) (6ull + 2ull * (size))
+#define VIRTQ_USED_BYTES(size)  (6ull + 8ull * (size))
+
+/* Why a queue or a chain was refused; kept for tests and log messages. */
+enum virtq_error {
+	VIRTQ_OK = 0,
+	VIRTQ_ERR_SIZE,              /* not a power of two, 0 or > 32768 */
+	VIRTQ_ERR_RING_ALIGN,        /* desc/avail/used misaligned */
+	VIRTQ_ERR_RING_ADDR,         /* ring area not inside guest RAM */
+	VIRTQ_ERR_AVAIL_IDX,         /* avail idx ran more than size ahead */
+	VIRTQ_ERR_HEAD,              /* head index >= queue size */
+	VIRTQ_ERR_NEXT,              /* next index outside its table */
+	VIRTQ_ERR_CHAIN_LOOP,        /* chain longer than its table: a loop */
+	VIRTQ_ERR_INDIRECT_FEATURE,  /* INDIRECT without the feature */
+	VIRTQ_ERR_INDIRECT_NESTED,   /* INDIRECT inside an indirect table */
+	VIRTQ_ERR_INDIRECT_NEXT,     /* INDIRECT together with NEXT */
+	VIRTQ_ERR_INDIRECT_LEN,      /* table length 0, not a multiple of 16 or too big */
+	VIRTQ_ERR_BUF_ADDR,          /* buffer or table not inside guest RAM */
+	VIRTQ_ERR_LEN_OVERFLOW,      /* addr+len wraps, or total length > 4 GiB - 1 */
+	VIRTQ_ERR_READ_AFTER_WRITE,  /* device-readable after device-writable */
+	VIRTQ_ERR_TOO_MANY_SEGS,     /* more buffers than the caller can hold */
+	VIRTQ_ERR_NOT_READY,         /* queue not initialised */
+	VIRTQ_ERR_BAD_PUSH,          /* device pushed a head it never popped */
+};
+
+const char *virtq_strerror(enum virtq_error err);
+
+/* What the transport learnt from the driver for one queue. */
+struct virtq_config {
+	uint16_t size;
+	uint64_t desc_gpa;
+	uint64_t avail_gpa;
+	uint64_t used_gpa;
+	uint64_t features;  /* negotiated device features (ring bits matter) */
+};
+
+/*
+ * One popped chain.  iov[0 .. nr_readable) are device-readable buffers,
+ * iov[nr_readable .. nr_readable + nr_writable) device-writable ones, in
+ * chain order.  Zero-length buffers are dropped.  The caller provides the
+ * iovec array (iov, iov_cap) before virtq_pop.
+ */
+struct virtq_req {
+	uint16_t head;
+	unsigned int nr_readable;
+	unsigned int nr_writable;
+	uint32_t readable_len;
+	uint32_t writable_len;
+	struct iovec *iov;
+	unsigned int iov_cap;
+};
+
+struct virtq {
+	const struct guest_mem *mem;
+	uint16_t size;
+	bool ready;
+	bool broken;
+	bool event_idx;
+	bool indirect;
+	enum virtq_error error;  /* last error (chain or queue) */
+
+	/* Host views of the guest's ring areas, translated once at init. */
+	uint8_t *desc;
+	uint8_t *avail;
+	uint8_t *used;
+
+	uint16_t last_avail_idx;   /* next avail entry to pop */
+	uint16_t used_idx;         /* next used entry to publish */
+	uint16_t used_flags;       /* our copy: the device owns used->flags */
+	uint16_t signalled_used;   /* used idx at the last should_notify() */
+	bool signalled_used_valid;
+	uint32_t inflight;         /* popped but not yet pushed */
+};
+
+/* Validates the configuration and maps the rings.  0, or -1 with vq->error. */
+int virtq_init(struct virtq *vq, const struct guest_mem *mem, const struct virtq_config *cfg);
+
+/* Back to the state before virtq_init (no rings, indices 0). */
+void virtq_reset(struct virtq *vq);
+
+enum virtq_pop_result {
+	VIRTQ_POP_EMPTY = 0,       /* nothing available */
+	VIRTQ_POP_OK = 1,          /* req filled */
+	VIRTQ_POP_BAD_CHAIN = -1,  /* req->head valid, chain refused: push it with len 0 */
+	VIRTQ_POP_BROKEN = -2,     /* queue unusable until reset: DEVICE_NEEDS_RESET */
+};
+
+/* Takes the next available chain, validating all of it. */
+enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_req *req);
+
+/* Publishes `head` with `len` bytes written to its writable buffers. */
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Whether the guest wants an interrupt for what was pushed since the last
+ * call (used_event with EVENT_IDX, else VIRTQ_AVAIL_F_NO_INTERRUPT).  Call
+ * once after a batch of pushes.
+ */
+bool virtq_should_notify(struct virtq *vq);
+
+/* Asks the guest not to kick while the device is already draining. */
+void virtq_disable_notify(struct virtq *vq);
+
+/*
+ * Asks the guest to kick again, then re-checks the ring: returns true when
+ * buffers arrived meanwhile (the caller must drain again; the guest may not
+ * kick for them).
+ */
+bool virtq_enable_notify(struct virtq *vq);
+
+/* Whether avail holds entries not yet popped (no validation). */
+bool virtq_has_avail(struct virtq *vq);
+
+static inline bool virtq_is_broken(const struct virtq *vq)
+{
+	return vq->broken;
+}
+
+/* The EVENT_IDX rule: does moving from old to new_idx pass event? */
+static inline bool vring_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+#endif

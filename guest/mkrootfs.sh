@@ -1,0 +1,48 @@
+#!/bin/sh
+# Builds the guest root disk: an ext4 image made with `mkfs.ext4 -d` (no loop
+# mounts) holding busybox, fio with the shared libraries it needs, the init
+# and the guest.run scripts.
+#   usage: mkrootfs.sh OUT
+set -eu
+out=$1
+here=$(cd "$(dirname "$0")" && pwd)
+stage=$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+
+echo "guest: building rootfs image $out" >&2
+for d in bin sbin usr/bin usr/sbin usr/lib/guest-run etc root proc sys dev tmp run mnt var/tmp; do
+	mkdir -p "$stage/$d"
+done
+cp /bin/busybox "$stage/bin/busybox"
+for applet in $("$stage/bin/busybox" --list-full); do
+	[ -e "$stage/$applet" ] || ln -s /bin/busybox "$stage/$applet"
+done
+# busybox installed /sbin/init as a symlink to the host path /bin/busybox:
+# replace the link, never write through it.
+rm -f "$stage/sbin/init"
+cp "$here/rootfs/init" "$stage/sbin/init"
+cp "$here"/run/* "$stage/usr/lib/guest-run/"
+
+# fio and every shared library it links, at the same paths as on the host.
+copy_with_libs() {
+	bin=$1
+	mkdir -p "$stage$(dirname "$bin")"
+	cp -L "$bin" "$stage$bin"
+	ldd "$bin" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' |
+		while read -r lib; do
+			mkdir -p "$stage$(dirname "$lib")"
+			[ -e "$stage$lib" ] || cp -L "$lib" "$stage$lib"
+		done
+}
+copy_with_libs /usr/bin/fio
+
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
+printf 'root:x:0:\n' > "$stage/etc/group"
+printf 'export PS1="guest# "\n' > "$stage/etc/profile"
+
+# Size: contents plus room for the journal and a little free space.
+kib=$(du -sk "$stage" | cut -f1)
+size=$(( (kib * 5 / 4 + 32768) / 1024 ))M
+rm -f "$out.tmp"
+mkfs.ext4 -q -F -L guestroot -d "$stage" "$out.tmp" "$size" >/dev/null
+mv "$out.tmp" "$out"

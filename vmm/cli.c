@@ -1,0 +1,158 @@
+/* Command-line parsing for vmm: options, sizes, defaults and usage text. */
+#include "vmm/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/err.h"
+
+void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vmm --kernel PATH [--initrd PATH] [--cmdline STRING] [--cpus N]\n"
+		"           [--memory SIZE] [--stats]\n"
+		"\n"
+		"Boots a Linux bzImage in a KVM virtual machine with a serial console on\n"
+		"stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"\n"
+		"  --kernel PATH     Linux x86-64 bzImage to boot (required)\n"
+		"  --initrd PATH     initial ramdisk loaded for the kernel\n"
+		"  --cmdline STRING  kernel command line (default: \"%s\")\n"
+		"  --cpus N          number of vCPUs, 1..%d (default: %d)\n"
+		"  --memory SIZE     guest RAM; suffix K, M, G or T, bare numbers are MiB\n"
+		"                    (default: 512M)\n"
+		"  --stats           print the exits to user space per reason at exit\n"
+		"  --help            print this help and exit\n"
+		"  --version         print the version and exit\n"
+		"\n"
+		"Exit status: 0 when the guest powers off or reboots (or the value written\n"
+		"to the debug-exit port 0xf4, see README.md), 1 on a runtime error, 2 on a\n"
+		"usage error.\n",
+		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS);
+}
+
+int cli_parse_size(const char *s, uint64_t *bytes)
+{
+	const char *p = s;
+	uint64_t n = 0;
+	unsigned int shift = 20;
+
+	if (!isdigit((unsigned char)*p))
+		return err_set("invalid memory size '%s': expected a number with an optional K, M, G or T suffix", s);
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned int d = (unsigned int)(*p - '0');
+		if (n > (UINT64_MAX - d) / 10)
+			return err_set("memory size '%s' is too large", s);
+		n = n * 10 + d;
+	}
+	if (*p) {
+		switch (toupper((unsigned char)*p)) {
+		case 'K': shift = 10; break;
+		case 'M': shift = 20; break;
+		case 'G': shift = 30; break;
+		case 'T': shift = 40; break;
+		default:
+			return err_set("invalid memory size '%s': unknown suffix '%s'", s, p);
+		}
+		p++;
+		if (strcasecmp(p, "") && strcasecmp(p, "iB") && strcasecmp(p, "B"))
+			return err_set("invalid memory size '%s': unknown suffix", s);
+	}
+	if (n == 0)
+		return err_set("memory size must not be 0");
+	if (n > (UINT64_MAX >> shift))
+		return err_set("memory size '%s' is too large", s);
+	n <<= shift;
+	if (n & 0xfff)
+		return err_set("memory size '%s' is not a multiple of 4 KiB", s);
+	*bytes = n;
+	return 0;
+}
+
+static int parse_cpus(const char *s, unsigned int *cpus)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s, CLI_MAX_CPUS);
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || errno)
+		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s, CLI_MAX_CPUS);
+	if (v == 0 || v > CLI_MAX_CPUS)
+		return err_set("--cpus %s is out of range: 1 to %d", s, CLI_MAX_CPUS);
+	*cpus = (unsigned int)v;
+	return 0;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out)
+{
+	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
+	       OPT_STATS, OPT_HELP, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "kernel",  required_argument, NULL, OPT_KERNEL },
+		{ "initrd",  required_argument, NULL, OPT_INITRD },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "cpus",    required_argument, NULL, OPT_CPUS },
+		{ "memory",  required_argument, NULL, OPT_MEMORY },
+		{ "stats",   no_argument,       NULL, OPT_STATS },
+		{ "help",    no_argument,       NULL, OPT_HELP },
+		{ "version", no_argument,       NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	*cfg = (struct vm_config){
+		.cmdline = CLI_DEFAULT_CMDLINE,
+		.cpus = CLI_DEFAULT_CPUS,
+		.memory = CLI_DEFAULT_MEMORY,
+	};
+	/* getopt keeps global state; reset it so tests can parse repeatedly. */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		int c = getopt_long(argc, argv, ":", opts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case OPT_KERNEL:  cfg->kernel = optarg; break;
+		case OPT_INITRD:  cfg->initrd = optarg; break;
+		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_CPUS:
+			if (parse_cpus(optarg, &cfg->cpus))
+				return CLI_USAGE;
+			break;
+		case OPT_MEMORY:
+			if (cli_parse_size(optarg, &cfg->memory))
+				return CLI_USAGE;
+			break;
+		case OPT_STATS:   cfg->stats = true; break;
+		case OPT_HELP:
+			cli_usage(out);
+			return CLI_DONE;
+		case OPT_VERSION:
+			fprintf(out, "vmm %s\n", VMM_VERSION);
+			return CLI_DONE;
+		case ':':
+			err_set("option '%s' needs an argument", argv[optind - 1]);
+			return CLI_USAGE;
+		default:
+			err_set("unknown option '%s' (try --help)", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc) {
+		err_set("unexpected argument '%s' (try --help)", argv[optind]);
+		return CLI_USAGE;
+	}
+	if (cfg->kernel == NULL || cfg->kernel[0] == '\0') {
+		err_set("--kernel PATH is required (try --help)");
+		return CLI_USAGE;
+	}
+	if (cfg->initrd && cfg->initrd[0] == '\0') {
+		err_set("--initrd needs a path");
+		return CLI_USAGE;
+	}
+	return CLI_RUN;
+}
