@@ -105,7 +105,8 @@ kvmhost-check: kvmhost guest
 integration: all kvmhost guest
 	tests/integration/run-all
 
-check: unit kvmhost-check integration
+check: all kvmhost guest $(UNIT_BINS)
+	@tests/check-all
 
 run: all kvmhost guest
 	tests/kvmhost/run --interactive -- tests/run-default-guest

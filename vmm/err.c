@@ -30,6 +30,18 @@ int err_errno(const char *fmt, ...)
 	return -1;
 }
 
+int err_prefix(const char *fmt, ...)
+{
+	char head[256], old[sizeof(msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	memcpy(old, msg, sizeof(old));
+	snprintf(msg, sizeof(msg), "%s: %s", head, old);
+	return -1;
+}
+
 const char *err_msg(void)
 {
 	return msg[0] ? msg : "unknown error";

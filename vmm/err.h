@@ -12,6 +12,9 @@ int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like err_set, with ": strerror(errno)" appended (errno read on entry). */
 int err_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Prepends "<formatted>: " to the current message; returns -1. */
+int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The last message recorded by this thread ("unknown error" if none). */
 const char *err_msg(void);
 

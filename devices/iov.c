@@ -1,5 +1,5 @@
 /* Byte-offset access to iovec lists (see iov.h). */
-#include "devices/virtio/iov.h"
+#include "devices/iov.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * (header, data and status may share or split buffers), so devices read
  * and write requests by byte offset across the whole list.
  */
-#ifndef DEVICES_VIRTIO_IOV_H
-#define DEVICES_VIRTIO_IOV_H
+#ifndef DEVICES_IOV_H
+#define DEVICES_IOV_H
 
 #include <stdbool.h>
 #include <stddef.h>

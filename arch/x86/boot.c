@@ -1,0 +1,324 @@
+/* bzImage loading, initrd placement, e820 and the zero page (boot_params). */
+#include "arch/x86/boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/layout.h"
+#include "vmm/err.h"
+
+static uint16_t get16(const uint8_t *p, size_t off) { return (uint16_t)(p[off] | p[off + 1] << 8); }
+static uint32_t get32(const uint8_t *p, size_t off) { return get16(p, off) | (uint32_t)get16(p, off + 2) << 16; }
+static uint64_t get64(const uint8_t *p, size_t off) { return get32(p, off) | (uint64_t)get32(p, off + 4) << 32; }
+static void put16(uint8_t *p, size_t off, uint16_t v) { p[off] = (uint8_t)v; p[off + 1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, size_t off, uint32_t v) { put16(p, off, (uint16_t)v); put16(p, off + 2, (uint16_t)(v >> 16)); }
+static void put64(uint8_t *p, size_t off, uint64_t v) { put32(p, off, (uint32_t)v); put32(p, off + 4, (uint32_t)(v >> 32)); }
+
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+int x86_bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz)
+{
+	memset(bz, 0, sizeof(*bz));
+	if (len < BZ_HEADER_LIMIT)
+		return err_set("not a bzImage: only %zu bytes", len);
+	if (get16(buf, BZ_BOOT_FLAG) != 0xaa55 || memcmp(buf + BZ_HEADER, "HdrS", 4) != 0)
+		return err_set("not a Linux bzImage (no boot sector signature or 'HdrS' header)");
+	bz->version = get16(buf, BZ_VERSION);
+	if (bz->version < BZ_MIN_VERSION)
+		return err_set("boot protocol %u.%02u is too old: need %u.%02u or later",
+			       bz->version >> 8, bz->version & 0xff,
+			       BZ_MIN_VERSION >> 8, BZ_MIN_VERSION & 0xff);
+	if (!(buf[BZ_LOADFLAGS] & LOADFLAG_LOADED_HIGH))
+		return err_set("not a bzImage: a zImage loaded low is not supported");
+	if (!(get16(buf, BZ_XLOADFLAGS) & XLF_KERNEL_64))
+		return err_set("kernel has no 64-bit entry point (not an x86-64 kernel)");
+
+	unsigned int sects = buf[BZ_SETUP_SECTS] ? buf[BZ_SETUP_SECTS] : 4;
+	uint64_t setup = (uint64_t)(sects + 1) * 512;
+	uint64_t pm = (uint64_t)get32(buf, BZ_SYSSIZE) * 16;
+	if (setup + pm > len)
+		return err_set("truncated bzImage: %zu bytes, the header describes %llu",
+			       len, (unsigned long long)(setup + pm));
+	bz->image = buf;
+	bz->len = len;
+	bz->setup_size = (uint32_t)setup;
+	bz->kernel_size = (uint32_t)(len - setup);
+	bz->initrd_addr_max = get32(buf, BZ_INITRD_ADDR_MAX);
+	if (bz->initrd_addr_max == 0)
+		bz->initrd_addr_max = 0x37ffffff;       /* the protocol's default */
+	bz->kernel_alignment = get32(buf, BZ_KERNEL_ALIGNMENT);
+	if (bz->kernel_alignment == 0 || (bz->kernel_alignment & (bz->kernel_alignment - 1)))
+		return err_set("invalid bzImage: kernel_alignment 0x%x is not a power of two",
+			       bz->kernel_alignment);
+	bz->pref_address = get64(buf, BZ_PREF_ADDRESS);
+	bz->init_size = get32(buf, BZ_INIT_SIZE);
+	if (bz->init_size == 0)
+		return err_set("invalid bzImage: init_size is 0");
+	bz->cmdline_size = get32(buf, BZ_CMDLINE_SIZE);
+	return 0;
+}
+
+uint64_t x86_kernel_end(const struct bzimage *bz)
+{
+	/* The compressed kernel decompresses to max(load aligned, pref_address)
+	 * and needs init_size bytes there. */
+	uint64_t run = align_up(X86_KERNEL_LOAD_ADDR, bz->kernel_alignment);
+	if (run < bz->pref_address)
+		run = bz->pref_address;
+	uint64_t end = run + bz->init_size;
+	uint64_t loaded = X86_KERNEL_LOAD_ADDR + bz->kernel_size;
+	return end > loaded ? end : loaded;
+}
+
+int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t size,
+		     uint64_t *addr)
+{
+	uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
+	if (top > low_ram_end)
+		top = low_ram_end;
+	uint64_t kend = align_up(x86_kernel_end(bz), 4096);
+	if (size > top || ((top - size) & ~0xfffULL) < kend)
+		return err_set("initrd of %llu KiB does not fit in guest memory between the kernel (ends at %llu MiB) and %llu MiB",
+			       (unsigned long long)(size >> 10), (unsigned long long)(kend >> 20),
+			       (unsigned long long)(top >> 20));
+	*addr = (top - size) & ~0xfffULL;
+	return 0;
+}
+
+static int add(struct e820_entry *e, unsigned int *n, unsigned int max,
+	       uint64_t addr, uint64_t size, uint32_t type)
+{
+	if (size == 0)
+		return 0;
+	if (*n >= max)
+		return err_set("e820 map full");
+	e[(*n)++] = (struct e820_entry){ .addr = addr, .size = size, .type = type };
+	return 0;
+}
+
+int x86_e820_build(const struct ram_bank *banks, unsigned int nbanks,
+		   struct e820_entry *e, unsigned int max)
+{
+	unsigned int n = 0;
+	bool ecam_done = false;
+
+	for (unsigned int i = 0; i < nbanks; i++) {
+		uint64_t start = banks[i].gpa, end = banks[i].gpa + banks[i].size;
+		if (!ecam_done && start >= X86_MMIO_HOLE_END) {
+			if (add(e, &n, max, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE, E820_RESERVED))
+				return -1;
+			ecam_done = true;
+		}
+		if (start < X86_HIMEM_START) {
+			/* The first bank starts at 0: split off the legacy area. */
+			if (end <= X86_HIMEM_START)
+				return err_set("RAM bank 0x%llx+0x%llx is too small",
+					       (unsigned long long)start,
+					       (unsigned long long)banks[i].size);
+			if (add(e, &n, max, start, X86_EBDA_START - start, E820_RAM) ||
+			    add(e, &n, max, X86_EBDA_START, X86_HIMEM_START - X86_EBDA_START,
+				E820_RESERVED))
+				return -1;
+			start = X86_HIMEM_START;
+		}
+		if (add(e, &n, max, start, end - start, E820_RAM))
+			return -1;
+	}
+	if (!ecam_done && add(e, &n, max, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE, E820_RESERVED))
+		return -1;
+	return (int)n;
+}
+
+int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz,
+			  const struct x86_boot_args *a)
+{
+	memset(zp, 0, BOOT_PARAMS_SIZE);
+	/* The setup header runs from 0x1f1 to the end given by the offset
+	 * byte of the jump at 0x200; copy it as the kernel defines it. */
+	size_t end = BZ_JUMP + 2 + bz->image[BZ_JUMP + 1];
+	if (end > BZ_HEADER_LIMIT)
+		end = BZ_HEADER_LIMIT;
+	memcpy(zp + BZ_SETUP_SECTS, bz->image + BZ_SETUP_SECTS, end - BZ_SETUP_SECTS);
+
+	if (bz->cmdline_size && a->cmdline_len > bz->cmdline_size)
+		return err_set("kernel command line is %zu bytes; this kernel takes at most %u",
+			       a->cmdline_len, bz->cmdline_size);
+	if (a->e820_nr > E820_MAX_ENTRIES)
+		return err_set("too many e820 entries (%u)", a->e820_nr);
+
+	put16(zp, BZ_VID_MODE, 0xffff);                 /* "normal" text mode */
+	zp[BZ_TYPE_OF_LOADER] = 0xff;                   /* undefined loader */
+	zp[BZ_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
+	put16(zp, BZ_HEAP_END_PTR, 0xfe00);
+	put32(zp, BZ_CODE32_START, (uint32_t)X86_KERNEL_LOAD_ADDR);
+	put32(zp, BZ_CMD_LINE_PTR, (uint32_t)a->cmdline_addr);
+	put32(zp, BZ_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
+	put32(zp, BZ_RAMDISK_SIZE, (uint32_t)a->initrd_size);
+	if (bz->version >= 0x020e)      /* acpi_rsdp_addr: protocol 2.14 */
+		put64(zp, BP_ACPI_RSDP_ADDR, a->rsdp_addr);
+	zp[BP_E820_ENTRIES] = (uint8_t)a->e820_nr;
+	for (unsigned int i = 0; i < a->e820_nr; i++) {
+		size_t off = BP_E820_TABLE + i * 20;
+		put64(zp, off, a->e820[i].addr);
+		put64(zp, off + 8, a->e820[i].size);
+		put32(zp, off + 16, a->e820[i].type);
+	}
+	return 0;
+}
+
+/* Reads a whole file into a new buffer. */
+static int read_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno("%s %s", what, path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		err_errno("%s %s", what, path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set("%s %s: not a regular file", what, path);
+	}
+	uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (b == NULL) {
+		close(fd);
+		return err_set("%s %s: out of memory", what, path);
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int ret = n < 0 ? err_errno("%s %s", what, path)
+					: err_set("%s %s: file shrank while reading", what, path);
+			free(b);
+			close(fd);
+			return ret;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*buf = b;
+	*len = got;
+	return 0;
+}
+
+/* Reads the initrd straight into guest memory once its size is known. */
+static int load_initrd(struct guest_mem *mem, const struct bzimage *bz, uint64_t low_end,
+		       const char *path, uint64_t *addr, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno("initrd %s", path);
+	struct stat st;
+	int ret = -1;
+	if (fstat(fd, &st) < 0) {
+		err_errno("initrd %s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set("initrd %s: not a regular file", path);
+		goto out;
+	}
+	if (x86_initrd_place(bz, low_end, (uint64_t)st.st_size, addr))
+		goto out;
+	uint8_t *dst = guest_mem_ptr(mem, *addr, (uint64_t)st.st_size);
+	if (dst == NULL) {
+		err_set("initrd %s: no guest RAM at 0x%llx", path, (unsigned long long)*addr);
+		goto out;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, dst + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				err_errno("initrd %s", path);
+			else
+				err_set("initrd %s: file shrank while reading", path);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*size = got;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned int nbanks,
+		  const char *kernel, const char *initrd, const char *cmdline,
+		  uint64_t rsdp_addr, struct x86_boot_entry *entry)
+{
+	uint8_t *img;
+	size_t len;
+	struct bzimage bz;
+	int ret = -1;
+
+	if (read_file("kernel", kernel, &img, &len))
+		return -1;
+	if (x86_bzimage_parse(img, len, &bz)) {
+		err_prefix("kernel %s", kernel);
+		goto out;
+	}
+	uint64_t low_end = banks[0].gpa + banks[0].size;
+	if (x86_kernel_end(&bz) > low_end) {
+		err_set("kernel %s needs %llu MiB of RAM below the MMIO hole to boot; the guest has %llu MiB there",
+			kernel, (unsigned long long)((x86_kernel_end(&bz) + (1 << 20) - 1) >> 20),
+			(unsigned long long)(low_end >> 20));
+		goto out;
+	}
+	if (guest_mem_write(mem, X86_KERNEL_LOAD_ADDR, img + bz.setup_size, bz.kernel_size)) {
+		err_set("kernel %s does not fit in guest RAM", kernel);
+		goto out;
+	}
+
+	struct x86_boot_args args = { .rsdp_addr = rsdp_addr };
+	size_t clen = strlen(cmdline);
+	if (clen >= X86_CMDLINE_MAX) {
+		err_set("kernel command line is too long (%zu bytes)", clen);
+		goto out;
+	}
+	if (guest_mem_write(mem, X86_CMDLINE_ADDR, cmdline, clen + 1)) {
+		err_set("no guest RAM for the command line");
+		goto out;
+	}
+	args.cmdline_addr = X86_CMDLINE_ADDR;
+	args.cmdline_len = clen;
+	if (initrd && load_initrd(mem, &bz, low_end, initrd, &args.initrd_addr, &args.initrd_size))
+		goto out;
+
+	struct e820_entry e820[E820_MAX_ENTRIES];
+	int n = x86_e820_build(banks, nbanks, e820, E820_MAX_ENTRIES);
+	if (n < 0)
+		goto out;
+	args.e820 = e820;
+	args.e820_nr = (unsigned int)n;
+
+	uint8_t *zp = guest_mem_ptr(mem, X86_BOOT_PARAMS_ADDR, BOOT_PARAMS_SIZE);
+	if (zp == NULL) {
+		err_set("no guest RAM for the zero page");
+		goto out;
+	}
+	if (x86_boot_params_build(zp, &bz, &args)) {
+		err_prefix("kernel %s", kernel);
+		goto out;
+	}
+	/* The 64-bit entry point is 0x200 past the protected-mode start. */
+	entry->rip = X86_KERNEL_LOAD_ADDR + 0x200;
+	entry->boot_params = X86_BOOT_PARAMS_ADDR;
+	ret = 0;
+out:
+	free(img);
+	return ret;
+}

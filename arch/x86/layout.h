@@ -1,0 +1,68 @@
+/*
+ * The x86 guest physical memory map and I/O port map: every fixed address
+ * the VMM gives the guest is here, so e820, ACPI and the devices agree.
+ *
+ *   0x0000_0000  RAM      low memory (zero page, command line, page tables)
+ *   0x0009_fc00  reserved EBDA and the legacy BIOS area up to 1 MiB; the ACPI
+ *                         tables live at 0xe0000 inside it
+ *   0x0010_0000  RAM      the kernel, then the rest of RAM up to the hole
+ *   0xc000_0000  hole     32-bit PCI MMIO BAR window (512 MiB), a gap in e820
+ *   0xe000_0000  reserved PCI ECAM, 256 buses (256 MiB), reserved in e820
+ *   0xf000_0000  hole     unused, free for future platform MMIO
+ *   0xfec0_0000  IOAPIC   (in-kernel)
+ *   0xfee0_0000  LAPIC    (in-kernel)
+ *   0x1_0000_0000 RAM     whatever did not fit below the hole
+ *   above RAM    64-bit PCI MMIO BAR window (64 GiB, 1 GiB aligned)
+ */
+#ifndef ARCH_X86_LAYOUT_H
+#define ARCH_X86_LAYOUT_H
+
+#define X86_EBDA_START          0x9fc00ULL
+#define X86_HIMEM_START         0x100000ULL     /* 1 MiB */
+
+/* Boot structures in low RAM (below 640 KiB, clear of the AP trampoline
+ * Linux carves out of low memory at boot). */
+#define X86_GDT_ADDR            0x500ULL
+#define X86_BOOT_PARAMS_ADDR    0x7000ULL
+#define X86_BOOT_STACK          0x8ff0ULL
+#define X86_PML4_ADDR           0x9000ULL
+#define X86_PDPT_ADDR           0xa000ULL
+#define X86_PD_ADDR             0xb000ULL       /* 4 pages: 0xb000-0xefff */
+#define X86_CMDLINE_ADDR        0x20000ULL
+#define X86_CMDLINE_MAX         0x10000ULL
+
+/* ACPI tables: in the reserved BIOS area, where Linux also scans for the
+ * RSDP when the zero page does not name it. */
+#define X86_ACPI_ADDR           0xe0000ULL
+#define X86_ACPI_SIZE           0x20000ULL
+
+/* The bzImage's protected-mode code is loaded here. */
+#define X86_KERNEL_LOAD_ADDR    X86_HIMEM_START
+
+/* The 32-bit hole: no RAM from here to 4 GiB. */
+#define X86_MMIO_HOLE_START     0xc0000000ULL
+#define X86_MMIO_HOLE_END       0x100000000ULL
+#define X86_PCI_MMIO32_START    0xc0000000ULL
+#define X86_PCI_MMIO32_SIZE     0x20000000ULL   /* 512 MiB */
+#define X86_PCI_ECAM_START      0xe0000000ULL
+#define X86_PCI_ECAM_SIZE       0x10000000ULL   /* 256 buses x 1 MiB */
+#define X86_IOAPIC_ADDR         0xfec00000ULL
+#define X86_LAPIC_ADDR          0xfee00000ULL
+#define X86_HIGH_RAM_START      0x100000000ULL
+
+/* 64-bit PCI BAR window: 1 GiB aligned above the end of RAM. */
+#define X86_PCI_MMIO64_ALIGN    0x40000000ULL
+#define X86_PCI_MMIO64_SIZE     0x1000000000ULL /* 64 GiB */
+
+/* Interrupts: ISA IRQs are IOAPIC pins 0-15 (pin 2 carries IRQ 0, as on
+ * PCs); MSI routes get GSIs from X86_FIRST_MSI_GSI up. */
+#define X86_IOAPIC_PINS         24
+#define X86_FIRST_MSI_GSI       24
+
+/* I/O ports. */
+#define X86_COM1_PORT           0x3f8
+#define X86_COM1_IRQ            4
+#define X86_DEBUG_EXIT_PORT     0xf4            /* see devices/debug_exit.h */
+#define X86_ACPI_PM_PORT        0x600           /* see devices/acpi_pm.h */
+
+#endif

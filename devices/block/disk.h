@@ -1,0 +1,52 @@
+/*
+ * Disk images: the `--disk` option and opening a backing file or block
+ * device for a virtio-blk disk (mode, O_DIRECT, locking, size and
+ * capability checks).  Errors come back as one line of text for the CLI
+ * to print as "vmm: <message>".
+ */
+#ifndef DEVICES_BLOCK_DISK_H
+#define DEVICES_BLOCK_DISK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DISK_SECTOR_SIZE 512u
+#define DISK_SERIAL_LEN 20u   /* virtio-blk GET_ID size */
+#define DISK_PATH_MAX 4096u
+
+/* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID] */
+struct disk_config {
+	char path[DISK_PATH_MAX];
+	bool readonly;
+	bool direct;
+	char serial[DISK_SERIAL_LEN + 1];  /* empty: derived from the file */
+};
+
+/* Parses one --disk argument.  0, or -1 with a message in err. */
+int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_t errlen);
+
+struct disk {
+	int fd;
+	uint64_t size;            /* bytes, a multiple of DISK_SECTOR_SIZE */
+	bool readonly;
+	bool direct;
+	bool can_punch_hole;      /* discard, write-zeroes with unmap */
+	bool can_zero_range;      /* write-zeroes keeping allocation */
+	uint32_t block_size;      /* logical block the guest should use */
+	uint32_t dio_mem_align;   /* O_DIRECT buffer alignment (1 without direct) */
+	char serial[DISK_SERIAL_LEN];  /* not NUL-terminated when 20 chars long */
+};
+
+/*
+ * Opens, locks and checks the image: O_RDWR, or O_RDONLY for readonly;
+ * O_DIRECT for direct; an OFD lock (write lock for a writable disk, read
+ * lock for a read-only one) so no other process writes the image while we
+ * use it.  0, or -1 with one line in err ("disk FILE: reason").
+ */
+int disk_open(const struct disk_config *cfg, struct disk *disk, char *err, size_t errlen);
+
+/* Closes the fd (which drops the lock). */
+void disk_close(struct disk *disk);
+
+#endif

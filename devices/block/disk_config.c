@@ -1,0 +1,120 @@
+/* Parsing of the --disk option: comma-separated key=value pairs. */
+#include "devices/block/disk.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DISK_USAGE "path=FILE[,readonly=on][,direct=on][,serial=ID]"
+
+static int parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(value, "on") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcmp(value, "off") == 0) {
+		*out = false;
+		return 0;
+	}
+	snprintf(err, errlen, "--disk %s=%s: expected on or off", key, value);
+	return -1;
+}
+
+static int parse_serial(const char *value, char *out, char *err, size_t errlen)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len > DISK_SERIAL_LEN) {
+		snprintf(err, errlen, "--disk serial: must be 1 to %u characters", DISK_SERIAL_LEN);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!isprint((unsigned char)value[i])) {
+			snprintf(err, errlen, "--disk serial: printable characters only");
+			return -1;
+		}
+	}
+	memcpy(out, value, len + 1);
+	return 0;
+}
+
+/* One key=value pair; `seen` rejects repeated keys, which are mistakes. */
+static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, char *err,
+		      size_t errlen)
+{
+	static const char *const keys[] = { "path", "readonly", "direct", "serial" };
+	char *eq = strchr(pair, '=');
+	unsigned int k;
+
+	if (*pair == '\0') {
+		snprintf(err, errlen, "--disk: empty option (expected " DISK_USAGE ")");
+		return -1;
+	}
+	if (eq == NULL) {
+		snprintf(err, errlen, "--disk: '%s' is not key=value (expected " DISK_USAGE ")", pair);
+		return -1;
+	}
+	*eq = '\0';
+	const char *value = eq + 1;
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (strcmp(pair, keys[k]) == 0)
+			break;
+	}
+	if (k == sizeof(keys) / sizeof(keys[0])) {
+		snprintf(err, errlen, "--disk: unknown option '%s' (expected " DISK_USAGE ")", pair);
+		return -1;
+	}
+	if (*seen & (1u << k)) {
+		snprintf(err, errlen, "--disk: option '%s' given twice", pair);
+		return -1;
+	}
+	*seen |= 1u << k;
+
+	switch (k) {
+	case 0:
+		if (*value == '\0') {
+			snprintf(err, errlen, "--disk: path is empty");
+			return -1;
+		}
+		if (strlen(value) >= sizeof(cfg->path)) {
+			snprintf(err, errlen, "--disk: path is too long");
+			return -1;
+		}
+		strcpy(cfg->path, value);
+		return 0;
+	case 1:
+		return parse_on_off("readonly", value, &cfg->readonly, err, errlen);
+	case 2:
+		return parse_on_off("direct", value, &cfg->direct, err, errlen);
+	default:
+		return parse_serial(value, cfg->serial, err, errlen);
+	}
+}
+
+int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_t errlen)
+{
+	char buf[DISK_PATH_MAX + 256];
+	unsigned int seen = 0;
+	char *pair, *next;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (strlen(arg) >= sizeof(buf)) {
+		snprintf(err, errlen, "--disk: option string too long");
+		return -1;
+	}
+	strcpy(buf, arg);
+	/* Paths with commas are not supported: a comma always separates. */
+	for (pair = buf; pair != NULL; pair = next) {
+		next = strchr(pair, ',');
+		if (next)
+			*next++ = '\0';
+		if (parse_pair(pair, cfg, &seen, err, errlen) < 0)
+			return -1;
+	}
+	if (!(seen & 1u)) {
+		snprintf(err, errlen, "--disk: missing path= (expected " DISK_USAGE ")");
+		return -1;
+	}
+	return 0;
+}

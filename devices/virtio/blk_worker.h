@@ -1,0 +1,47 @@
+/*
+ * The I/O thread of one virtio-blk queue: woken by the queue's kick
+ * eventfd and by backend completions, it drains the avail ring, runs the
+ * requests on the block backend in batches, completes them in the used
+ * ring and asks the transport for an interrupt when the guest wants one.
+ * It alone touches its virtqueue and its backend.
+ */
+#ifndef DEVICES_VIRTIO_BLK_WORKER_H
+#define DEVICES_VIRTIO_BLK_WORKER_H
+
+#include <stddef.h>
+
+#include "devices/block/backend.h"
+#include "devices/block/disk.h"
+#include "devices/virtio/blk_request.h"
+#include "devices/virtio/device.h"
+#include "devices/virtio/queue.h"
+#include "vmm/guest_mem.h"
+
+struct blk_worker_params {
+	const struct guest_mem *mem;
+	struct virtq_config vq;          /* validated by blk_worker_start */
+	const struct disk *disk;         /* must outlive the worker */
+	struct blk_limits limits;
+	unsigned int seg_max;            /* data buffers per request */
+	enum blk_backend_kind backend;
+	int kick_fd;                     /* the transport's; read, never closed */
+	unsigned int queue_index;
+	struct virtio_transport transport;
+};
+
+struct blk_worker;
+
+/* Maps the queue, creates the backend and starts the thread.  0, or -1
+ * with a message in err. */
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
+		     size_t errlen);
+
+/* Stops taking requests, waits for those in flight to complete (their
+ * used elements are published, without interrupts), joins the thread and
+ * frees everything. */
+void blk_worker_stop(struct blk_worker *w);
+
+/* Backend name, for logs and tests ("io_uring" or "sync"). */
+const char *blk_worker_backend_name(const struct blk_worker *w);
+
+#endif

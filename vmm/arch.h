@@ -1,0 +1,44 @@
+/*
+ * What the architecture code (arch/<arch>/) provides to the core.  The core
+ * calls these in this order: arch_check_kvm, arch_ram_banks, arch_vm_init,
+ * arch_platform_init, arch_boot_load, then arch_vcpu_init for every vCPU.
+ */
+#ifndef VMM_ARCH_H
+#define VMM_ARCH_H
+
+#include <stdint.h>
+
+#include "vmm/cli.h"
+
+struct vm;
+struct vcpu;
+struct ram_bank;
+struct console;
+
+/* Capabilities the arch needs beyond the core's; names the missing one. */
+int arch_check_kvm(int kvm_fd);
+
+/* Splits ram_size bytes of RAM into banks around the arch's holes;
+ * returns the number of banks (at most max) or -1. */
+int arch_ram_banks(uint64_t ram_size, struct ram_bank *banks, unsigned int max);
+
+/* The largest guest-physical address RAM may reach, given KVM's CPUID
+ * (physical address bits minus the room the arch reserves for MMIO). */
+uint64_t arch_max_ram_top(struct vm *vm);
+
+/* Interrupt controllers, timers and the default GSI routes; before vCPUs. */
+int arch_vm_init(struct vm *vm);
+
+/* The platform's devices (console UART on con, power management, ...). */
+int arch_platform_init(struct vm *vm, struct console *con);
+
+/* Loads kernel and initrd and writes the firmware tables the kernel needs. */
+int arch_boot_load(struct vm *vm, const struct vm_config *cfg);
+
+/* Per-vCPU state: CPUID, MSRs, registers at the kernel's entry point. */
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+
+/* Releases what the arch functions above allocated. */
+void arch_vm_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,206 @@
+/* Host terminal for the guest console: raw mode, escape keys, flow control. */
+#include "vmm/console.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/err.h"
+
+/* The console whose terminal atexit() must restore (there is one). */
+static struct console *restore_at_exit;
+
+static void restore_atexit(void)
+{
+	if (restore_at_exit)
+		console_restore(restore_at_exit);
+}
+
+int console_init(struct console *c, int in_fd, int out_fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->in_pollable = true;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_fd < 0)
+		return err_errno("eventfd");
+	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
+		struct termios raw = c->saved;
+		c->is_tty = true;
+		cfmakeraw(&raw);
+		/* Keep output post-processing off too: the guest sends \r\n. */
+		if (tcsetattr(in_fd, TCSANOW, &raw) < 0)
+			return err_errno("cannot set the terminal to raw mode");
+		c->raw = true;
+		restore_at_exit = c;
+		atexit(restore_atexit);
+	}
+	return 0;
+}
+
+void console_restore(struct console *c)
+{
+	if (c->raw) {
+		/* Nothing useful is left to do if this fails at exit. */
+		(void)tcsetattr(c->in_fd, TCSANOW, &c->saved);
+		c->raw = false;
+	}
+}
+
+void console_destroy(struct console *c)
+{
+	console_restore(c);
+	if (restore_at_exit == c)
+		restore_at_exit = NULL;
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	c->wake_fd = -1;
+}
+
+void console_output(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct console *c = opaque;
+	while (len > 0) {
+		ssize_t n = write(c->out_fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* A closed or broken stdout (EPIPE, ...) means nobody reads the
+		 * console any more; the guest keeps running, as on a machine
+		 * whose serial cable was pulled. */
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void console_wakeup(void *opaque)
+{
+	struct console *c = opaque;
+	uint64_t one = 1;
+	/* Fails only if the counter would overflow: then it is already set. */
+	(void)!write(c->wake_fd, &one, sizeof(one));
+}
+
+size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out,
+		      bool *quit)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = in[i];
+		if (c->escape) {
+			c->escape = false;
+			if (ch == 'x' || ch == 'X') {
+				*quit = true;
+				return o;
+			}
+			if (ch != CONSOLE_ESCAPE)
+				out[o++] = CONSOLE_ESCAPE;
+			out[o++] = ch;
+			/* o <= i + 1 always holds: Ctrl-A itself wrote nothing. */
+		} else if (ch == CONSOLE_ESCAPE) {
+			c->escape = true;
+		} else {
+			out[o++] = ch;
+		}
+	}
+	return o;
+}
+
+static void watch_input(struct console *c, bool on)
+{
+	if (!c->in_pollable || c->in_eof || c->in_watched == on)
+		return;
+	if (on ? loop_add(c->loop, &c->in_watch, EPOLLIN) : loop_del(c->loop, &c->in_watch))
+		return; /* cannot happen for an fd that was added before */
+	c->in_watched = on;
+}
+
+/* Hands pending input to the frontend; true when all of it was taken. */
+static bool deliver(struct console *c)
+{
+	if (c->pend_len > c->pend_off)
+		c->pend_off += c->fe.rx(c->fe.opaque, c->pending + c->pend_off,
+					c->pend_len - c->pend_off);
+	if (c->pend_off < c->pend_len)
+		return false;
+	c->pend_off = c->pend_len = 0;
+	return true;
+}
+
+/* Reads one chunk of input, filters it and tries to deliver it.  Returns
+ * true when more input may be read right away. */
+static bool read_input(struct console *c)
+{
+	uint8_t buf[sizeof(c->pending)];
+	ssize_t n = read(c->in_fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0) {
+		/* EOF (or an unreadable stdin): the guest just gets no input. */
+		watch_input(c, false);
+		c->in_eof = true;
+		return false;
+	}
+	bool quit = false;
+	c->pend_len = console_filter(c, buf, (size_t)n, c->pending, &quit);
+	c->pend_off = 0;
+	if (quit) {
+		c->quit(c->quit_opaque);
+		return false;
+	}
+	return deliver(c);
+}
+
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	(void)events;
+	if (!read_input(c))
+		watch_input(c, false); /* wait for the frontend's wakeup */
+}
+
+static void on_wakeup(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	uint64_t v;
+	(void)events;
+	(void)!read(c->wake_fd, &v, sizeof(v));
+	if (!deliver(c) || c->in_eof)
+		return;
+	if (c->in_pollable) {
+		watch_input(c, true);
+	} else if (read_input(c)) {
+		/* A file is always readable: keep going through the loop so
+		 * that other events are served in between. */
+		console_wakeup(c);
+	}
+}
+
+int console_attach(struct console *c, struct loop *l, const struct console_frontend *fe,
+		   void (*quit)(void *opaque), void *quit_opaque)
+{
+	c->loop = l;
+	c->fe = *fe;
+	c->quit = quit;
+	c->quit_opaque = quit_opaque;
+	c->wake_watch = (struct loop_watch){ .fd = c->wake_fd, .fn = on_wakeup, .opaque = c };
+	c->in_watch = (struct loop_watch){ .fd = c->in_fd, .fn = on_input, .opaque = c };
+	if (loop_add(l, &c->wake_watch, EPOLLIN))
+		return -1;
+	if (loop_add(l, &c->in_watch, EPOLLIN) == 0) {
+		c->in_watched = true;
+		return 0;
+	}
+	if (errno != EPERM)
+		return -1;
+	/* Regular files (and /dev/null) cannot be polled: read them when
+	 * the frontend has room, starting now. */
+	c->in_pollable = false;
+	console_wakeup(c);
+	return 0;
+}

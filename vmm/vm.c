@@ -1,0 +1,243 @@
+/* KVM VM lifecycle: capability checks, guest RAM, vCPUs, stopping. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/arch.h"
+#include "vmm/err.h"
+#include "vmm/vcpu.h"
+
+#define KVM_DEV "/dev/kvm"
+
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_USER_MEMORY,    "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IRQCHIP,        "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_IRQ_ROUTING,    "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_IRQFD,          "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IOEVENTFD,      "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+};
+
+static int check_kvm(struct vm *vm)
+{
+	int v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (v != KVM_API_VERSION)
+		return err_set(KVM_DEV ": KVM API version %d, need %d", v, KVM_API_VERSION);
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
+			return err_set(KVM_DEV ": missing capability %s", required_caps[i].name);
+	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max <= 0)
+		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	vm->max_vcpus = max > 0 ? (unsigned int)max : 4;
+	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run))
+		return err_errno("KVM_GET_VCPU_MMAP_SIZE");
+	vm->run_size = (size_t)size;
+	return arch_check_kvm(vm->kvm_fd);
+}
+
+static int map_ram(struct vm *vm, uint64_t size)
+{
+	struct ram_bank banks[GUEST_MEM_MAX_REGIONS];
+	int n = arch_ram_banks(size, banks, GUEST_MEM_MAX_REGIONS);
+	if (n < 0)
+		return -1;
+	uint64_t top = banks[n - 1].gpa + banks[n - 1].size;
+	uint64_t max = arch_max_ram_top(vm);
+	if (top > max)
+		return err_set("--memory %llu MiB does not fit in the guest's physical address space (RAM would end at 0x%llx, limit 0x%llx)",
+			       (unsigned long long)(size >> 20), (unsigned long long)top,
+			       (unsigned long long)max);
+	if (size > SIZE_MAX)
+		return err_set("--memory %llu MiB is larger than this host can map",
+			       (unsigned long long)(size >> 20));
+	/* Reserve address space only: pages are faulted in as the guest
+	 * touches them, so start-up does not grow with the memory size. */
+	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return err_errno("cannot map %llu MiB of guest memory",
+				 (unsigned long long)(size >> 20));
+	vm->ram = p;
+	vm->ram_size = size;
+	/* Transparent huge pages cut the cost of the guest's page walks; the
+	 * hint is optional (THP may be disabled), so its failure is not. */
+	(void)madvise(p, (size_t)size, MADV_HUGEPAGE);
+
+	uint64_t off = 0;
+	for (int i = 0; i < n; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = banks[i].gpa,
+			.memory_size = banks[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + off),
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return err_errno("KVM_SET_USER_MEMORY_REGION 0x%llx+0x%llx",
+					 (unsigned long long)r.guest_phys_addr,
+					 (unsigned long long)r.memory_size);
+		if (guest_mem_add(&vm->mem, banks[i].gpa, banks[i].size, vm->ram + off))
+			return err_set("guest memory bank 0x%llx+0x%llx is invalid",
+				       (unsigned long long)banks[i].gpa,
+				       (unsigned long long)banks[i].size);
+		off += banks[i].size;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	atomic_init(&vm->stopping, false);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	vm->kvm_fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		err_errno(KVM_DEV);
+		goto fail;
+	}
+	if (check_kvm(vm))
+		goto fail;
+	if (cfg->cpus > vm->max_vcpus) {
+		err_set("--cpus %u: KVM allows at most %u vCPUs", cfg->cpus, vm->max_vcpus);
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		err_errno("KVM_CREATE_VM");
+		goto fail;
+	}
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		err_errno("eventfd");
+		goto fail;
+	}
+	if (map_ram(vm, cfg->memory))
+		goto fail;
+	if (arch_vm_init(vm))
+		goto fail;
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (vm->vcpus == NULL) {
+		err_set("out of memory");
+		goto fail;
+	}
+	for (unsigned int i = 0; i < cfg->cpus; i++) {
+		if (vcpu_create(vm, &vm->vcpus[i], i))
+			goto fail;
+		vm->ncpus++;
+	}
+	return 0;
+fail:
+	vm_destroy(vm);
+	return -1;
+}
+
+int vm_start(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (vcpu_start(&vm->vcpus[i]))
+			return -1;
+	return 0;
+}
+
+void vm_stop(struct vm *vm, int status)
+{
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	vm->exit_status = status;
+	uint64_t one = 1;
+	/* An eventfd write only fails when the counter would overflow. */
+	if (write(vm->stop_fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+void vm_fail(struct vm *vm, const char *fmt, ...)
+{
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(vm->fail_msg, sizeof(vm->fail_msg), fmt, ap);
+	va_end(ap);
+	vm->exit_status = 1;
+	uint64_t one = 1;
+	if (write(vm->stop_fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+}
+
+void vm_join_vcpus(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+void vm_print_stats(const struct vm *vm, FILE *out)
+{
+	uint64_t total = 0;
+	fprintf(out, "vmm: exits to user space by reason (%u vCPU%s):\n",
+		vm->ncpus, vm->ncpus == 1 ? "" : "s");
+	for (unsigned int r = 0; r <= VCPU_EXIT_REASONS; r++) {
+		uint64_t n = 0;
+		for (unsigned int i = 0; i < vm->ncpus; i++)
+			n += vm->vcpus[i].exits[r];
+		if (n == 0)
+			continue;
+		fprintf(out, "  %-16s %12llu\n", vcpu_exit_name(r), (unsigned long long)n);
+		total += n;
+	}
+	fprintf(out, "  %-16s %12llu\n", "total", (unsigned long long)total);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned int i = 0; i < vm->ncpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	vm->ncpus = 0;
+	arch_vm_destroy(vm);
+	if (vm->irq.entries || vm->irq.max_routes)
+		irq_routing_destroy(&vm->irq);
+	if (vm->ram) {
+		munmap(vm->ram, (size_t)vm->ram_size);
+		vm->ram = NULL;
+	}
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->stop_fd = vm->vm_fd = vm->kvm_fd = -1;
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+}
+
+void vm_irq_pin_set(void *opaque, int level)
+{
+	struct vm_irq_pin *pin = opaque;
+	if (irq_line(pin->vm->vm_fd, pin->gsi, level))
+		vm_fail(pin->vm, "%s", err_msg());
+}

@@ -1,0 +1,88 @@
+/*
+ * The virtual machine: the KVM VM file descriptor, guest RAM and its memory
+ * slots, the PIO/MMIO buses, the GSI routing table, the vCPUs, and the one
+ * decision every thread may take: stop the VM with an exit status.
+ * This is the root object; devices hang off it through the arch code.
+ */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmm/bus.h"
+#include "vmm/cli.h"
+#include "vmm/guest_mem.h"
+#include "vmm/irq.h"
+
+struct vcpu;
+
+/* One contiguous piece of guest RAM, as laid out by the arch code. */
+struct ram_bank {
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;                /* KVM_GET_VCPU_MMAP_SIZE */
+	unsigned int max_vcpus;
+
+	uint8_t *ram;                   /* one mapping for all RAM banks */
+	uint64_t ram_size;
+	struct guest_mem mem;
+
+	struct bus pio;
+	struct bus mmio;
+	struct irq_routing irq;
+
+	unsigned int ncpus;
+	struct vcpu *vcpus;
+
+	/* Stopping: the first vm_stop() wins and sets the status; the main
+	 * thread waits on stop_fd (an eventfd), then stops the vCPUs. */
+	atomic_bool stopping;
+	int exit_status;
+	char fail_msg[512];             /* set by vm_fail(), printed by main */
+	int stop_fd;
+
+	void *arch;                     /* owned by arch/ */
+};
+
+/*
+ * Opens /dev/kvm, checks the API version and the capabilities we rely on,
+ * creates the VM, maps guest RAM (cfg->memory bytes, not pre-faulted) and
+ * registers it, then lets the arch code create the irqchip and create the
+ * vCPUs.  On failure err_msg() says why and everything is released.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+
+/* Starts one thread per vCPU running KVM_RUN. */
+int vm_start(struct vm *vm);
+
+/* Asks the VM to stop with status (first caller wins).  Any thread. */
+void vm_stop(struct vm *vm, int status);
+
+/* Stops the VM with status 1 and records "what failed and why" for main
+ * to print (first failure wins).  Any thread. */
+void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Kicks every vCPU out of KVM_RUN and joins the threads.  Main thread. */
+void vm_join_vcpus(struct vm *vm);
+
+/* Prints the exits to user space per reason, summed over vCPUs. */
+void vm_print_stats(const struct vm *vm, FILE *out);
+
+void vm_destroy(struct vm *vm);
+
+/* An interrupt line for a device's ops table: KVM_IRQ_LINE on gsi.  A
+ * failing ioctl stops the VM (vm_fail): the guest cannot run without it. */
+struct vm_irq_pin {
+	struct vm *vm;
+	uint32_t gsi;
+};
+void vm_irq_pin_set(void *pin, int level);
+
+#endif
