@@ -65,6 +65,13 @@ $(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
+# Fuzz target for the virtqueue chain parser.  gcc builds a sanitized
+# replayer (fuzz_virtq FILE...); clang -fsanitize=fuzzer -DFUZZ_LIBFUZZER
+# builds the libFuzzer binary from the same source.
+$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS)
+
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh

@@ -1,6 +1,6 @@
 /*
  * What the architecture code (arch/<arch>/) provides to the core.  The core
- * calls these in this order: arch_check_kvm, arch_ram_banks, arch_vm_init,
+ * calls these in this order: arch_check_kvm, arch_vm_init, arch_ram_banks,
  * arch_platform_init, arch_boot_load, then arch_vcpu_init for every vCPU.
  */
 #ifndef VMM_ARCH_H
@@ -14,6 +14,7 @@ struct vm;
 struct vcpu;
 struct ram_bank;
 struct console;
+struct console_frontend;
 
 /* Capabilities the arch needs beyond the core's; names the missing one. */
 int arch_check_kvm(int kvm_fd);
@@ -23,14 +24,16 @@ int arch_check_kvm(int kvm_fd);
 int arch_ram_banks(uint64_t ram_size, struct ram_bank *banks, unsigned int max);
 
 /* The largest guest-physical address RAM may reach, given KVM's CPUID
- * (physical address bits minus the room the arch reserves for MMIO). */
+ * (physical address bits minus the room the arch reserves for MMIO).
+ * Called after arch_vm_init. */
 uint64_t arch_max_ram_top(struct vm *vm);
 
 /* Interrupt controllers, timers and the default GSI routes; before vCPUs. */
 int arch_vm_init(struct vm *vm);
 
-/* The platform's devices (console UART on con, power management, ...). */
-int arch_platform_init(struct vm *vm, struct console *con);
+/* The platform's devices (console UART on con, power management, ...);
+ * *fe receives the device that takes the console's input. */
+int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe);
 
 /* Loads kernel and initrd and writes the firmware tables the kernel needs. */
 int arch_boot_load(struct vm *vm, const struct vm_config *cfg);

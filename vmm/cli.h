@@ -13,7 +13,7 @@
 
 #define CLI_DEFAULT_CPUS    1
 #define CLI_DEFAULT_MEMORY  (512ULL << 20)
-#define CLI_DEFAULT_CMDLINE "console=ttyS0 reboot=acpi panic=-1"
+#define CLI_DEFAULT_CMDLINE "console=ttyS0"
 /* MADT local-APIC entries carry an 8-bit APIC ID, and 0xff is broadcast. */
 #define CLI_MAX_CPUS        254
 

@@ -2,6 +2,7 @@
 #include "vmm/console.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,6 +18,23 @@ static void restore_atexit(void)
 {
 	if (restore_at_exit)
 		console_restore(restore_at_exit);
+}
+
+/* A crash must not leave the user's terminal raw: restore it (tcsetattr
+ * is async-signal-safe), then die of the same signal. */
+static void restore_on_crash(int sig)
+{
+	if (restore_at_exit && restore_at_exit->raw)
+		tcsetattr(restore_at_exit->in_fd, TCSANOW, &restore_at_exit->saved);
+	raise(sig);
+}
+
+static void catch_crashes(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa = { .sa_handler = restore_on_crash, .sa_flags = SA_RESETHAND };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 int console_init(struct console *c, int in_fd, int out_fd)
@@ -38,6 +56,7 @@ int console_init(struct console *c, int in_fd, int out_fd)
 		c->raw = true;
 		restore_at_exit = c;
 		atexit(restore_atexit);
+		catch_crashes();
 	}
 	return 0;
 }
@@ -150,6 +169,8 @@ static bool read_input(struct console *c)
 	c->pend_len = console_filter(c, buf, (size_t)n, c->pending, &quit);
 	c->pend_off = 0;
 	if (quit) {
+		/* What came before the escape still goes in, as far as it fits. */
+		deliver(c);
 		c->quit(c->quit_opaque);
 		return false;
 	}
@@ -194,6 +215,11 @@ int console_attach(struct console *c, struct loop *l, const struct console_front
 		return -1;
 	if (loop_add(l, &c->in_watch, EPOLLIN) == 0) {
 		c->in_watched = true;
+		return 0;
+	}
+	if (errno == EBADF) {
+		/* No stdin at all: the guest gets no input. */
+		c->in_eof = true;
 		return 0;
 	}
 	if (errno != EPERM)

@@ -25,7 +25,8 @@ int err_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg), "%s: %s", head, strerror(saved));
+	if (snprintf(msg, sizeof(msg), "%s: %s", head, strerror(saved)) >= (int)sizeof(msg))
+		msg[sizeof(msg) - 1] = '\0';
 	errno = saved;
 	return -1;
 }
@@ -38,7 +39,9 @@ int err_prefix(const char *fmt, ...)
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, msg, sizeof(old));
-	snprintf(msg, sizeof(msg), "%s: %s", head, old);
+	/* A message too long for the buffer is cut short, which is fine. */
+	if (snprintf(msg, sizeof(msg), "%s: %s", head, old) >= (int)sizeof(msg))
+		msg[sizeof(msg) - 1] = '\0';
 	return -1;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/arch.h"
@@ -72,7 +73,6 @@ static int map_ram(struct vm *vm, uint64_t size)
 		return err_errno("cannot map %llu MiB of guest memory",
 				 (unsigned long long)(size >> 20));
 	vm->ram = p;
-	vm->ram_size = size;
 	/* Transparent huge pages cut the cost of the guest's page walks; the
 	 * hint is optional (THP may be disabled), so its failure is not. */
 	(void)madvise(p, (size_t)size, MADV_HUGEPAGE);
@@ -86,7 +86,7 @@ static int map_ram(struct vm *vm, uint64_t size)
 			.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + off),
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			return err_errno("KVM_SET_USER_MEMORY_REGION 0x%llx+0x%llx",
+			return err_errno("KVM refused guest RAM at 0x%llx+0x%llx (KVM_SET_USER_MEMORY_REGION)",
 					 (unsigned long long)r.guest_phys_addr,
 					 (unsigned long long)r.memory_size);
 		if (guest_mem_add(&vm->mem, banks[i].gpa, banks[i].size, vm->ram + off))
@@ -98,9 +98,18 @@ static int map_ram(struct vm *vm, uint64_t size)
 	return 0;
 }
 
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
+	uint64_t start = vm->start_ns;
 	memset(vm, 0, sizeof(*vm));
+	vm->start_ns = start ? start : vm_now_ns();
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	atomic_init(&vm->stopping, false);
 	bus_init(&vm->pio, "pio");
@@ -127,9 +136,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		err_errno("eventfd");
 		goto fail;
 	}
-	if (map_ram(vm, cfg->memory))
-		goto fail;
+	vm->ram_size = cfg->memory;
 	if (arch_vm_init(vm))
+		goto fail;
+	if (map_ram(vm, cfg->memory))
 		goto fail;
 	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
 	if (vm->vcpus == NULL) {
@@ -196,6 +206,9 @@ void vm_print_stats(const struct vm *vm, FILE *out)
 	uint64_t total = 0;
 	fprintf(out, "vmm: exits to user space by reason (%u vCPU%s):\n",
 		vm->ncpus, vm->ncpus == 1 ? "" : "s");
+	if (vm->first_run_ns)
+		fprintf(out, "vmm: first KVM_RUN %.3f ms after start\n",
+			(double)(vm->first_run_ns - vm->start_ns) / 1e6);
 	for (unsigned int r = 0; r <= VCPU_EXIT_REASONS; r++) {
 		uint64_t n = 0;
 		for (unsigned int i = 0; i < vm->ncpus; i++)
@@ -224,6 +237,7 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, (size_t)vm->ram_size);
 		vm->ram = NULL;
 	}
+	vm->ram_size = 0;
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	if (vm->vm_fd >= 0)

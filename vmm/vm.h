@@ -48,8 +48,16 @@ struct vm {
 	char fail_msg[512];             /* set by vm_fail(), printed by main */
 	int stop_fd;
 
+	/* Start-up time (--stats): CLOCK_MONOTONIC when main started and
+	 * when the boot vCPU first entered KVM_RUN, in ns. */
+	uint64_t start_ns;
+	uint64_t first_run_ns;
+
 	void *arch;                     /* owned by arch/ */
 };
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t vm_now_ns(void);
 
 /*
  * Opens /dev/kvm, checks the API version and the capabilities we rely on,

@@ -22,9 +22,14 @@ static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1)
 
 int x86_bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz)
 {
+	return x86_bzimage_parse_header(buf, len, len, bz);
+}
+
+int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, struct bzimage *bz)
+{
 	memset(bz, 0, sizeof(*bz));
-	if (len < BZ_HEADER_LIMIT)
-		return err_set("not a bzImage: only %zu bytes", len);
+	if (len < BZ_HEADER_LIMIT || buflen < BZ_HEADER_LIMIT)
+		return err_set("not a bzImage: only %llu bytes", (unsigned long long)len);
 	if (get16(buf, BZ_BOOT_FLAG) != 0xaa55 || memcmp(buf + BZ_HEADER, "HdrS", 4) != 0)
 		return err_set("not a Linux bzImage (no boot sector signature or 'HdrS' header)");
 	bz->version = get16(buf, BZ_VERSION);
@@ -41,10 +46,14 @@ int x86_bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz)
 	uint64_t setup = (uint64_t)(sects + 1) * 512;
 	uint64_t pm = (uint64_t)get32(buf, BZ_SYSSIZE) * 16;
 	if (setup + pm > len)
-		return err_set("truncated bzImage: %zu bytes, the header describes %llu",
-			       len, (unsigned long long)(setup + pm));
+		return err_set("truncated bzImage: %llu bytes, the header describes %llu",
+			       (unsigned long long)len, (unsigned long long)(setup + pm));
+	if (setup > buflen)
+		return err_set("invalid bzImage: %u setup sectors", sects);
+	if (len - setup > UINT32_MAX)
+		return err_set("not a bzImage: %llu bytes is too large", (unsigned long long)len);
 	bz->image = buf;
-	bz->len = len;
+	bz->len = buflen;
 	bz->setup_size = (uint32_t)setup;
 	bz->kernel_size = (uint32_t)(len - setup);
 	bz->initrd_addr_max = get32(buf, BZ_INITRD_ADDR_MAX);
@@ -170,8 +179,26 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz,
 	return 0;
 }
 
-/* Reads a whole file into a new buffer. */
-static int read_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+/* Reads exactly len bytes at offset off of fd into dst. */
+static int read_at(int fd, const char *what, const char *path, void *dst, size_t len, off_t off)
+{
+	uint8_t *d = dst;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, d + got, len - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno("%s %s", what, path);
+		if (n == 0)
+			return err_set("%s %s: file shrank while reading", what, path);
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Opens a regular file for reading; *size receives its size. */
+static int open_regular(const char *what, const char *path, uint64_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -186,71 +213,28 @@ static int read_file(const char *what, const char *path, uint8_t **buf, size_t *
 		close(fd);
 		return err_set("%s %s: not a regular file", what, path);
 	}
-	uint8_t *b = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (b == NULL) {
-		close(fd);
-		return err_set("%s %s: out of memory", what, path);
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int ret = n < 0 ? err_errno("%s %s", what, path)
-					: err_set("%s %s: file shrank while reading", what, path);
-			free(b);
-			close(fd);
-			return ret;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*buf = b;
-	*len = got;
-	return 0;
+	*size = (uint64_t)st.st_size;
+	return fd;
 }
 
 /* Reads the initrd straight into guest memory once its size is known. */
 static int load_initrd(struct guest_mem *mem, const struct bzimage *bz, uint64_t low_end,
 		       const char *path, uint64_t *addr, uint64_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular("initrd", path, size);
 	if (fd < 0)
-		return err_errno("initrd %s", path);
-	struct stat st;
+		return -1;
 	int ret = -1;
-	if (fstat(fd, &st) < 0) {
-		err_errno("initrd %s", path);
+	if (x86_initrd_place(bz, low_end, *size, addr)) {
+		err_prefix("initrd %s", path);
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set("initrd %s: not a regular file", path);
-		goto out;
-	}
-	if (x86_initrd_place(bz, low_end, (uint64_t)st.st_size, addr))
-		goto out;
-	uint8_t *dst = guest_mem_ptr(mem, *addr, (uint64_t)st.st_size);
+	uint8_t *dst = guest_mem_ptr(mem, *addr, *size);
 	if (dst == NULL) {
 		err_set("initrd %s: no guest RAM at 0x%llx", path, (unsigned long long)*addr);
 		goto out;
 	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, dst + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0)
-				err_errno("initrd %s", path);
-			else
-				err_set("initrd %s: file shrank while reading", path);
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	*size = got;
-	ret = 0;
+	ret = read_at(fd, "initrd", path, dst, (size_t)*size, 0);
 out:
 	close(fd);
 	return ret;
@@ -260,14 +244,20 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 		  const char *kernel, const char *initrd, const char *cmdline,
 		  uint64_t rsdp_addr, struct x86_boot_entry *entry)
 {
-	uint8_t *img;
-	size_t len;
+	/* The header and setup code fit in 64 KiB (setup_sects < 128); the
+	 * protected-mode part is read straight into guest memory, once. */
+	static __thread uint8_t hdr[64 * 1024];
+	uint64_t len;
 	struct bzimage bz;
 	int ret = -1;
 
-	if (read_file("kernel", kernel, &img, &len))
+	int fd = open_regular("kernel", kernel, &len);
+	if (fd < 0)
 		return -1;
-	if (x86_bzimage_parse(img, len, &bz)) {
+	size_t hlen = len < sizeof(hdr) ? (size_t)len : sizeof(hdr);
+	if (read_at(fd, "kernel", kernel, hdr, hlen, 0))
+		goto out;
+	if (x86_bzimage_parse_header(hdr, hlen, len, &bz)) {
 		err_prefix("kernel %s", kernel);
 		goto out;
 	}
@@ -278,10 +268,13 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 			(unsigned long long)(low_end >> 20));
 		goto out;
 	}
-	if (guest_mem_write(mem, X86_KERNEL_LOAD_ADDR, img + bz.setup_size, bz.kernel_size)) {
+	uint8_t *dst = guest_mem_ptr(mem, X86_KERNEL_LOAD_ADDR, bz.kernel_size);
+	if (dst == NULL) {
 		err_set("kernel %s does not fit in guest RAM", kernel);
 		goto out;
 	}
+	if (read_at(fd, "kernel", kernel, dst, bz.kernel_size, bz.setup_size))
+		goto out;
 
 	struct x86_boot_args args = { .rsdp_addr = rsdp_addr };
 	size_t clen = strlen(cmdline);
@@ -319,6 +312,21 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 	entry->boot_params = X86_BOOT_PARAMS_ADDR;
 	ret = 0;
 out:
-	free(img);
+	close(fd);
 	return ret;
+}
+
+int x86_write_reset_stub(struct guest_mem *mem, uint16_t reset_port, uint8_t reset_value)
+{
+	const uint8_t stub[] = {
+		0xba, (uint8_t)reset_port, (uint8_t)(reset_port >> 8),  /* mov dx, port */
+		0xb0, reset_value,                                      /* mov al, value */
+		0xee,                                                   /* out dx, al */
+		0xfa,                                                   /* cli */
+		0xf4,                                                   /* hlt */
+		0xeb, 0xfd,                                             /* jmp back to hlt */
+	};
+	if (guest_mem_write(mem, X86_RESET_VECTOR, stub, sizeof(stub)))
+		return err_set("no guest RAM at the reset vector");
+	return 0;
 }

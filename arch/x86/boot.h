@@ -57,7 +57,7 @@
 #define XLF_KERNEL_64           0x01
 
 struct bzimage {
-	const uint8_t *image;
+	const uint8_t *image;           /* at least the header and setup code */
 	size_t len;
 	uint16_t version;
 	uint32_t setup_size;            /* real-mode part, bytes */
@@ -78,6 +78,10 @@ struct e820_entry {
 /* Validates the setup header of a bzImage in buf; -1 with err_msg on a
  * wrong magic, a truncated file, too old a protocol or no 64-bit entry. */
 int x86_bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz);
+/* The same from the first buflen bytes of an image of len bytes (at least
+ * the setup code); bz->image then points at buf and bz->len is buflen. */
+int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len,
+			     struct bzimage *bz);
 
 /* The end of the memory the kernel occupies while it decompresses and
  * runs when loaded at X86_KERNEL_LOAD_ADDR. */
@@ -112,11 +116,16 @@ struct x86_boot_entry {
 	uint64_t boot_params;           /* in rsi */
 };
 
-/* Reads the kernel and initrd files, loads them into guest memory, writes
- * the command line, e820 map and zero page, and the identity page tables
- * and GDT the 64-bit entry needs. */
+/* Reads the kernel and initrd files, loads them into guest memory and
+ * writes the command line, e820 map and zero page.  (The GDT and page
+ * tables for the 64-bit entry come from x86_write_boot_tables, cpu.h.) */
 int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned int nbanks,
 		  const char *kernel, const char *initrd, const char *cmdline,
 		  uint64_t rsdp_addr, struct x86_boot_entry *entry);
+
+/* Real-mode code at the reset vector (X86_RESET_VECTOR) that writes
+ * reset_value to the ACPI reset register at port reset_port, for guests
+ * that reboot by jumping to F000:FFF0 (Linux's "BIOS" reboot). */
+int x86_write_reset_stub(struct guest_mem *mem, uint16_t reset_port, uint8_t reset_value);
 
 #endif

@@ -36,6 +36,12 @@
 #define X86_ACPI_ADDR           0xe0000ULL
 #define X86_ACPI_SIZE           0x20000ULL
 
+/* The real-mode reset vector F000:FFF0.  Linux jumps there as its last
+ * reboot resort (with hardware-reduced ACPI it prefers "EFI", then "BIOS"
+ * reboot over the ACPI reset register); a 16-byte stub there writes the
+ * ACPI reset register, so that path reboots too. */
+#define X86_RESET_VECTOR        0xffff0ULL
+
 /* The bzImage's protected-mode code is loaded here. */
 #define X86_KERNEL_LOAD_ADDR    X86_HIMEM_START
 
@@ -53,6 +59,13 @@
 /* 64-bit PCI BAR window: 1 GiB aligned above the end of RAM. */
 #define X86_PCI_MMIO64_ALIGN    0x40000000ULL
 #define X86_PCI_MMIO64_SIZE     0x1000000000ULL /* 64 GiB */
+
+/* Where the 64-bit PCI window starts for RAM ending at ram_top. */
+static inline unsigned long long x86_pci_mmio64_start(unsigned long long ram_top)
+{
+	unsigned long long top = ram_top > X86_HIGH_RAM_START ? ram_top : X86_HIGH_RAM_START;
+	return (top + X86_PCI_MMIO64_ALIGN - 1) & ~(X86_PCI_MMIO64_ALIGN - 1);
+}
 
 /* Interrupts: ISA IRQs are IOAPIC pins 0-15 (pin 2 carries IRQ 0, as on
  * PCs); MSI routes get GSIs from X86_FIRST_MSI_GSI up. */

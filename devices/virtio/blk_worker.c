@@ -473,8 +473,3 @@ void blk_worker_stop(struct blk_worker *w)
 	pthread_join(w->thread, NULL);
 	worker_free(w);
 }
-
-const char *blk_worker_backend_name(const struct blk_worker *w)
-{
-	return w->be->ops->name;
-}

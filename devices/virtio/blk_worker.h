@@ -41,7 +41,4 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
  * frees everything. */
 void blk_worker_stop(struct blk_worker *w);
 
-/* Backend name, for logs and tests ("io_uring" or "sync"). */
-const char *blk_worker_backend_name(const struct blk_worker *w);
-
 #endif

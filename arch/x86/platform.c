@@ -1,0 +1,214 @@
+/*
+ * The x86 machine: memory banks around the 32-bit hole, in-kernel IOAPIC,
+ * 8259s and PIT with their GSI routes, the platform devices (COM1, ACPI
+ * power management, debug exit) and the boot sequence.  Implements
+ * vmm/arch.h.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/x86/acpi.h"
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "devices/acpi_pm.h"
+#include "devices/debug_exit.h"
+#include "devices/serial.h"
+#include "vmm/arch.h"
+#include "vmm/console.h"
+#include "vmm/err.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* KVM wants three pages for the TSS and one for the EPT identity map that
+ * real mode needs on Intel; they sit at the top of the hole, clear of the
+ * IOAPIC, LAPIC and PCI windows. */
+#define X86_KVM_IDENTITY_MAP    0xfffbc000ULL
+#define X86_KVM_TSS             0xfffbd000ULL
+
+struct x86_machine {
+	struct kvm_cpuid2 *cpuid;
+	struct ram_bank banks[2];
+	unsigned int nbanks;
+	struct x86_boot_entry entry;
+	struct serial com1;
+	bool com1_ready;
+	struct vm_irq_pin com1_irq;
+	struct acpi_pm pm;
+	struct debug_exit dbg;
+};
+
+static struct x86_machine *machine(struct vm *vm)
+{
+	return vm->arch;
+}
+
+int arch_check_kvm(int kvm_fd)
+{
+	static const struct { int cap; const char *name; } caps[] = {
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+	};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return err_set("/dev/kvm: missing capability %s", caps[i].name);
+	return 0;
+}
+
+int arch_ram_banks(uint64_t size, struct ram_bank *banks, unsigned int max)
+{
+	if (max < 2)
+		return err_set("no room for the RAM banks");
+	if (size < 2 * X86_HIMEM_START)
+		return err_set("--memory must be at least 2 MiB");
+	if (size <= X86_MMIO_HOLE_START) {
+		banks[0] = (struct ram_bank){ 0, size };
+		return 1;
+	}
+	banks[0] = (struct ram_bank){ 0, X86_MMIO_HOLE_START };
+	banks[1] = (struct ram_bank){ X86_HIGH_RAM_START, size - X86_MMIO_HOLE_START };
+	return 2;
+}
+
+uint64_t arch_max_ram_top(struct vm *vm)
+{
+	struct x86_machine *m = machine(vm);
+	unsigned int bits = m && m->cpuid ? x86_phys_bits(m->cpuid) : 36;
+	uint64_t limit = bits >= 64 ? UINT64_MAX : 1ULL << bits;
+	/* Leave the 64-bit PCI window above RAM inside the address space. */
+	if (limit < X86_PCI_MMIO64_SIZE + X86_PCI_MMIO64_ALIGN)
+		return 0;
+	return limit - X86_PCI_MMIO64_SIZE - X86_PCI_MMIO64_ALIGN;
+}
+
+/* The GSI routes of a PC with KVM's irqchips, as QEMU sets them: ISA IRQ n
+ * is 8259 pin n and IOAPIC pin n, except that IRQ 0 (the PIT) is IOAPIC pin
+ * 2 (the MADT says so); pins 16-23 are IOAPIC only. */
+static int default_routes(struct irq_routing *r)
+{
+	for (uint32_t gsi = 0; gsi < X86_IOAPIC_PINS; gsi++) {
+		if (gsi < 16 && gsi != 2 &&
+		    irq_route_irqchip(r, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				      gsi % 8))
+			return -1;
+		if (gsi != 2 && irq_route_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi))
+			return -1;
+	}
+	return irq_routing_commit(r);
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct x86_machine *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return err_set("out of memory");
+	vm->arch = m;
+	m->cpuid = x86_supported_cpuid(vm->kvm_fd);
+	if (m->cpuid == NULL)
+		return -1;
+	int n = arch_ram_banks(vm->ram_size, m->banks, 2);
+	if (n < 0)
+		return -1;
+	m->nbanks = (unsigned int)n;
+
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ X86_KVM_IDENTITY_MAP }) < 0)
+		return err_errno("KVM_SET_IDENTITY_MAP_ADDR");
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_KVM_TSS) < 0)
+		return err_errno("KVM_SET_TSS_ADDR");
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_errno("KVM_CREATE_IRQCHIP");
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_errno("KVM_CREATE_PIT2");
+	if (irq_routing_init(&vm->irq, vm->vm_fd, X86_FIRST_MSI_GSI))
+		return -1;
+	return default_routes(&vm->irq);
+}
+
+static void on_pm(void *opaque, enum acpi_pm_event ev)
+{
+	(void)ev;
+	/* Power-off and reboot both end the VMM successfully. */
+	vm_stop(opaque, 0);
+}
+
+static void on_debug_exit(void *opaque, int status)
+{
+	vm_stop(opaque, status);
+}
+
+static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_receive(opaque, buf, len);
+}
+
+int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe)
+{
+	struct x86_machine *m = machine(vm);
+
+	m->com1_irq = (struct vm_irq_pin){ .vm = vm, .gsi = X86_COM1_IRQ };
+	struct serial_backend be = {
+		.tx = console_output, .tx_opaque = con,
+		.set_irq = vm_irq_pin_set, .irq_opaque = &m->com1_irq,
+		.rx_ready = console_wakeup, .rx_opaque = con,
+	};
+	serial_init(&m->com1, &be);
+	m->com1_ready = true;
+	m->pm = (struct acpi_pm){ .event = on_pm, .opaque = vm };
+	m->dbg = (struct debug_exit){ .exit = on_debug_exit, .opaque = vm };
+	if (bus_register(&vm->pio, X86_COM1_PORT, SERIAL_NR_REGS, &serial_ops, &m->com1) ||
+	    bus_register(&vm->pio, X86_ACPI_PM_PORT, ACPI_PM_NR_PORTS, &acpi_pm_ops, &m->pm) ||
+	    bus_register(&vm->pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS, &debug_exit_ops, &m->dbg))
+		return -1;
+	*fe = (struct console_frontend){ .rx = com1_rx, .opaque = &m->com1 };
+	return 0;
+}
+
+int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
+{
+	struct x86_machine *m = machine(vm);
+	struct acpi_config acpi = {
+		.ncpus = vm->ncpus,
+		.lapic_addr = X86_LAPIC_ADDR,
+		.ioapic_addr = X86_IOAPIC_ADDR,
+		.pm_port = X86_ACPI_PM_PORT,
+		.com1_port = X86_COM1_PORT,
+		.com1_irq = X86_COM1_IRQ,
+		.debug_exit_port = X86_DEBUG_EXIT_PORT,
+	};
+	uint8_t *tables = guest_mem_ptr(&vm->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
+	uint64_t rsdp;
+	size_t used;
+
+	if (tables == NULL)
+		return err_set("no guest RAM for the ACPI tables");
+	if (acpi_build(&acpi, tables, X86_ACPI_SIZE, X86_ACPI_ADDR, &rsdp, &used))
+		return -1;
+	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
+		return -1;
+	return x86_boot_load(&vm->mem, m->banks, m->nbanks, cfg->kernel, cfg->initrd,
+			     cfg->cmdline, rsdp, &m->entry);
+}
+
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
+{
+	struct x86_machine *m = machine(vm);
+	return x86_vcpu_setup(vcpu->fd, vcpu->id, vm->ncpus, m->cpuid, &m->entry);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	struct x86_machine *m = machine(vm);
+	if (m == NULL)
+		return;
+	if (m->com1_ready)
+		serial_destroy(&m->com1);
+	free(m->cpuid);
+	free(m);
+	vm->arch = NULL;
+}

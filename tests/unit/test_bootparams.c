@@ -1,0 +1,346 @@
+/*
+ * x86 boot protocol: setup-header parsing (valid, wrong magic, truncated,
+ * too old a protocol, no 64-bit entry), initrd placement, the e820 map for
+ * memory sizes below and above the 32-bit hole, and the zero page fields.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/x86/boot.h"
+#include "arch/x86/layout.h"
+#include "vmm/arch.h"
+#include "vmm/err.h"
+#include "vmm/vm.h"
+
+#define SETUP_SECTS 4
+#define PM_SIZE     (64 * 1024)
+#define IMG_SIZE    ((SETUP_SECTS + 1) * 512 + PM_SIZE)
+
+static uint8_t img[IMG_SIZE];
+
+static void put16(uint8_t *p, size_t o, uint16_t v) { p[o] = (uint8_t)v; p[o + 1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, size_t o, uint32_t v) { put16(p, o, (uint16_t)v); put16(p, o + 2, (uint16_t)(v >> 16)); }
+static uint16_t get16(const uint8_t *p, size_t o) { return (uint16_t)(p[o] | p[o + 1] << 8); }
+static uint32_t get32(const uint8_t *p, size_t o) { return get16(p, o) | (uint32_t)get16(p, o + 2) << 16; }
+static uint64_t get64(const uint8_t *p, size_t o) { return get32(p, o) | (uint64_t)get32(p, o + 4) << 32; }
+
+/* A minimal bzImage as a 6.1 kernel's header describes itself. */
+static void make_image(void)
+{
+	memset(img, 0, sizeof(img));
+	img[BZ_SETUP_SECTS] = SETUP_SECTS;
+	put32(img, BZ_SYSSIZE, PM_SIZE / 16);
+	put16(img, BZ_BOOT_FLAG, 0xaa55);
+	img[BZ_JUMP] = 0xeb;
+	img[BZ_JUMP + 1] = 0x6a;                /* header ends at 0x26c */
+	memcpy(img + BZ_HEADER, "HdrS", 4);
+	put16(img, BZ_VERSION, 0x020f);
+	img[BZ_LOADFLAGS] = LOADFLAG_LOADED_HIGH;
+	put32(img, BZ_INITRD_ADDR_MAX, 0x7fffffff);
+	put32(img, BZ_KERNEL_ALIGNMENT, 0x200000);
+	img[BZ_RELOCATABLE] = 1;
+	put16(img, BZ_XLOADFLAGS, XLF_KERNEL_64 | 0x2);
+	put32(img, BZ_CMDLINE_SIZE, 2047);
+	put32(img, BZ_PREF_ADDRESS, 0x1000000);
+	put32(img, BZ_INIT_SIZE, 0x2000000);    /* 32 MiB */
+	for (size_t i = (SETUP_SECTS + 1) * 512; i < IMG_SIZE; i++)
+		img[i] = (uint8_t)i;
+}
+
+START_TEST(parse_valid)
+{
+	struct bzimage bz;
+	make_image();
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	ck_assert_uint_eq(bz.version, 0x020f);
+	ck_assert_uint_eq(bz.setup_size, (SETUP_SECTS + 1) * 512);
+	ck_assert_uint_eq(bz.kernel_size, PM_SIZE);
+	ck_assert_uint_eq(bz.init_size, 0x2000000);
+	ck_assert_uint_eq(bz.pref_address, 0x1000000);
+	ck_assert_uint_eq(bz.cmdline_size, 2047);
+	/* Decompresses at 16 MiB and needs 32 MiB there. */
+	ck_assert_uint_eq(x86_kernel_end(&bz), 0x3000000);
+	/* setup_sects 0 means 4. */
+	img[BZ_SETUP_SECTS] = 0;
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	ck_assert_uint_eq(bz.setup_size, 5 * 512);
+}
+END_TEST
+
+static void parse_fails(size_t len, const char *part)
+{
+	struct bzimage bz;
+	ck_assert_int_eq(x86_bzimage_parse(img, len, &bz), -1);
+	ck_assert_msg(strstr(err_msg(), part), "'%s' lacks '%s'", err_msg(), part);
+}
+
+START_TEST(parse_bad)
+{
+	make_image();
+	parse_fails(100, "only 100 bytes");
+	put16(img, BZ_BOOT_FLAG, 0x1234);
+	parse_fails(IMG_SIZE, "not a Linux bzImage");
+	make_image();
+	memcpy(img + BZ_HEADER, "HdrX", 4);
+	parse_fails(IMG_SIZE, "not a Linux bzImage");
+	make_image();
+	parse_fails(IMG_SIZE - 1, "truncated");
+	parse_fails(3000, "truncated");
+	make_image();
+	put16(img, BZ_VERSION, 0x020b);
+	parse_fails(IMG_SIZE, "2.11 is too old");
+	make_image();
+	put16(img, BZ_XLOADFLAGS, 0);
+	parse_fails(IMG_SIZE, "no 64-bit entry");
+	make_image();
+	img[BZ_LOADFLAGS] = 0;
+	parse_fails(IMG_SIZE, "zImage");
+	make_image();
+	put32(img, BZ_INIT_SIZE, 0);
+	parse_fails(IMG_SIZE, "init_size");
+	make_image();
+	put32(img, BZ_KERNEL_ALIGNMENT, 0x3000);
+	parse_fails(IMG_SIZE, "power of two");
+}
+END_TEST
+
+START_TEST(initrd_placement)
+{
+	struct bzimage bz;
+	uint64_t addr;
+	make_image();
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	/* 512 MiB: as high as possible, page aligned. */
+	ck_assert_int_eq(x86_initrd_place(&bz, 512ULL << 20, 1000000, &addr), 0);
+	ck_assert_uint_eq(addr, ((512ULL << 20) - 1000000) & ~0xfffULL);
+	ck_assert_uint_ge(addr, x86_kernel_end(&bz));
+	/* 3 GiB of low RAM: below initrd_addr_max. */
+	ck_assert_int_eq(x86_initrd_place(&bz, 3ULL << 30, 4096, &addr), 0);
+	ck_assert_uint_eq(addr + 4096 - 1, 0x7fffffff);
+	/* Does not fit above the kernel. */
+	ck_assert_int_eq(x86_initrd_place(&bz, 64ULL << 20, 40ULL << 20, &addr), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "does not fit"));
+	ck_assert_int_eq(x86_initrd_place(&bz, 64ULL << 20, 1ULL << 40, &addr), -1);
+}
+END_TEST
+
+static int e820_for(uint64_t mem, struct e820_entry *e)
+{
+	struct ram_bank banks[2];
+	int nb = arch_ram_banks(mem, banks, 2);
+	ck_assert_int_gt(nb, 0);
+	return x86_e820_build(banks, (unsigned int)nb, e, E820_MAX_ENTRIES);
+}
+
+static void check_e820_sane(const struct e820_entry *e, int n, uint64_t mem)
+{
+	uint64_t ram = 0;
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			ck_assert_uint_ge(e[i].addr, e[i - 1].addr + e[i - 1].size);
+		if (e[i].type == E820_RAM) {
+			ram += e[i].size;
+			/* No RAM in the hole. */
+			ck_assert(e[i].addr + e[i].size <= X86_MMIO_HOLE_START ||
+				  e[i].addr >= X86_MMIO_HOLE_END);
+		}
+	}
+	/* All RAM but the legacy BIOS area is usable. */
+	ck_assert_uint_eq(ram, mem - (X86_HIMEM_START - X86_EBDA_START));
+}
+
+START_TEST(e820_small)
+{
+	struct e820_entry e[E820_MAX_ENTRIES];
+	int n = e820_for(512ULL << 20, e);
+	ck_assert_int_eq(n, 4);
+	ck_assert_uint_eq(e[0].addr, 0);
+	ck_assert_uint_eq(e[0].size, X86_EBDA_START);
+	ck_assert_uint_eq(e[0].type, E820_RAM);
+	ck_assert_uint_eq(e[1].addr, X86_EBDA_START);
+	ck_assert_uint_eq(e[1].type, E820_RESERVED);
+	ck_assert_uint_eq(e[2].addr, 0x100000);
+	ck_assert_uint_eq(e[2].size, (512ULL << 20) - 0x100000);
+	ck_assert_uint_eq(e[2].type, E820_RAM);
+	ck_assert_uint_eq(e[3].addr, X86_PCI_ECAM_START);
+	ck_assert_uint_eq(e[3].size, X86_PCI_ECAM_SIZE);
+	ck_assert_uint_eq(e[3].type, E820_RESERVED);
+	check_e820_sane(e, n, 512ULL << 20);
+}
+END_TEST
+
+START_TEST(e820_exactly_hole)
+{
+	struct e820_entry e[E820_MAX_ENTRIES];
+	int n = e820_for(3ULL << 30, e);
+	ck_assert_int_eq(n, 4);
+	ck_assert_uint_eq(e[2].addr + e[2].size, X86_MMIO_HOLE_START);
+	check_e820_sane(e, n, 3ULL << 30);
+}
+END_TEST
+
+START_TEST(e820_above_hole)
+{
+	struct e820_entry e[E820_MAX_ENTRIES];
+	uint64_t sizes[] = { (3ULL << 30) + 4096, 4ULL << 30, 8ULL << 30, 100ULL << 30 };
+	for (size_t s = 0; s < 4; s++) {
+		int n = e820_for(sizes[s], e);
+		ck_assert_int_eq(n, 5);
+		ck_assert_uint_eq(e[2].addr + e[2].size, X86_MMIO_HOLE_START);
+		ck_assert_uint_eq(e[3].addr, X86_PCI_ECAM_START);
+		ck_assert_uint_eq(e[3].type, E820_RESERVED);
+		ck_assert_uint_eq(e[4].addr, 1ULL << 32);
+		ck_assert_uint_eq(e[4].size, sizes[s] - (3ULL << 30));
+		ck_assert_uint_eq(e[4].type, E820_RAM);
+		check_e820_sane(e, n, sizes[s]);
+		ck_assert_uint_ge(x86_pci_mmio64_start(e[4].addr + e[4].size), e[4].addr + e[4].size);
+	}
+}
+END_TEST
+
+START_TEST(ram_banks_bad)
+{
+	struct ram_bank b[2];
+	ck_assert_int_eq(arch_ram_banks(1ULL << 20, b, 2), -1);
+	ck_assert_int_eq(arch_ram_banks(4096, b, 2), -1);
+}
+END_TEST
+
+START_TEST(zero_page)
+{
+	struct bzimage bz;
+	struct e820_entry e[E820_MAX_ENTRIES];
+	static uint8_t zp[BOOT_PARAMS_SIZE];
+	make_image();
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	int n = e820_for(8ULL << 30, e);
+	struct x86_boot_args a = {
+		.cmdline_addr = X86_CMDLINE_ADDR, .cmdline_len = 20,
+		.initrd_addr = 0x1f000000, .initrd_size = 123456,
+		.e820 = e, .e820_nr = (unsigned int)n, .rsdp_addr = X86_ACPI_ADDR,
+	};
+	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), 0);
+	/* The header was copied... */
+	ck_assert_mem_eq(zp + BZ_HEADER, "HdrS", 4);
+	ck_assert_uint_eq(get16(zp, BZ_VERSION), 0x020f);
+	ck_assert_uint_eq(get32(zp, BZ_INIT_SIZE), 0x2000000);
+	/* ...and the loader's fields filled in. */
+	ck_assert_uint_eq(zp[BZ_TYPE_OF_LOADER], 0xff);
+	ck_assert_uint_eq(zp[BZ_LOADFLAGS], LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP);
+	ck_assert_uint_eq(get32(zp, BZ_CMD_LINE_PTR), X86_CMDLINE_ADDR);
+	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_IMAGE), 0x1f000000);
+	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_SIZE), 123456);
+	ck_assert_uint_eq(get16(zp, BZ_VID_MODE), 0xffff);
+	ck_assert_uint_eq(get64(zp, BP_ACPI_RSDP_ADDR), X86_ACPI_ADDR);
+	ck_assert_uint_eq(zp[BP_E820_ENTRIES], n);
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(get64(zp, BP_E820_TABLE + i * 20), e[i].addr);
+		ck_assert_uint_eq(get64(zp, BP_E820_TABLE + i * 20 + 8), e[i].size);
+		ck_assert_uint_eq(get32(zp, BP_E820_TABLE + i * 20 + 16), e[i].type);
+	}
+	/* Nothing past the header but what we set. */
+	ck_assert_uint_eq(zp[0x26c], 0);
+	/* Before protocol 2.14 there is no acpi_rsdp_addr field. */
+	put16(img, BZ_VERSION, 0x020d);
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), 0);
+	ck_assert_uint_eq(get64(zp, BP_ACPI_RSDP_ADDR), 0);
+	/* A command line longer than the kernel takes. */
+	a.cmdline_len = 2048;
+	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "at most 2047"));
+}
+END_TEST
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+START_TEST(load_from_files)
+{
+	const uint64_t mem_size = 64ULL << 20;
+	uint8_t *ram = calloc(1, mem_size);
+	struct guest_mem mem = { 0 };
+	struct ram_bank bank = { 0, mem_size };
+	struct x86_boot_entry entry;
+	char dir[] = "/tmp/vmm-test-boot-XXXXXX", kpath[64], ipath[64], missing[64];
+	static uint8_t initrd[300000];
+
+	ck_assert_ptr_nonnull(ram);
+	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(kpath, sizeof(kpath), "%s/bzImage", dir);
+	snprintf(ipath, sizeof(ipath), "%s/initrd", dir);
+	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	make_image();
+	write_file(kpath, img, IMG_SIZE);
+	memset(initrd, 0x5a, sizeof(initrd));
+	write_file(ipath, initrd, sizeof(initrd));
+
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
+	ck_assert_uint_eq(entry.rip, X86_KERNEL_LOAD_ADDR + 0x200);
+	ck_assert_uint_eq(entry.boot_params, X86_BOOT_PARAMS_ADDR);
+	ck_assert_mem_eq(ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);
+	ck_assert_str_eq((char *)ram + X86_CMDLINE_ADDR, "console=ttyS0");
+	const uint8_t *zp = ram + X86_BOOT_PARAMS_ADDR;
+	uint32_t ird = get32(zp, BZ_RAMDISK_IMAGE);
+	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_SIZE), sizeof(initrd));
+	ck_assert_uint_eq(ird % 4096, 0);
+	ck_assert_uint_le(ird + sizeof(initrd), mem_size);
+	ck_assert_uint_gt(ird + sizeof(initrd), mem_size - 4096);
+	ck_assert_mem_eq(ram + ird, initrd, sizeof(initrd));
+	ck_assert_uint_eq(zp[BP_E820_ENTRIES], 4);
+
+	/* Missing files, a directory, an initrd that does not fit, too small
+	 * a guest for the kernel: each one clear message. */
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, missing, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "No such file"));
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, dir, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "not a regular file"));
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, missing, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "initrd"));
+	struct ram_bank small = { 0, (48ULL << 20) + (100 << 10) };
+	ck_assert_int_eq(x86_boot_load(&mem, &small, 1, kpath, ipath, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "does not fit"));
+	struct ram_bank tiny = { 0, 32ULL << 20 };
+	ck_assert_int_eq(x86_boot_load(&mem, &tiny, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "needs 48 MiB"));
+	write_file(kpath, img, 2000);
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "truncated"));
+	ck_assert_ptr_nonnull(strstr(err_msg(), kpath));
+
+	unlink(kpath);
+	unlink(ipath);
+	rmdir(dir);
+	free(ram);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("bootparams");
+	TCase *t = tcase_create("boot");
+	tcase_add_test(t, parse_valid);
+	tcase_add_test(t, parse_bad);
+	tcase_add_test(t, initrd_placement);
+	tcase_add_test(t, e820_small);
+	tcase_add_test(t, e820_exactly_hole);
+	tcase_add_test(t, e820_above_hole);
+	tcase_add_test(t, ram_banks_bad);
+	tcase_add_test(t, zero_page);
+	tcase_add_test(t, load_from_files);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,145 @@
+/*
+ * CLI parsing: defaults, every option, --help/--version, and every bad
+ * input the issue lists (missing kernel, --cpus 0 or too many, memory 0,
+ * garbage, overflow), each with its one clear message and usage status.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+#include "vmm/err.h"
+
+static enum cli_result parse(struct vm_config *cfg, const char **args)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = (char *)"vmm";
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	FILE *out = fopen("/dev/null", "w");
+	enum cli_result r = cli_parse(argc, argv, cfg, out);
+	fclose(out);
+	return r;
+}
+
+#define PARSE(cfg, ...) parse(cfg, (const char *[]){ __VA_ARGS__, NULL })
+
+START_TEST(defaults)
+{
+	struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--kernel", "bz"), CLI_RUN);
+	ck_assert_str_eq(c.kernel, "bz");
+	ck_assert_ptr_null(c.initrd);
+	ck_assert_uint_eq(c.cpus, 1);
+	ck_assert_uint_eq(c.memory, 512ULL << 20);
+	ck_assert_ptr_nonnull(strstr(c.cmdline, "console=ttyS0"));
+	ck_assert(!c.stats);
+}
+END_TEST
+
+START_TEST(all_options)
+{
+	struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--initrd", "i", "--cmdline", "a b",
+			       "--cpus", "4", "--memory", "2G", "--stats"), CLI_RUN);
+	ck_assert_str_eq(c.initrd, "i");
+	ck_assert_str_eq(c.cmdline, "a b");
+	ck_assert_uint_eq(c.cpus, 4);
+	ck_assert_uint_eq(c.memory, 2ULL << 30);
+	ck_assert(c.stats);
+	/* --opt=value works as well. */
+	ck_assert_int_eq(PARSE(&c, "--kernel=k", "--cpus=2", "--memory=768M"), CLI_RUN);
+	ck_assert_uint_eq(c.cpus, 2);
+	ck_assert_uint_eq(c.memory, 768ULL << 20);
+}
+END_TEST
+
+START_TEST(help_version)
+{
+	struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--help"), CLI_DONE);
+	ck_assert_int_eq(PARSE(&c, "--version"), CLI_DONE);
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	char *argv[] = { (char *)"vmm", (char *)"--help", NULL };
+	ck_assert_int_eq(cli_parse(2, argv, &c, f), CLI_DONE);
+	fclose(f);
+	/* --help documents every option. */
+	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
+			       "--stats", "--help", "--version" };
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
+}
+END_TEST
+
+static void bad(const char **args, const char *msg_part)
+{
+	struct vm_config c;
+	ck_assert_int_eq(parse(&c, args), CLI_USAGE);
+	ck_assert_msg(strstr(err_msg(), msg_part), "message '%s' lacks '%s'", err_msg(), msg_part);
+}
+#define BAD(part, ...) bad((const char *[]){ __VA_ARGS__, NULL }, part)
+
+START_TEST(bad_inputs)
+{
+	BAD("--kernel PATH is required", "--cpus", "2");
+	BAD("--kernel PATH is required", "--kernel", "");
+	BAD("out of range", "--kernel", "k", "--cpus", "0");
+	BAD("out of range", "--kernel", "k", "--cpus", "255");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", "100000000000000000000");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", "two");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", "-1");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", "2x");
+	BAD("must not be 0", "--kernel", "k", "--memory", "0");
+	BAD("must not be 0", "--kernel", "k", "--memory", "0G");
+	BAD("invalid memory size", "--kernel", "k", "--memory", "lots");
+	BAD("invalid memory size", "--kernel", "k", "--memory", "-5M");
+	BAD("unknown suffix", "--kernel", "k", "--memory", "5X");
+	BAD("unknown suffix", "--kernel", "k", "--memory", "5Mxyz");
+	BAD("too large", "--kernel", "k", "--memory", "99999999999999999999");
+	BAD("too large", "--kernel", "k", "--memory", "17000000000T");
+	BAD("multiple of 4 KiB", "--kernel", "k", "--memory", "1001K");
+	BAD("needs an argument", "--kernel");
+	BAD("unknown option", "--kernel", "k", "--frobnicate");
+	BAD("unexpected argument", "--kernel", "k", "extra");
+}
+END_TEST
+
+START_TEST(sizes)
+{
+	uint64_t b;
+	ck_assert_int_eq(cli_parse_size("512", &b), 0);
+	ck_assert_uint_eq(b, 512ULL << 20);
+	ck_assert_int_eq(cli_parse_size("8K", &b), 0);
+	ck_assert_uint_eq(b, 8192);
+	ck_assert_int_eq(cli_parse_size("512M", &b), 0);
+	ck_assert_uint_eq(b, 512ULL << 20);
+	ck_assert_int_eq(cli_parse_size("2g", &b), 0);
+	ck_assert_uint_eq(b, 2ULL << 30);
+	ck_assert_int_eq(cli_parse_size("1GiB", &b), 0);
+	ck_assert_uint_eq(b, 1ULL << 30);
+	ck_assert_int_eq(cli_parse_size("1T", &b), 0);
+	ck_assert_uint_eq(b, 1ULL << 40);
+	ck_assert_int_eq(cli_parse_size("", &b), -1);
+	ck_assert_int_eq(cli_parse_size("M", &b), -1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *t = tcase_create("parse");
+	tcase_add_test(t, defaults);
+	tcase_add_test(t, all_options);
+	tcase_add_test(t, help_version);
+	tcase_add_test(t, bad_inputs);
+	tcase_add_test(t, sizes);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,383 @@
+/*
+ * The VM core against the real /dev/kvm (PVM runs small hand-written guests
+ * fine): VM creation with irqchip, PIT and GSI routes; MSI routes, irqfds
+ * and ioeventfds; tiny real-mode guests that exercise the vCPU loop, PIO and
+ * MMIO dispatch, the debug-exit port, the UART's output, ACPI power-off and
+ * reset, stopping spinning vCPUs from outside, and the exit counters.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86/cpu.h"
+#include "arch/x86/layout.h"
+#include "vmm/arch.h"
+#include "vmm/console.h"
+#include "vmm/err.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define CODE_ADDR 0x1000
+
+static struct vm vm;
+
+static void create(unsigned int cpus, uint64_t mem)
+{
+	struct vm_config cfg = { .kernel = "none", .cmdline = "", .cpus = cpus, .memory = mem };
+	ck_assert_msg(vm_create(&vm, &cfg) == 0, "vm_create: %s", err_msg());
+}
+
+/* Puts code at CODE_ADDR and points every vCPU at it in real mode, with
+ * DS reaching 4 GiB (so addr32 moves can touch MMIO in the hole). */
+static void load_code(const uint8_t *code, size_t len)
+{
+	ck_assert_int_eq(guest_mem_write(&vm.mem, CODE_ADDR, code, len), 0);
+	for (unsigned int i = 0; i < vm.ncpus; i++) {
+		struct kvm_sregs s;
+		int fd = vm.vcpus[i].fd;
+		ck_assert_int_eq(ioctl(fd, KVM_GET_SREGS, &s), 0);
+		s.cs.base = 0;
+		s.cs.selector = 0;
+		s.ds.base = 0;
+		s.ds.selector = 0;
+		s.ds.limit = 0xffffffff;
+		s.ds.g = 1;
+		ck_assert_int_eq(ioctl(fd, KVM_SET_SREGS, &s), 0);
+		struct kvm_regs r = { .rip = CODE_ADDR, .rflags = 2 };
+		ck_assert_int_eq(ioctl(fd, KVM_SET_REGS, &r), 0);
+		/* Secondary vCPUs would wait for SIPI: make them runnable. */
+		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+		ck_assert_int_eq(ioctl(fd, KVM_SET_MP_STATE, &mp), 0);
+	}
+}
+
+/* Starts the vCPUs and waits (up to 10 s) for the VM to stop. */
+static int run_until_stop(void)
+{
+	ck_assert_int_eq(vm_start(&vm), 0);
+	struct pollfd p = { .fd = vm.stop_fd, .events = POLLIN };
+	int n = poll(&p, 1, 10000);
+	ck_assert_msg(n == 1, "the guest did not stop within 10 s");
+	vm_join_vcpus(&vm);
+	return vm.exit_status;
+}
+
+static uint64_t exits(unsigned int reason)
+{
+	uint64_t n = 0;
+	for (unsigned int i = 0; i < vm.ncpus; i++)
+		n += vm.vcpus[i].exits[reason];
+	return n;
+}
+
+static void teardown(void)
+{
+	vm_destroy(&vm);
+}
+
+START_TEST(create_and_destroy)
+{
+	create(2, 16 << 20);
+	ck_assert_uint_eq(vm.ncpus, 2);
+	ck_assert_uint_eq(guest_mem_total(&vm.mem), 16 << 20);
+	ck_assert_ptr_nonnull(guest_mem_ptr(&vm.mem, 0, 16 << 20));
+	ck_assert_ptr_null(guest_mem_ptr(&vm.mem, 16 << 20, 1));
+	/* The default routes are in: 24 IOAPIC pins and 15 8259 pins (IRQ 2
+	 * is the cascade, GSI 2 the PIT's IOAPIC pin by way of GSI 0). */
+	ck_assert_uint_eq(vm.irq.nr, 23 + 15);
+}
+END_TEST
+
+START_TEST(memory_above_hole)
+{
+	/* 3 GiB + 64 MiB: two banks, the second at 4 GiB; nothing is touched,
+	 * so this costs no host memory. */
+	create(1, (3ULL << 30) + (64ULL << 20));
+	ck_assert_uint_eq(vm.mem.nr, 2);
+	ck_assert_ptr_nonnull(guest_mem_ptr(&vm.mem, X86_MMIO_HOLE_START - 1, 1));
+	ck_assert_ptr_null(guest_mem_ptr(&vm.mem, X86_MMIO_HOLE_START, 1));
+	ck_assert_ptr_nonnull(guest_mem_ptr(&vm.mem, X86_HIGH_RAM_START, 64 << 20));
+}
+END_TEST
+
+START_TEST(too_many_cpus)
+{
+	struct vm_config cfg = { .kernel = "none", .cmdline = "", .cpus = 100000, .memory = 16 << 20 };
+	ck_assert_int_eq(vm_create(&vm, &cfg), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "KVM allows at most"));
+}
+END_TEST
+
+START_TEST(msi_routes_and_fds)
+{
+	uint32_t g1, g2, g3;
+	create(1, 16 << 20);
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4041, &g1), 0);
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4042, &g2), 0);
+	ck_assert_uint_eq(g1, X86_FIRST_MSI_GSI);
+	ck_assert_uint_eq(g2, X86_FIRST_MSI_GSI + 1);
+	ck_assert_int_eq(irq_msi_update(&vm.irq, g1, 0xfee01000, 0x4051), 0);
+	ck_assert_int_eq(irq_msi_update(&vm.irq, 5, 0xfee01000, 0x4051), -1);  /* not MSI */
+	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), 0);
+	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), -1);
+	/* The freed GSI is handed out again. */
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4043, &g3), 0);
+	ck_assert_uint_eq(g3, g1);
+
+	int efd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, g2), 0);
+	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, g2), -1);         /* busy */
+	ck_assert_int_eq(irqfd_deassign(vm.vm_fd, efd, g2), 0);
+	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, X86_COM1_IRQ), 0);  /* an IOAPIC pin */
+	ck_assert_int_eq(irqfd_deassign(vm.vm_fd, efd, X86_COM1_IRQ), 0);
+
+	struct ioeventfd mmio = { .addr = 0xc0001000, .len = 2, .mmio = true,
+				  .datamatch = true, .data = 3, .fd = efd };
+	struct ioeventfd pio = { .addr = 0x5000, .len = 2, .mmio = false, .fd = efd };
+	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &mmio), 0);
+	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &mmio), -1);       /* duplicate */
+	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &pio), 0);
+	ck_assert_int_eq(ioeventfd_deassign(vm.vm_fd, &mmio), 0);
+	ck_assert_int_eq(ioeventfd_deassign(vm.vm_fd, &mmio), -1);
+	ck_assert_int_eq(ioeventfd_deassign(vm.vm_fd, &pio), 0);
+	ck_assert_int_eq(irq_line(vm.vm_fd, X86_COM1_IRQ, 1), 0);
+	ck_assert_int_eq(irq_line(vm.vm_fd, X86_COM1_IRQ, 0), 0);
+	close(efd);
+}
+END_TEST
+
+START_TEST(debug_exit_status)
+{
+	static const uint8_t code[] = {
+		0xb0, 42,               /* mov al, 42 */
+		0xe6, 0xf4,             /* out 0xf4, al */
+		0xeb, 0xfe,             /* jmp $ */
+	};
+	struct console con;
+	struct console_frontend fe;
+	create(1, 16 << 20);
+	ck_assert_int_eq(console_init(&con, -1, -1), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	load_code(code, sizeof(code));
+	ck_assert_int_eq(run_until_stop(), 42);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 1);
+	console_destroy(&con);
+}
+END_TEST
+
+/* Runs code with the platform devices, console output into a pipe;
+ * returns the exit status and what the guest printed in out. */
+static int run_platform(const uint8_t *code, size_t len, char *out, size_t outlen)
+{
+	struct console con;
+	struct console_frontend fe;
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	create(1, 16 << 20);
+	ck_assert_int_eq(console_init(&con, -1, p[1]), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	load_code(code, len);
+	int st = run_until_stop();
+	close(p[1]);
+	ssize_t n = read(p[0], out, outlen - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	console_destroy(&con);
+	return st;
+}
+
+START_TEST(serial_output_and_poweroff)
+{
+	static const uint8_t code[] = {
+		0xba, 0xf8, 0x03,       /* mov dx, 0x3f8 */
+		0xb0, 'O', 0xee,        /* mov al, 'O'; out dx, al */
+		0xb0, 'K', 0xee,        /* mov al, 'K'; out dx, al */
+		0xba, 0x00, 0x06,       /* mov dx, 0x600 (sleep control) */
+		0xb0, 0x34, 0xee,       /* SLP_EN | SLP_TYP 5: S5 */
+		0xeb, 0xfe,
+	};
+	char out[64];
+	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "OK");
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 3);
+}
+END_TEST
+
+START_TEST(acpi_reset)
+{
+	static const uint8_t code[] = {
+		0xba, 0x00, 0x06,       /* mov dx, 0x600 */
+		0xb0, 0x14, 0xee,       /* S5 type without SLP_EN: ignored */
+		0xba, 0x02, 0x06,       /* mov dx, 0x602 (reset register) */
+		0xb0, 0x07, 0xee,       /* a wrong value: ignored */
+		0xb0, 0x01, 0xee,       /* the reset value */
+		0xeb, 0xfe,
+	};
+	char out[8];
+	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 3);
+}
+END_TEST
+
+START_TEST(bios_reboot_vector)
+{
+	/* Linux's "BIOS" reboot: a far jump to F000:FFF0 in real mode. */
+	static const uint8_t code[] = { 0xea, 0xf0, 0xff, 0x00, 0xf0 };
+	struct console con;
+	struct console_frontend fe;
+	create(1, 16 << 20);
+	ck_assert_int_eq(console_init(&con, -1, -1), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(x86_write_reset_stub(&vm.mem, X86_ACPI_PM_PORT + 2, 1), 0);
+	load_code(code, sizeof(code));
+	ck_assert_int_eq(run_until_stop(), 0);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 1);
+	console_destroy(&con);
+}
+END_TEST
+
+struct mmio_dev {
+	uint32_t written;
+	uint64_t write_off;
+};
+
+static void mdev_read(void *opaque, uint64_t off, void *data, unsigned int len)
+{
+	(void)opaque;
+	uint32_t v = 0x11223344 + (uint32_t)off;
+	memcpy(data, &v, len < 4 ? len : 4);
+}
+
+static void mdev_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	struct mmio_dev *d = opaque;
+	d->write_off = off;
+	memcpy(&d->written, data, len < 4 ? len : 4);
+}
+
+START_TEST(mmio_dispatch)
+{
+	static const struct bus_ops ops = { mdev_read, mdev_write };
+	static const uint8_t code[] = {
+		0x67, 0x66, 0xa1, 0x00, 0x00, 0x00, 0xd0,     /* mov eax, [0xd0000000] */
+		0x66, 0x40,                                   /* inc eax */
+		0x67, 0x66, 0xa3, 0x08, 0x00, 0x00, 0xd0,     /* mov [0xd0000008], eax */
+		0x67, 0x66, 0xa1, 0x00, 0x10, 0x00, 0xd0,     /* unmapped: reads ones */
+		0xe6, 0xf4,                                   /* out 0xf4, al */
+		0xeb, 0xfe,
+	};
+	struct mmio_dev d = { 0 };
+	struct console con;
+	struct console_frontend fe;
+	create(1, 16 << 20);
+	ck_assert_int_eq(console_init(&con, -1, -1), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(bus_register(&vm.mmio, 0xd0000000, 0x100, &ops, &d), 0);
+	load_code(code, sizeof(code));
+	/* The open bus read 0xffffffff, so the status is 0xff. */
+	ck_assert_int_eq(run_until_stop(), 0xff);
+	ck_assert_uint_eq(d.written, 0x11223345);
+	ck_assert_uint_eq(d.write_off, 8);
+	ck_assert_uint_eq(exits(KVM_EXIT_MMIO), 3);
+	console_destroy(&con);
+}
+END_TEST
+
+START_TEST(stop_spinning_vcpus)
+{
+	static const uint8_t code[] = { 0xeb, 0xfe };   /* jmp $ forever */
+	create(2, 16 << 20);
+	load_code(code, sizeof(code));
+	ck_assert_int_eq(vm_start(&vm), 0);
+	usleep(100 * 1000);
+	vm_stop(&vm, 7);
+	vm_stop(&vm, 9);                /* the first status wins */
+	vm_join_vcpus(&vm);
+	ck_assert_int_eq(vm.exit_status, 7);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 0);
+	/* The stats printer lists what was counted and a total. */
+	char buf[1024];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	vm_print_stats(&vm, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "total"));
+}
+END_TEST
+
+START_TEST(vm_fail_message)
+{
+	create(1, 16 << 20);
+	vm_fail(&vm, "vCPU %u: boom", 3);
+	vm_fail(&vm, "second");
+	ck_assert_int_eq(vm.exit_status, 1);
+	ck_assert_str_eq(vm.fail_msg, "vCPU 3: boom");
+	uint64_t v;
+	ck_assert_int_eq(read(vm.stop_fd, &v, sizeof(v)), sizeof(v));
+}
+END_TEST
+
+START_TEST(cpuid_per_vcpu)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(kvm, 0);
+	struct kvm_cpuid2 *base = x86_supported_cpuid(kvm);
+	ck_assert_ptr_nonnull(base);
+	for (unsigned int id = 0; id < 4; id++) {
+		struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(base, id, 4);
+		ck_assert_ptr_nonnull(c);
+		bool seen1 = false;
+		for (unsigned int i = 0; i < c->nent; i++) {
+			struct kvm_cpuid_entry2 *e = &c->entries[i];
+			if (e->function == 1) {
+				seen1 = true;
+				ck_assert_uint_eq(e->ebx >> 24, id);
+				ck_assert_uint_eq((e->ebx >> 16) & 0xff, 4);
+				ck_assert(e->ecx & (1u << 31));
+				ck_assert(e->edx & (1u << 28));
+			}
+			if (e->function == 0xb)
+				ck_assert_uint_eq(e->edx, id);
+			if (e->function == 0xb && e->index == 1)
+				ck_assert_uint_eq(e->ebx, 4);
+		}
+		ck_assert(seen1);
+		free(c);
+	}
+	ck_assert_uint_ge(x86_phys_bits(base), 32);
+	free(base);
+	close(kvm);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vm");
+	TCase *t = tcase_create("kvm");
+	tcase_set_timeout(t, 60);
+	tcase_add_checked_fixture(t, NULL, teardown);
+	tcase_add_test(t, create_and_destroy);
+	tcase_add_test(t, memory_above_hole);
+	tcase_add_test(t, too_many_cpus);
+	tcase_add_test(t, msi_routes_and_fds);
+	tcase_add_test(t, debug_exit_status);
+	tcase_add_test(t, serial_output_and_poweroff);
+	tcase_add_test(t, acpi_reset);
+	tcase_add_test(t, bios_reboot_vector);
+	tcase_add_test(t, mmio_dispatch);
+	tcase_add_test(t, stop_spinning_vcpus);
+	tcase_add_test(t, vm_fail_message);
+	tcase_add_test(t, cpuid_per_vcpu);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}
