@@ -1,10 +1,11 @@
 #!/bin/sh
 # Builds the guest root disk: an ext4 image made with `mkfs.ext4 -d` (no loop
 # mounts) holding busybox, fio with the shared libraries it needs, the init
-# and the guest.run scripts.
-#   usage: mkrootfs.sh OUT
+# and the guest.run scripts, with the debug-exit helper beside them.
+#   usage: mkrootfs.sh OUT DEBUG-EXIT-BINARY
 set -eu
 out=$1
+debug_exit=$2
 here=$(cd "$(dirname "$0")" && pwd)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
@@ -22,6 +23,9 @@ done
 rm -f "$stage/sbin/init"
 cp "$here/rootfs/init" "$stage/sbin/init"
 cp "$here"/run/* "$stage/usr/lib/guest-run/"
+cp "$debug_exit" "$stage/usr/lib/guest-run/debug-exit"
+mkdir -p "$stage/usr/share/guest-fio"
+cp "$here"/fio/*.fio "$stage/usr/share/guest-fio/"
 
 # fio and every shared library it links, at the same paths as on the host.
 copy_with_libs() {

@@ -15,6 +15,7 @@ struct vcpu;
 struct ram_bank;
 struct console;
 struct console_frontend;
+struct pci_bus;
 
 /* Capabilities the arch needs beyond the core's; names the missing one. */
 int arch_check_kvm(int kvm_fd);
@@ -34,6 +35,10 @@ int arch_vm_init(struct vm *vm);
 /* The platform's devices (console UART on con, power management, ...);
  * *fe receives the device that takes the console's input. */
 int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe);
+
+/* The PCI bus devices plug into (after arch_platform_init), or NULL when
+ * the platform has none. */
+struct pci_bus *arch_pci_bus(struct vm *vm);
 
 /* Loads kernel and initrd and writes the firmware tables the kernel needs. */
 int arch_boot_load(struct vm *vm, const struct vm_config *cfg);

@@ -13,7 +13,8 @@ void cli_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vmm --kernel PATH [--initrd PATH] [--cmdline STRING] [--cpus N]\n"
-		"           [--memory SIZE] [--stats]\n"
+		"           [--memory SIZE] [--disk path=FILE[,readonly=on][,direct=on]]...\n"
+		"           [--stats]\n"
 		"\n"
 		"Boots a Linux bzImage in a KVM virtual machine with a serial console on\n"
 		"stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
@@ -24,6 +25,13 @@ void cli_usage(FILE *out)
 		"  --cpus N          number of vCPUs, 1..%d (default: %d)\n"
 		"  --memory SIZE     guest RAM; suffix K, M, G or T, bare numbers are MiB\n"
 		"                    (default: 512M)\n"
+		"  --disk path=FILE[,readonly=on][,direct=on][,serial=ID]\n"
+		"                    a virtio-blk disk backed by FILE (an image or a block\n"
+		"                    device); repeatable: /dev/vda, /dev/vdb, ... in order\n"
+		"                    (at most %d).  readonly=on: the guest cannot write;\n"
+		"                    direct=on: O_DIRECT, no host page cache; serial: the\n"
+		"                    GET_ID string (default: derived from the file).\n"
+		"                    Writable disks are locked against other writers.\n"
 		"  --stats           print the exits to user space per reason at exit\n"
 		"  --help            print this help and exit\n"
 		"  --version         print the version and exit\n"
@@ -31,7 +39,7 @@ void cli_usage(FILE *out)
 		"Exit status: 0 when the guest powers off or reboots (or the value written\n"
 		"to the debug-exit port 0xf4, see README.md), 1 on a runtime error, 2 on a\n"
 		"usage error.\n",
-		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS);
+		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -87,27 +95,38 @@ static int parse_cpus(const char *s, unsigned int *cpus)
 	return 0;
 }
 
+static int parse_disk(const char *s, struct vm_config *cfg)
+{
+	char msg[512];
+	if (cfg->ndisks == CLI_MAX_DISKS)
+		return err_set("too many --disk options: at most %d", CLI_MAX_DISKS);
+	if (disk_config_parse(s, &cfg->disks[cfg->ndisks], msg, sizeof(msg)))
+		return err_set("%s", msg);
+	cfg->ndisks++;
+	return 0;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-	       OPT_STATS, OPT_HELP, OPT_VERSION };
+	       OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "kernel",  required_argument, NULL, OPT_KERNEL },
 		{ "initrd",  required_argument, NULL, OPT_INITRD },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
 		{ "cpus",    required_argument, NULL, OPT_CPUS },
 		{ "memory",  required_argument, NULL, OPT_MEMORY },
+		{ "disk",    required_argument, NULL, OPT_DISK },
 		{ "stats",   no_argument,       NULL, OPT_STATS },
 		{ "help",    no_argument,       NULL, OPT_HELP },
 		{ "version", no_argument,       NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	*cfg = (struct vm_config){
-		.cmdline = CLI_DEFAULT_CMDLINE,
-		.cpus = CLI_DEFAULT_CPUS,
-		.memory = CLI_DEFAULT_MEMORY,
-	};
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = CLI_DEFAULT_CMDLINE;
+	cfg->cpus = CLI_DEFAULT_CPUS;
+	cfg->memory = CLI_DEFAULT_MEMORY;
 	/* getopt keeps global state; reset it so tests can parse repeatedly. */
 	optind = 0;
 	opterr = 0;
@@ -125,6 +144,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 			break;
 		case OPT_MEMORY:
 			if (cli_parse_size(optarg, &cfg->memory))
+				return CLI_USAGE;
+			break;
+		case OPT_DISK:
+			if (parse_disk(optarg, cfg))
 				return CLI_USAGE;
 			break;
 		case OPT_STATS:   cfg->stats = true; break;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "devices/block/disk.h"
+
 #define VMM_VERSION "0.1.0"
 
 #define CLI_DEFAULT_CPUS    1
@@ -16,6 +18,8 @@
 #define CLI_DEFAULT_CMDLINE "console=ttyS0"
 /* MADT local-APIC entries carry an 8-bit APIC ID, and 0xff is broadcast. */
 #define CLI_MAX_CPUS        254
+/* Each disk is a PCI function on bus 0 (31 slots beside the host bridge). */
+#define CLI_MAX_DISKS       16
 
 struct vm_config {
 	const char *kernel;
@@ -24,6 +28,8 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t memory;        /* bytes, a multiple of 4 KiB */
 	bool stats;             /* print exit counters at exit */
+	unsigned int ndisks;
+	struct disk_config disks[CLI_MAX_DISKS];  /* --disk, in order: vda, vdb, ... */
 };
 
 enum cli_result {

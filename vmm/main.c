@@ -17,6 +17,7 @@
 #include "vmm/arch.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
+#include "vmm/disks.h"
 #include "vmm/err.h"
 #include "vmm/loop.h"
 #include "vmm/vcpu.h"
@@ -26,6 +27,7 @@ struct app {
 	struct vm vm;
 	struct loop loop;
 	struct console con;
+	struct vm_disks disks;
 	struct loop_watch stop_watch, sig_watch;
 	int sig_fd;
 	int signo;      /* the signal that ended us, or 0 */
@@ -68,7 +70,7 @@ int main(int argc, char **argv)
 {
 	static struct app app;
 	struct app *a = &app;
-	struct vm_config cfg;
+	static struct vm_config cfg;   /* large: the --disk table */
 	struct console_frontend fe;
 	sigset_t sigs;
 
@@ -110,7 +112,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (loop_init(&a->loop) || console_init(&a->con, STDIN_FILENO, STDOUT_FILENO) ||
-	    arch_platform_init(&a->vm, &a->con, &fe) || arch_boot_load(&a->vm, &cfg))
+	    arch_platform_init(&a->vm, &a->con, &fe) || vm_disks_attach(&a->disks, &a->vm, &cfg) ||
+	    arch_boot_load(&a->vm, &cfg))
 		goto fail;
 	for (unsigned int i = 0; i < a->vm.ncpus; i++)
 		if (arch_vcpu_init(&a->vm, &a->vm.vcpus[i]))
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: stopped by signal %d (%s)\n", a->signo, strsignal(a->signo));
 	if (cfg.stats)
 		vm_print_stats(&a->vm, stderr);
+	vm_disks_destroy(&a->disks);
 	console_destroy(&a->con);
 	vm_destroy(&a->vm);
 	loop_destroy(&a->loop);
@@ -145,6 +149,7 @@ int main(int argc, char **argv)
 fail:
 	{
 		int r = fail(a, err_msg());
+		vm_disks_destroy(&a->disks);
 		vm_destroy(&a->vm);
 		return r;
 	}

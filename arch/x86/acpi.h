@@ -47,6 +47,24 @@ struct acpi_config {
 	unsigned int ntables;
 };
 
+/* The PCI host bridge as ACPI describes it (acpi_pci.c). */
+#define ACPI_MCFG_SIZE          (ACPI_HEADER_SIZE + 8 + 16)
+
+struct acpi_pci {
+	uint64_t ecam_base;
+	unsigned int ecam_buses;        /* 1..256, 1 MiB each */
+	uint16_t cfg_port;              /* the 0xCF8 port pair */
+	uint8_t cfg_port_len;
+	uint64_t mem32_base, mem32_size;
+	uint64_t mem64_base, mem64_size;    /* size 0: no 64-bit window */
+};
+
+/* The MCFG table (checksum fixed by acpi_build). */
+void acpi_mcfg_build(uint8_t t[ACPI_MCFG_SIZE], const struct acpi_pci *pci);
+/* An acpi_config.dsdt_sb callback (opaque: struct acpi_pci): the root
+ * bridge PCI0 and the motherboard resource that claims the ECAM window. */
+void acpi_pci_dsdt(struct aml *a, void *opaque);
+
 /*
  * Builds all tables into buf (size bytes), which the guest will see at
  * guest-physical address gpa.  Returns the RSDP's guest address in *rsdp

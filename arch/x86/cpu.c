@@ -256,6 +256,29 @@ static int setup_boot_regs(int fd, const struct x86_boot_entry *entry)
 	return 0;
 }
 
+/*
+ * XCR0 starts with every state component the vCPU's CPUID offers, which is
+ * what Linux enables first thing anyway.  The reason to do it here: where
+ * XSETBV is not intercepted (QEMU's TCG SVM, our test host), KVM never
+ * learns the guest's own XCR0 write, keeps reloading the stale value on
+ * every entry (so the guest's XSAVE drops its AVX state) and reports XSAVE
+ * sizes that Linux flags as an "XSAVE consistency problem".
+ */
+static int setup_xcr0(int fd, const struct kvm_cpuid2 *c)
+{
+	uint64_t xcr0 = 0;
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 0xd && c->entries[i].index == 0)
+			xcr0 = c->entries[i].eax | (uint64_t)c->entries[i].edx << 32;
+	/* x87 must be set; without XSAVE in CPUID there is nothing to do. */
+	if (!(xcr0 & 1))
+		return 0;
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
+	if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0)
+		return err_errno("KVM_SET_XCRS (XCR0 0x%llx)", (unsigned long long)xcr0);
+	return 0;
+}
+
 int x86_vcpu_setup(int fd, unsigned int id, unsigned int ncpus,
 		   const struct kvm_cpuid2 *supported, const struct x86_boot_entry *entry)
 {
@@ -263,9 +286,14 @@ int x86_vcpu_setup(int fd, unsigned int id, unsigned int ncpus,
 	if (c == NULL)
 		return -1;
 	int ret = ioctl(fd, KVM_SET_CPUID2, c);
-	free(c);
-	if (ret < 0)
+	if (ret < 0) {
+		free(c);
 		return err_errno("vCPU %u: KVM_SET_CPUID2", id);
+	}
+	ret = setup_xcr0(fd, c);
+	free(c);
+	if (ret)
+		return err_prefix("vCPU %u", id);
 	if (setup_msrs(fd) || setup_lapic(fd))
 		return err_prefix("vCPU %u", id);
 	if (id == 0 && setup_boot_regs(fd, entry))

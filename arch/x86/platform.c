@@ -1,7 +1,8 @@
 /*
  * The x86 machine: memory banks around the 32-bit hole, in-kernel IOAPIC,
  * 8259s and PIT with their GSI routes, the platform devices (COM1, ACPI
- * power management, debug exit) and the boot sequence.  Implements
+ * power management, debug exit), the PCI host bridge with its windows and
+ * ECAM, and the boot sequence.  Implements
  * vmm/arch.h.
  */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "arch/x86/layout.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
+#include "devices/pci.h"
 #include "devices/serial.h"
 #include "vmm/arch.h"
 #include "vmm/console.h"
@@ -39,6 +41,9 @@ struct x86_machine {
 	struct vm_irq_pin com1_irq;
 	struct acpi_pm pm;
 	struct debug_exit dbg;
+	struct pci_bus pci;
+	bool pci_ready;
+	struct acpi_pci acpi_pci;
 };
 
 static struct x86_machine *machine(struct vm *vm)
@@ -147,6 +152,33 @@ static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
 	return serial_receive(opaque, buf, len);
 }
 
+/* The host bridge: BARs from the 32-bit window in the hole and from the
+ * 64-bit window above RAM, configuration through 0xCF8 and ECAM. */
+static int pci_init(struct vm *vm, struct x86_machine *m)
+{
+	const struct ram_bank *last = &m->banks[m->nbanks - 1];
+	uint64_t mem64 = x86_pci_mmio64_start(last->gpa + last->size);
+
+	m->acpi_pci = (struct acpi_pci){
+		.ecam_base = X86_PCI_ECAM_START,
+		.ecam_buses = (unsigned int)(X86_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE),
+		.cfg_port = PCI_PIO_BASE,
+		.cfg_port_len = PCI_PIO_LEN,
+		.mem32_base = X86_PCI_MMIO32_START,
+		.mem32_size = X86_PCI_MMIO32_SIZE,
+		.mem64_base = mem64,
+		.mem64_size = X86_PCI_MMIO64_SIZE,
+	};
+	if (pci_bus_init(&m->pci, &vm->mmio, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, mem64,
+			 X86_PCI_MMIO64_SIZE))
+		return -1;
+	m->pci_ready = true;
+	if (pci_bus_register_pio(&m->pci, &vm->pio) ||
+	    pci_bus_register_ecam(&m->pci, &vm->mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
+		return -1;
+	return 0;
+}
+
 int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe)
 {
 	struct x86_machine *m = machine(vm);
@@ -166,7 +198,13 @@ int arch_platform_init(struct vm *vm, struct console *con, struct console_fronte
 	    bus_register(&vm->pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS, &debug_exit_ops, &m->dbg))
 		return -1;
 	*fe = (struct console_frontend){ .rx = com1_rx, .opaque = &m->com1 };
-	return 0;
+	return pci_init(vm, m);
+}
+
+struct pci_bus *arch_pci_bus(struct vm *vm)
+{
+	struct x86_machine *m = machine(vm);
+	return m && m->pci_ready ? &m->pci : NULL;
 }
 
 int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
@@ -180,13 +218,18 @@ int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
 		.com1_port = X86_COM1_PORT,
 		.com1_irq = X86_COM1_IRQ,
 		.debug_exit_port = X86_DEBUG_EXIT_PORT,
+		.dsdt_sb = acpi_pci_dsdt,
+		.dsdt_opaque = &m->acpi_pci,
 	};
+	uint8_t mcfg[ACPI_MCFG_SIZE];
 	uint8_t *tables = guest_mem_ptr(&vm->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
 	uint64_t rsdp;
 	size_t used;
 
 	if (tables == NULL)
 		return err_set("no guest RAM for the ACPI tables");
+	acpi_mcfg_build(mcfg, &m->acpi_pci);
+	acpi.tables[acpi.ntables++] = (struct acpi_table){ mcfg, sizeof(mcfg) };
 	if (acpi_build(&acpi, tables, X86_ACPI_SIZE, X86_ACPI_ADDR, &rsdp, &used))
 		return -1;
 	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
@@ -206,6 +249,8 @@ void arch_vm_destroy(struct vm *vm)
 	struct x86_machine *m = machine(vm);
 	if (m == NULL)
 		return;
+	if (m->pci_ready)
+		pci_bus_destroy(&m->pci);
 	if (m->com1_ready)
 		serial_destroy(&m->com1);
 	free(m->cpuid);

@@ -63,6 +63,16 @@ else
 	ok "no process left behind"
 fi
 
+# A command that finishes before its --timeout leaves no watchdog behind
+# (one that held the caller's pipe open once kept `run ... | tail` waiting).
+out=$("$run" --timeout 7771 -- true 2>/dev/null | cat)
+if pgrep -f "sleep 7771" >/dev/null; then
+	not_ok "the --timeout watchdog outlives the run ($(pgrep -af 'sleep 7771'))"
+	pkill -f "sleep 7771"
+else
+	ok "the --timeout watchdog ends with the run"
+fi
+
 "$run" 2>/dev/null
 expect_status "no COMMAND is a usage error" 2 $?
 "$run" --cpus 0 -- true 2>/dev/null

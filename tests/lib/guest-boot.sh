@@ -13,32 +13,56 @@ kvmhost_reexec() {
 	exec "$top/tests/kvmhost/run" "$@"
 }
 
+# The signs of a nested guest that will never finish (seen under nested
+# TCG): the guest kernel's own lockup and stall detectors.
+GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing'
+
 # Runs a guest boot command, saving its console output in LOG, and returns
 # 0 when the guest printed "guest.run NAME: PASS".  A boot that ends without
 # any PASS/FAIL line (the guest died or hung: seen under nested TCG) is
 # retried up to GUEST_BOOT_RETRIES times (default 2), loudly, so a green run
-# is never the result of a silent retry.
+# is never the result of a silent retry.  A guest whose kernel reports a
+# soft lockup, an RCU stall or a panic is stopped at once and counts as
+# hung, rather than waiting for TIMEOUT.
 # COMMAND may be a shell function if it is exported (export -f), with the
 # variables it uses.
 #   usage: guest_boot_expect NAME LOG TIMEOUT-SEC COMMAND...
 guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
 	shift 3
-	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} rc
+	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} rc pid hung
 	while :; do
 		attempt=$((attempt + 1))
-		# Through bash so COMMAND may be an exported shell function.
-		timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@" > "$log" 2>&1
+		hung=
+		# Through bash so COMMAND may be an exported shell function; in
+		# its own process group so a hung guest can be stopped whole.
+		setsid timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@" > "$log" 2>&1 &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null; do
+			if grep -Eq "$GUEST_HUNG_RE" "$log"; then
+				hung=1
+				kill -TERM -- "-$pid" 2>/dev/null
+				sleep 1
+				kill -KILL -- "-$pid" 2>/dev/null
+				break
+			fi
+			sleep 1
+		done
+		wait "$pid"
 		rc=$?
-		if grep -q "guest.run $name: PASS" "$log"; then
+		if [ -z "$hung" ] && grep -q "guest.run $name: PASS" "$log"; then
 			return 0
 		fi
-		if grep -q "guest.run $name: FAIL" "$log"; then
+		if [ -z "$hung" ] && grep -q "guest.run $name: FAIL" "$log"; then
 			echo "guest.run $name failed (command exit $rc); console output:" >&2
 			tail -n 40 "$log" >&2
 			return 1
 		fi
-		echo "!!! guest boot for '$name' ended without a PASS/FAIL line (exit $rc, attempt $attempt)" >&2
+		if [ -n "$hung" ]; then
+			echo "!!! guest boot for '$name' hung: $(grep -Eo -m1 "$GUEST_HUNG_RE" "$log") (attempt $attempt)" >&2
+		else
+			echo "!!! guest boot for '$name' ended without a PASS/FAIL line (exit $rc, attempt $attempt)" >&2
+		fi
 		tail -n 15 "$log" | sed 's/^/!!!   /' >&2
 		# A command that could not start is a bug, not a flaky boot.
 		if [ "$rc" -eq 126 ] || [ "$rc" -eq 127 ] || [ "$attempt" -gt "$retries" ]; then

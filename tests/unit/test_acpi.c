@@ -155,34 +155,44 @@ START_TEST(fadt_hw_reduced)
 }
 END_TEST
 
-static void add_pci_stub(struct aml *a, void *opaque)
+/* The PCI description the x86 platform gives its guests. */
+static struct acpi_pci test_pci = {
+	.ecam_base = 0xe0000000,
+	.ecam_buses = 256,
+	.cfg_port = 0xcf8,
+	.cfg_port_len = 8,
+	.mem32_base = 0xc0000000,
+	.mem32_size = 0x20000000,
+	.mem64_base = 0x8000000000ULL,
+	.mem64_size = 0x1000000000ULL,
+};
+
+static void add_pci(struct acpi_config *cfg, uint8_t *mcfg)
 {
-	(void)opaque;
-	aml_device_begin(a, "PCI0");
-	aml_name(a, "_HID");
-	aml_eisaid(a, "PNP0A08");
-	aml_name(a, "_CRS");
-	aml_resources_begin(a);
-	aml_res_word_bus(a, 0, 0);
-	aml_res_word_io(a, 0x1000, 0xffff);
-	aml_res_dword_mem(a, 0xc0000000, 0xdfffffff, false);
-	aml_res_qword_mem(a, 0x8000000000ULL, 0x8fffffffffULL, false);
-	aml_end(a);
-	aml_end(a);
+	acpi_mcfg_build(mcfg, &test_pci);
+	cfg->dsdt_sb = acpi_pci_dsdt;
+	cfg->dsdt_opaque = &test_pci;
+	cfg->tables[cfg->ntables++] = (struct acpi_table){ mcfg, ACPI_MCFG_SIZE };
 }
 
 START_TEST(extensions)
 {
-	uint8_t mcfg[60];
-	memset(mcfg, 0, sizeof(mcfg));
-	acpi_header(mcfg, "MCFG", sizeof(mcfg), 1);
+	uint8_t mcfg[ACPI_MCFG_SIZE];
 	struct acpi_config cfg = config(1);
-	cfg.dsdt_sb = add_pci_stub;
-	cfg.tables[0] = (struct acpi_table){ mcfg, sizeof(mcfg) };
-	cfg.ntables = 1;
+	add_pci(&cfg, mcfg);
 	const uint8_t *fadt, *madt, *dsdt;
 	ck_assert_uint_eq(build_and_walk(&cfg, &fadt, &madt, &dsdt), 3);
 	ck_assert_ptr_nonnull(memmem(dsdt, get32(dsdt + 4), "PCI0", 4));
+	/* The MCFG as placed: length, one allocation for segment 0, buses
+	 * 0-255 at the ECAM base, and a valid checksum. */
+	const uint8_t *xsdt = at(get64(buf + 24));
+	const uint8_t *m = at(get64(xsdt + ACPI_HEADER_SIZE + 16));
+	ck_assert_int_eq(memcmp(m, "MCFG", 4), 0);
+	ck_assert_uint_eq(get32(m + 4), 60);
+	ck_assert_uint_eq(acpi_checksum(m, 60), 0);
+	ck_assert_uint_eq(get64(m + 44), 0xe0000000);
+	ck_assert_uint_eq(m[54], 0);
+	ck_assert_uint_eq(m[55], 255);
 	/* Too short an extra table is refused. */
 	cfg.tables[0].len = 10;
 	uint64_t rsdp;
@@ -298,18 +308,20 @@ START_TEST(iasl_disassembles)
 	char dir[] = "/tmp/vmm-test-acpi-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	struct acpi_config cfg = config(4);
-	cfg.dsdt_sb = add_pci_stub;
+	uint8_t mcfg[ACPI_MCFG_SIZE];
+	add_pci(&cfg, mcfg);
 	const uint8_t *fadt, *madt, *dsdt;
 	build_and_walk(&cfg, &fadt, &madt, &dsdt);
 	write_table(dir, "facp.dat", fadt);
 	write_table(dir, "apic.dat", madt);
 	write_table(dir, "dsdt.dat", dsdt);
 	write_table(dir, "xsdt.dat", at(get64(buf + 24)));
+	write_table(dir, "mcfg.dat", at(get64(at(get64(buf + 24)) + ACPI_HEADER_SIZE + 16)));
 
 	static char out[65536];
 	char cmd[512];
-	const char *names[] = { "facp", "apic", "dsdt", "xsdt" };
-	for (int i = 0; i < 4; i++) {
+	const char *names[] = { "facp", "apic", "dsdt", "xsdt", "mcfg" };
+	for (int i = 0; i < 5; i++) {
 		snprintf(cmd, sizeof(cmd), "cd %s && iasl -d %s.dat 2>&1", dir, names[i]);
 		int st = run(cmd, out, sizeof(out));
 		ck_assert_msg(st == 0, "iasl -d %s failed:\n%s", names[i], head(out));
@@ -320,7 +332,13 @@ START_TEST(iasl_disassembles)
 	snprintf(cmd, sizeof(cmd), "cat %s/dsdt.dsl", dir);
 	run(cmd, out, sizeof(out));
 	ck_assert_msg(strstr(out, "PNP0501") && strstr(out, "_S5_") && strstr(out, "PNP0A08") &&
-		      strstr(out, "IRQNoFlags") && strstr(out, "0x03F8"), "DSDT:\n%s", head(out));
+		      strstr(out, "IRQNoFlags") && strstr(out, "0x03F8") &&
+		      strstr(out, "PNP0A03") && strstr(out, "0xDFFFFFFF") &&
+		      strstr(out, "0x0000008FFFFFFFFF") && strstr(out, "0x10000000"), "DSDT:\n%s", head(out));
+	snprintf(cmd, sizeof(cmd), "cat %s/mcfg.dsl", dir);
+	run(cmd, out, sizeof(out));
+	ck_assert_msg(strstr(out, "00000000E0000000") && strstr(out, "End Bus Number : FF"),
+		      "MCFG:\n%s", head(out));
 	snprintf(cmd, sizeof(cmd), "cat %s/apic.dsl", dir);
 	run(cmd, out, sizeof(out));
 	ck_assert_msg(strstr(out, "Local Apic ID : 03") && strstr(out, "Interrupt Source Override"),

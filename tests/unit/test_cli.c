@@ -12,7 +12,7 @@
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)
 {
-	char *argv[32];
+	char *argv[64];
 	int argc = 0;
 	argv[argc++] = (char *)"vmm";
 	for (; *args; args++)
@@ -68,7 +68,7 @@ START_TEST(help_version)
 	fclose(f);
 	/* --help documents every option. */
 	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
-			       "--stats", "--help", "--version" };
+			       "--disk", "readonly=on", "direct=on", "--stats", "--help", "--version" };
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
@@ -104,6 +104,41 @@ START_TEST(bad_inputs)
 	BAD("needs an argument", "--kernel");
 	BAD("unknown option", "--kernel", "k", "--frobnicate");
 	BAD("unexpected argument", "--kernel", "k", "extra");
+	BAD("missing path=", "--kernel", "k", "--disk", "readonly=on");
+	BAD("unknown option 'bogus'", "--kernel", "k", "--disk", "path=a,bogus=1");
+	BAD("expected on or off", "--kernel", "k", "--disk", "path=a,readonly=yes");
+	BAD("given twice", "--kernel", "k", "--disk", "path=a,path=b");
+	BAD("path is empty", "--kernel", "k", "--disk", "path=");
+	BAD("needs an argument", "--kernel", "k", "--disk");
+}
+END_TEST
+
+START_TEST(disks)
+{
+	static struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--disk", "path=root.img,readonly=on",
+			       "--disk", "path=/dev/sdz,direct=on,serial=abc"), CLI_RUN);
+	ck_assert_uint_eq(c.ndisks, 2);
+	ck_assert_str_eq(c.disks[0].path, "root.img");
+	ck_assert(c.disks[0].readonly && !c.disks[0].direct);
+	ck_assert_str_eq(c.disks[1].path, "/dev/sdz");
+	ck_assert(!c.disks[1].readonly && c.disks[1].direct);
+	ck_assert_str_eq(c.disks[1].serial, "abc");
+	/* A new parse starts from no disks. */
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k"), CLI_RUN);
+	ck_assert_uint_eq(c.ndisks, 0);
+	/* More disks than there are slots for. */
+	const char *args[2 + 2 * (CLI_MAX_DISKS + 1) + 1];
+	int n = 0;
+	args[n++] = "--kernel";
+	args[n++] = "k";
+	for (int i = 0; i <= CLI_MAX_DISKS; i++) {
+		args[n++] = "--disk";
+		args[n++] = "path=x";
+	}
+	args[n] = NULL;
+	ck_assert_int_eq(parse(&c, args), CLI_USAGE);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "too many --disk"));
 }
 END_TEST
 
@@ -135,6 +170,7 @@ int main(void)
 	tcase_add_test(t, all_options);
 	tcase_add_test(t, help_version);
 	tcase_add_test(t, bad_inputs);
+	tcase_add_test(t, disks);
 	tcase_add_test(t, sizes);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);

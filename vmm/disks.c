@@ -1,0 +1,74 @@
+/* Wires each --disk into the VM: image -> virtio-blk -> virtio-pci -> PCI bus. */
+#include "vmm/disks.h"
+
+#include <stdio.h>
+
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/pci.h"
+#include "vmm/arch.h"
+#include "vmm/err.h"
+#include "vmm/vm.h"
+
+static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
+		      const struct disk_config *dc)
+{
+	char msg[512];
+
+	if (disk_open(dc, &d->disk, msg, sizeof(msg)))
+		return err_set("%s", msg);
+	d->opened = true;
+	struct blk_device_params bp = {
+		.disk = &d->disk,
+		.mem = &vm->mem,
+		.backend = BLK_BACKEND_AUTO,
+	};
+	d->vdev = blk_device_create(&bp, msg, sizeof(msg));
+	if (d->vdev == NULL)
+		return err_set("disk %s: %s", dc->path, msg);
+	struct virtio_pci_params vpp = {
+		.vdev = d->vdev,
+		.irq_ops = &msix_kvm_irq_ops,
+		.irq_ctx = &vm->irq,
+		.ioeventfd_ops = &virtio_pci_kvm_ioeventfd_ops,
+		.ioeventfd_ctx = &vm->vm_fd,
+	};
+	d->vp = virtio_pci_create(&vpp);
+	if (d->vp == NULL)
+		return err_prefix("disk %s", dc->path);
+	if (pci_bus_plug(bus, virtio_pci_function(d->vp), -1))
+		return err_prefix("disk %s", dc->path);
+	return 0;
+}
+
+int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *cfg)
+{
+	struct pci_bus *bus = arch_pci_bus(vm);
+
+	ds->n = 0;
+	if (cfg->ndisks && bus == NULL)
+		return err_set("--disk: this platform has no PCI bus");
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		ds->d[i] = (struct vm_disk){ .opened = false };
+		ds->n = i + 1;
+		if (attach_one(&ds->d[i], vm, bus, &cfg->disks[i]))
+			return -1;
+	}
+	return 0;
+}
+
+void vm_disks_destroy(struct vm_disks *ds)
+{
+	for (unsigned int i = 0; i < ds->n; i++) {
+		struct vm_disk *d = &ds->d[i];
+		if (d->vp)
+			virtio_pci_destroy(d->vp);
+		if (d->vdev)
+			d->vdev->ops->destroy(d->vdev);
+		if (d->opened)
+			disk_close(&d->disk);
+		*d = (struct vm_disk){ .opened = false };
+	}
+	ds->n = 0;
+}
