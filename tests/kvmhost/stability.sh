@@ -1,7 +1,8 @@
 #!/bin/bash
 # Measures how reliable a test-host configuration is: boots the test host
 # once and, inside it, runs N consecutive peer-QEMU boots with
-# guest.run=fio-verify (STABILITY_VMM=vmm: boots under build/vmm instead),
+# guest.run=fio-verify (STABILITY_VMM=vmm: boots under build/vmm instead;
+# STABILITY_GUEST_CPUS: the nested guest's vCPUs, default 2),
 # without retries, counting PASS, FAIL and boots that
 # died without either line.  Not a test: run it by hand when changing the
 # test host's configuration (QEMU accelerator, CPU model, vCPUs, kvm_amd
@@ -12,19 +13,20 @@ set -u
 if [ -z "${KVMHOST_INSIDE:-}" ]; then
 	n=${1:-20}
 	shift || true
-	echo "stability: nested=${STABILITY_VMM:-qemu} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
+	echo "stability: nested=${STABILITY_VMM:-qemu} guest-cpus=${STABILITY_GUEST_CPUS:-2} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
 	exec "$top/tests/kvmhost/run" --timeout $((n * 200 + 120)) "$@" -- "$0" "$n"
 fi
 n=$1
 work=$(mktemp -d /run/stability.XXXXXX)
 truncate -s 64M "$work/scratch.img"
 pass=0 fail=0 died=0
+gcpus=${STABILITY_GUEST_CPUS:-2}
 append="console=ttyS0 panic=-1 root=/dev/vda guest.run=fio-verify"
 if [ "${STABILITY_VMM:-qemu}" = vmm ]; then
-	boot="$top/build/vmm --kernel $GUEST_DIR/vmlinuz --initrd $GUEST_DIR/initrd.img --cpus 2 --memory 512M \
+	boot="$top/build/vmm --kernel $GUEST_DIR/vmlinuz --initrd $GUEST_DIR/initrd.img --cpus $gcpus --memory 512M \
 		--cmdline '$append' --disk path=$GUEST_DIR/rootfs.img,readonly=on --disk path=$work/scratch.img"
 else
-	boot="qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 512 -M pc \
+	boot="qemu-system-x86_64 -enable-kvm -cpu host -smp $gcpus -m 512 -M pc \
 		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
 		-kernel $GUEST_DIR/vmlinuz -initrd $GUEST_DIR/initrd.img -append '$append' \
 		-drive file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on \
@@ -38,7 +40,12 @@ for i in $(seq 1 "$n"); do
 	pid=$!
 	# A guest kernel that reports a lockup or stall never recovers here:
 	# stop it rather than wait for the timeout.
+	quiet=0 last=-1
 	while kill -0 $pid 2>/dev/null; do
+		size=$(stat -c %s "$work/log")
+		[ "$size" = "$last" ] && quiet=$((quiet + 1)) || { quiet=0; last=$size; }
+		# A frozen guest prints nothing at all: 60 s of silence is one.
+		[ "$quiet" -ge 60 ] && echo "no console output for 60 s" >> "$work/log"
 		grep -Eq "$GUEST_HUNG_RE" "$work/log" && { kill -KILL -- -$pid 2>/dev/null; break; }
 		sleep 1
 	done

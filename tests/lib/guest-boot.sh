@@ -15,22 +15,25 @@ kvmhost_reexec() {
 
 # The signs of a nested guest that will never finish (seen under nested
 # TCG): the guest kernel's own lockup and stall detectors.
-GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing'
+GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing|no console output for [0-9]+ s'
 
 # Runs a guest boot command, saving its console output in LOG, and returns
 # 0 when the guest printed "guest.run NAME: PASS".  A boot that ends without
 # any PASS/FAIL line (the guest died or hung: seen under nested TCG) is
 # retried up to GUEST_BOOT_RETRIES times (default 2), loudly, so a green run
 # is never the result of a silent retry.  A guest whose kernel reports a
-# soft lockup, an RCU stall or a panic is stopped at once and counts as
-# hung, rather than waiting for TIMEOUT.
+# soft lockup, an RCU stall or a panic, or that prints nothing for
+# GUEST_STALL_SEC seconds (default 120; the nested guest then is frozen,
+# also seen), is stopped at once and counts as hung, rather than waiting
+# for TIMEOUT.
 # COMMAND may be a shell function if it is exported (export -f), with the
 # variables it uses.
 #   usage: guest_boot_expect NAME LOG TIMEOUT-SEC COMMAND...
 guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
 	shift 3
-	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} rc pid hung
+	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} stall=${GUEST_STALL_SEC:-120}
+	local rc pid hung size last_size quiet
 	while :; do
 		attempt=$((attempt + 1))
 		hung=
@@ -38,8 +41,16 @@ guest_boot_expect() {
 		# its own process group so a hung guest can be stopped whole.
 		setsid timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@" > "$log" 2>&1 &
 		pid=$!
+		last_size=-1 quiet=0
 		while kill -0 "$pid" 2>/dev/null; do
-			if grep -Eq "$GUEST_HUNG_RE" "$log"; then
+			size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+			if [ "$size" = "$last_size" ]; then
+				quiet=$((quiet + 1))
+			else
+				quiet=0 last_size=$size
+			fi
+			if grep -aEq "$GUEST_HUNG_RE" "$log" || [ "$quiet" -ge "$stall" ]; then
+				[ "$quiet" -ge "$stall" ] && echo "no console output for $stall s" >> "$log"
 				hung=1
 				kill -TERM -- "-$pid" 2>/dev/null
 				sleep 1
@@ -50,16 +61,16 @@ guest_boot_expect() {
 		done
 		wait "$pid"
 		rc=$?
-		if [ -z "$hung" ] && grep -q "guest.run $name: PASS" "$log"; then
+		if [ -z "$hung" ] && grep -aq "guest.run $name: PASS" "$log"; then
 			return 0
 		fi
-		if [ -z "$hung" ] && grep -q "guest.run $name: FAIL" "$log"; then
+		if [ -z "$hung" ] && grep -aq "guest.run $name: FAIL" "$log"; then
 			echo "guest.run $name failed (command exit $rc); console output:" >&2
 			tail -n 40 "$log" >&2
 			return 1
 		fi
 		if [ -n "$hung" ]; then
-			echo "!!! guest boot for '$name' hung: $(grep -Eo -m1 "$GUEST_HUNG_RE" "$log") (attempt $attempt)" >&2
+			echo "!!! guest boot for '$name' hung: $(grep -aEo -m1 "$GUEST_HUNG_RE" "$log") (attempt $attempt)" >&2
 		else
 			echo "!!! guest boot for '$name' ended without a PASS/FAIL line (exit $rc, attempt $attempt)" >&2
 		fi
