@@ -72,12 +72,19 @@ terse() {
 terse "$work/host.terse" > "$work/host.t"
 terse "$work/vmm.log" > "$work/vmm.t"
 [ -z "$skip_qemu" ] && terse "$work/qemu.log" > "$work/qemu.t" || : > "$work/qemu.t"
+# The raw outputs stay for a closer look.
+mkdir -p "$top/build/bench"
+cp "$work/host.terse" "$work/vmm.log" "$top/build/bench/" 2>/dev/null
+[ -z "$skip_qemu" ] && cp "$work/qemu.log" "$top/build/bench/"
 
 echo
 printf '%-20s %10s %10s %10s %8s %8s\n' job "host IOPS" "vmm IOPS" "qemu IOPS" vmm/host vmm/qemu
 while read -r job hi hbw; do
-	read -r vi vbw < <(awk -v j="$job" '$1 == j { print $2, $3 }' "$work/vmm.t")
-	read -r qi qbw < <(awk -v j="$job" '$1 == j { print $2, $3 }' "$work/qemu.t")
+	# (no process substitution: the test host has no /dev/fd)
+	vi=$(awk -v j="$job" '$1 == j { print $2 }' "$work/vmm.t")
+	vbw=$(awk -v j="$job" '$1 == j { print $3 }' "$work/vmm.t")
+	qi=$(awk -v j="$job" '$1 == j { print $2 }' "$work/qemu.t")
+	qbw=$(awk -v j="$job" '$1 == j { print $3 }' "$work/qemu.t")
 	printf '%-20s %10s %10s %10s %8s %8s   (MiB/s: host %s, vmm %s, qemu %s)\n' "$job" "$hi" "${vi:--}" "${qi:--}" \
 		"$(awk -v a="${vi:-0}" -v b="$hi" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
 		"$(awk -v a="${vi:-0}" -v b="${qi:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
