@@ -168,21 +168,34 @@ readonly_disk() {
 	exited_with 0 "$log"
 }
 
-# A second vmm on an image the first one has open for writing.
+# A second vmm on an image the first one has open for writing.  The first
+# one must be up (its guest says so) and still running afterwards, or the
+# check proves nothing; a first boot that dies under nested TCG is retried.
 lock() {
-	local img=$work/lock.img log=$work/lock-a.log out rc pid
+	local img=$work/lock.img log=$work/lock-a.log out rc out_ro rc_ro pid attempt up=
 	truncate -s 16M "$img"
-	vmm_disk_boot hold --disk "path=$img" > "$log" 2>&1 &
-	pid=$!
-	# vmm takes the lock before the guest runs: its first output is enough.
-	for _ in $(seq 100); do
-		[ -s "$log" ] && break
-		sleep 0.2
+	for attempt in 1 2 3; do
+		vmm_disk_boot hold --disk "path=$img" > "$log" 2>&1 &
+		pid=$!
+		for _ in $(seq 300); do
+			grep -aq '^GUEST-HOLDING' "$log" && { up=1; break; }
+			kill -0 $pid 2>/dev/null || break
+			sleep 1
+		done
+		[ -n "$up" ] && break
+		pkill -KILL -f "vmm .*path=$img" 2>/dev/null
+		wait $pid 2>/dev/null
+		echo "!!! the first vmm's guest never came up (attempt $attempt); RETRYING" >&2
+		tail -n 5 "$log" | sed 's/^/!!!   /' >&2
 	done
-	out=$(timeout 60 "$VMM" --kernel "$GUEST_DIR/vmlinuz" --disk "path=$img" </dev/null 2>&1)
+	[ -n "$up" ] || return 1
+	timeout 60 "$VMM" --kernel "$GUEST_DIR/vmlinuz" --disk "path=$img" </dev/null > "$work/b.out" 2>&1
 	rc=$?
-	out_ro=$(timeout 60 "$VMM" --kernel "$GUEST_DIR/vmlinuz" --disk "path=$img,readonly=on" </dev/null 2>&1)
+	out=$(head -n 5 "$work/b.out")
+	timeout 60 "$VMM" --kernel "$GUEST_DIR/vmlinuz" --disk "path=$img,readonly=on" </dev/null > "$work/b.out" 2>&1
 	rc_ro=$?
+	out_ro=$(head -n 5 "$work/b.out")
+	kill -0 $pid 2>/dev/null || { echo "  the first vmm was gone before the checks ended" >&2; return 1; }
 	pkill -KILL -f "vmm .*path=$img" 2>/dev/null
 	wait $pid 2>/dev/null
 	echo "  second vmm: $out (exit $rc)"

@@ -45,8 +45,11 @@ for i in $(seq 1 "$n"); do
 		size=$(stat -c %s "$work/log")
 		[ "$size" = "$last" ] && quiet=$((quiet + 1)) || { quiet=0; last=$size; }
 		# A frozen guest prints nothing at all: 60 s of silence is one.
-		[ "$quiet" -ge 60 ] && echo "no console output for 60 s" >> "$work/log"
-		grep -Eq "$GUEST_HUNG_RE" "$work/log" && { kill -KILL -- -$pid 2>/dev/null; break; }
+		if [ "$quiet" -ge 60 ] || grep -aEq "$GUEST_HUNG_RE" "$work/log"; then
+			[ "$quiet" -ge 60 ] && echo "    (no console output for 60 s)"
+			kill -KILL -- -$pid 2>/dev/null
+			break
+		fi
 		sleep 1
 	done
 	wait $pid

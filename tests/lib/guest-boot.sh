@@ -15,7 +15,7 @@ kvmhost_reexec() {
 
 # The signs of a nested guest that will never finish (seen under nested
 # TCG): the guest kernel's own lockup and stall detectors.
-GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing|no console output for [0-9]+ s'
+GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing'
 
 # Runs a guest boot command, saving its console output in LOG, and returns
 # 0 when the guest printed "guest.run NAME: PASS".  A boot that ends without
@@ -33,10 +33,10 @@ guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
 	shift 3
 	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} stall=${GUEST_STALL_SEC:-120}
-	local rc pid hung size last_size quiet
+	local rc pid hung size last_size quiet why
 	while :; do
 		attempt=$((attempt + 1))
-		hung=
+		hung= why=
 		# Through bash so COMMAND may be an exported shell function; in
 		# its own process group so a hung guest can be stopped whole.
 		setsid timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@" > "$log" 2>&1 &
@@ -50,7 +50,10 @@ guest_boot_expect() {
 				quiet=0 last_size=$size
 			fi
 			if grep -aEq "$GUEST_HUNG_RE" "$log" || [ "$quiet" -ge "$stall" ]; then
-				[ "$quiet" -ge "$stall" ] && echo "no console output for $stall s" >> "$log"
+				# (not appended to LOG: the command's own writes
+				# would land over it)
+				why=$(grep -aEo -m1 "$GUEST_HUNG_RE" "$log")
+				[ "$quiet" -ge "$stall" ] && why="no console output for $stall s"
 				hung=1
 				kill -TERM -- "-$pid" 2>/dev/null
 				sleep 1
@@ -70,7 +73,7 @@ guest_boot_expect() {
 			return 1
 		fi
 		if [ -n "$hung" ]; then
-			echo "!!! guest boot for '$name' hung: $(grep -aEo -m1 "$GUEST_HUNG_RE" "$log") (attempt $attempt)" >&2
+			echo "!!! guest boot for '$name' hung: $why (attempt $attempt)" >&2
 		else
 			echo "!!! guest boot for '$name' ended without a PASS/FAIL line (exit $rc, attempt $attempt)" >&2
 		fi
