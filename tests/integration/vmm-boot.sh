@@ -31,33 +31,12 @@ export VMM GUEST_DIR
 
 only=" $* "
 fails=0
-# check ID DESCRIPTION COMMAND...: runs COMMAND unless IDs were given and
-# this is not one of them.
-check() {
-	local id=$1 name=$2
-	shift 2
-	[ "$only" = "  " ] || [[ "$only" == *" $id "* ]] || return 0
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-		fails=$((fails + 1))
-	fi
-}
 
 no_acpi_complaints() {
 	if grep -E 'ACPI Error|ACPI BIOS Error|ACPI Warning' "$1" >&2; then
 		echo "  ACPI complaints in the guest log (above)" >&2
 		return 1
 	fi
-}
-
-exited_with() {
-	local want=$1 log=$2
-	grep -q "^vmm-exit-status=$want\$" "$log" && return 0
-	echo "  vmm did not exit $want: $(grep '^vmm-exit-status=' "$log")" >&2
-	grep '^vmm: ' "$log" >&2
-	return 1
 }
 
 # smoke CPUS MEMORY-MIB

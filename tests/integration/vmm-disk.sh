@@ -40,25 +40,6 @@ export VMM GUEST_DIR ROOT BASE_CMDLINE
 
 only=" $* "
 fails=0
-check() {
-	local id=$1 name=$2
-	shift 2
-	[ "$only" = "  " ] || [[ "$only" == *" $id "* ]] || return 0
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-		fails=$((fails + 1))
-	fi
-}
-
-exited_with() {
-	local want=$1 log=$2
-	grep -q "^vmm-exit-status=$want\$" "$log" && return 0
-	echo "  vmm did not exit $want: $(grep '^vmm-exit-status=' "$log")" >&2
-	grep '^vmm: ' "$log" >&2
-	return 1
-}
 
 # exits LOG: PIO + MMIO exits to user space that --stats printed.
 exits() {

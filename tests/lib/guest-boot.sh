@@ -86,3 +86,29 @@ guest_boot_expect() {
 		echo "!!! RETRYING '$name'" >&2
 	done
 }
+
+# The integration scripts' test steps.  Callers set only=" $* " (the test
+# IDs asked for) and fails=0 first.
+# check ID DESCRIPTION COMMAND...: runs COMMAND unless IDs were given and
+# this is not one of them.
+check() {
+	local id=$1 name=$2
+	shift 2
+	[ "$only" = "  " ] || [[ "$only" == *" $id "* ]] || return 0
+	if "$@"; then
+		echo "ok - $name"
+	else
+		echo "not ok - $name"
+		fails=$((fails + 1))
+	fi
+}
+
+# exited_with STATUS LOG: the boot command's log ends with vmm's status
+# (the scripts print it as vmm-exit-status=N).
+exited_with() {
+	local want=$1 log=$2
+	grep -q "^vmm-exit-status=$want\$" "$log" && return 0
+	echo "  vmm did not exit $want: $(grep '^vmm-exit-status=' "$log")" >&2
+	grep '^vmm: ' "$log" >&2
+	return 1
+}
