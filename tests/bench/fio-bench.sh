@@ -90,5 +90,17 @@ while read -r job hi hbw; do
 		"$(awk -v a="${vi:-0}" -v b="${qi:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
 		"$hbw" "${vbw:--}" "${qbw:--}"
 done < "$work/host.t"
+# Completion batching: the disk's interrupts per completed request, as the
+# guest counted them (guest/run/fio-bench).
+irq_per_req() {
+	grep -a '^fio-bench: irqs ' "$1" | tr -d '\r' |
+		awk -v j="$2" '$3 == j && $5 > 0 { printf "%.2f", $4 / $5 }'
+}
+echo
+printf '%-20s %14s %14s\n' job "vmm irq/req" "qemu irq/req"
+while read -r job _ _; do
+	printf '%-20s %14s %14s\n' "$job" "$(irq_per_req "$work/vmm.log" "$job")" \
+		"$([ -z "$skip_qemu" ] && irq_per_req "$work/qemu.log" "$job")"
+done < "$work/host.t"
 echo
 grep -aE '^vmm: |^  [a-z]' "$work/vmm.log" | sed 's/^/  /'

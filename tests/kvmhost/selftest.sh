@@ -2,7 +2,8 @@
 # Self-test of the test host (tests/kvmhost/run): exit status, byte-exact
 # output, arguments, working directory and environment pass through; /dev/kvm
 # works inside; --disk files appear as virtio-blk disks; --timeout kills the
-# machine and nothing is left running; bad usage is refused.
+# machine and nothing is left running; a silent machine counts as frozen;
+# bad usage is refused.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -71,6 +72,19 @@ if pgrep -f "sleep 7771" >/dev/null; then
 	pkill -f "sleep 7771"
 else
 	ok "the --timeout watchdog ends with the run"
+fi
+
+if [ "${KVMHOST_MODE:-}" = direct ] || { [ -z "${KVMHOST_MODE:-}" ] && [ ! -e /sys/module/kvm_pvm ] &&
+	{ [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; }; }; then
+	echo "ok - silent machine detection: not applicable in direct mode # SKIP"
+else
+	# A machine whose console says nothing for KVMHOST_SILENT_SEC counts
+	# as frozen (123); the init's heartbeat (every 15 s) keeps a healthy
+	# one from looking silent.
+	KVMHOST_SILENT_SEC=8 "$run" -- sleep 40 </dev/null 2>/dev/null
+	expect_status "a silent test host is stopped with 123" 123 $?
+	KVMHOST_SILENT_SEC=25 "$run" -- sleep 35 </dev/null 2>/dev/null
+	expect_status "the heartbeat keeps a quiet command running" 0 $?
 fi
 
 "$run" 2>/dev/null

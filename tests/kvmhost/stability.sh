@@ -1,11 +1,12 @@
 #!/bin/bash
-# Measures how reliable a test-host configuration is: boots the test host
-# once and, inside it, runs N consecutive peer-QEMU boots with
-# guest.run=fio-verify (STABILITY_VMM=vmm: boots under build/vmm instead;
-# STABILITY_GUEST_CPUS: the nested guest's vCPUs, default 2),
-# without retries, counting PASS, FAIL and boots that
-# died without either line.  Not a test: run it by hand when changing the
-# test host's configuration (QEMU accelerator, CPU model, vCPUs, kvm_amd
+# Measures how reliable a test-host configuration is: N consecutive
+# peer-QEMU boots with guest.run=fio-verify inside the test host
+# (STABILITY_VMM=vmm: boots under build/vmm instead; STABILITY_GUEST_CPUS:
+# the nested guest's vCPUs, default 2), without retries, counting PASS,
+# FAIL, nested boots that died without either line, and runs lost because
+# the test host itself froze or panicked; a new test host is booted then
+# and the count goes on.  Not a test: run it by hand when changing the test
+# host's configuration (QEMU and its accelerator, CPU model, vCPUs, kvm_amd
 # parameters: see tests/kvmhost/run --help) and put the numbers in a note.
 #   usage: tests/kvmhost/stability.sh [N] [RUN-OPTIONS...]
 set -u
@@ -13,13 +14,33 @@ set -u
 if [ -z "${KVMHOST_INSIDE:-}" ]; then
 	n=${1:-20}
 	shift || true
-	echo "stability: nested=${STABILITY_VMM:-qemu} guest-cpus=${STABILITY_GUEST_CPUS:-2} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
-	exec "$top/tests/kvmhost/run" --timeout $((n * 200 + 120)) "$@" -- "$0" "$n"
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "stability: N must be a positive number" >&2; exit 2; }
+	echo "stability: nested=${STABILITY_VMM:-qemu} guest-cpus=${STABILITY_GUEST_CPUS:-2} qemu=${KVMHOST_QEMU:-PATH} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} kvm-args='${KVMHOST_KVM_ARGS-default}' append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
+	results=$(mktemp /tmp/stability.XXXXXX) || exit 125
+	trap 'rm -f "$results"' EXIT
+	boots=0 lost=0 ran=0
+	while [ "$ran" -lt "$n" ]; do
+		boots=$((boots + 1))
+		"$top/tests/kvmhost/run" --timeout $(((n - ran) * 200 + 120)) "$@" -- \
+			"$0" --inside "$results" "$ran" "$n"
+		rc=$?
+		ran=$(wc -l < "$results")
+		[ "$ran" -ge "$n" ] && break
+		# The run in progress went down with the test host.
+		lost=$((lost + 1)) ran=$((ran + 1))
+		echo "HOST" >> "$results"
+		printf 'run %2d: %-16s (test host status %d; booting a new one)\n' "$ran" "TEST HOST DIED" "$rc"
+	done
+	pass=$(grep -c '^PASS' "$results") fail=$(grep -c '^FAIL' "$results")
+	died=$(grep -c '^DIED' "$results")
+	echo "stability: $pass PASS, $fail FAIL, $died nested guest died, $lost test host died, of $n runs ($boots test host boots)"
+	[ "$pass" -eq "$n" ]
+	exit
 fi
-n=$1
+[ "${1:-}" = --inside ] || { echo "stability: run it outside the test host" >&2; exit 2; }
+results=$2 first=$3 n=$4
 work=$(mktemp -d /run/stability.XXXXXX)
 truncate -s 64M "$work/scratch.img"
-pass=0 fail=0 died=0
 gcpus=${STABILITY_GUEST_CPUS:-2}
 append="console=ttyS0 panic=-1 root=/dev/vda guest.run=fio-verify"
 if [ "${STABILITY_VMM:-qemu}" = vmm ]; then
@@ -34,7 +55,7 @@ else
 		-drive file=$work/scratch.img,if=none,id=scratch,format=raw \
 		-device virtio-blk-pci,drive=scratch"
 fi
-for i in $(seq 1 "$n"); do
+for i in $(seq $((first + 1)) "$n"); do
 	t0=$(date +%s.%N)
 	setsid timeout -k 5 180 bash -c "$boot" </dev/null > "$work/log" 2>&1 &
 	pid=$!
@@ -56,15 +77,15 @@ for i in $(seq 1 "$n"); do
 	rc=$?
 	dt=$(echo "$(date +%s.%N) - $t0" | bc)
 	if grep -q 'guest.run fio-verify: PASS' "$work/log"; then
-		pass=$((pass + 1)); result=PASS
+		result=PASS
 	elif grep -q 'guest.run fio-verify: FAIL' "$work/log"; then
-		fail=$((fail + 1)); result=FAIL
+		result=FAIL
 	else
-		died=$((died + 1)); result="DIED (exit $rc)"
+		result="DIED (exit $rc)"
 		tail -n 5 "$work/log" | sed 's/^/    /'
 	fi
+	echo "$result" >> "$results"
 	printf 'run %2d: %-16s %6.1f s\n' "$i" "$result" "$dt"
 done
-echo "stability: $pass PASS, $fail FAIL, $died died of $n"
 dmesg | grep -Ei 'panic|bug:|stack|corrupt|oops' | head -5
-[ "$pass" -eq "$n" ]
+exit 0
