@@ -25,12 +25,14 @@ void cli_usage(FILE *out)
 		"  --cpus N          number of vCPUs, 1..%d (default: %d)\n"
 		"  --memory SIZE     guest RAM; suffix K, M, G or T, bare numbers are MiB\n"
 		"                    (default: 512M)\n"
-		"  --disk path=FILE[,readonly=on][,direct=on][,serial=ID]\n"
+		"  --disk path=FILE[,readonly=on][,direct=on][,serial=ID][,queues=N]\n"
 		"                    a virtio-blk disk backed by FILE (an image or a block\n"
 		"                    device); repeatable: /dev/vda, /dev/vdb, ... in order\n"
 		"                    (at most %d).  readonly=on: the guest cannot write;\n"
 		"                    direct=on: O_DIRECT, no host page cache; serial: the\n"
-		"                    GET_ID string (default: derived from the file).\n"
+		"                    GET_ID string (default: derived from the file);\n"
+		"                    queues: request queues, each with an I/O thread,\n"
+		"                    1..%d (default: one per vCPU).\n"
 		"                    Writable disks are locked against other writers.\n"
 		"  --stats           print the exits to user space per reason at exit\n"
 		"  --help            print this help and exit\n"
@@ -39,7 +41,7 @@ void cli_usage(FILE *out)
 		"Exit status: 0 when the guest powers off or reboots (or the value written\n"
 		"to the debug-exit port 0xf4, see README.md), 1 on a runtime error, 2 on a\n"
 		"usage error.\n",
-		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS);
+		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS, DISK_MAX_QUEUES);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)

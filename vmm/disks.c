@@ -11,8 +11,19 @@
 #include "vmm/err.h"
 #include "vmm/vm.h"
 
+_Static_assert(DISK_MAX_QUEUES <= VIRTIO_BLK_MAX_QUEUES, "--disk queues= beyond virtio-blk's");
+
+/* Like QEMU: a queue per vCPU, so blk-mq gives each CPU its own ring,
+ * I/O thread and interrupt vector. */
+static unsigned int disk_queues(const struct disk_config *dc, unsigned int cpus)
+{
+	if (dc->queues)
+		return dc->queues;
+	return cpus < DISK_MAX_QUEUES ? cpus : DISK_MAX_QUEUES;
+}
+
 static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
-		      const struct disk_config *dc)
+		      const struct disk_config *dc, unsigned int cpus)
 {
 	char msg[512];
 
@@ -23,6 +34,7 @@ static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 		.disk = &d->disk,
 		.mem = &vm->mem,
 		.backend = BLK_BACKEND_AUTO,
+		.num_queues = disk_queues(dc, cpus),
 	};
 	d->vdev = blk_device_create(&bp, msg, sizeof(msg));
 	if (d->vdev == NULL)
@@ -52,7 +64,7 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 	for (unsigned int i = 0; i < cfg->ndisks; i++) {
 		ds->d[i] = (struct vm_disk){ .opened = false };
 		ds->n = i + 1;
-		if (attach_one(&ds->d[i], vm, bus, &cfg->disks[i]))
+		if (attach_one(&ds->d[i], vm, bus, &cfg->disks[i], cfg->cpus))
 			return -1;
 	}
 	return 0;

@@ -16,11 +16,14 @@
 #define DISK_PATH_MAX 4096u
 
 /* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID] */
+#define DISK_MAX_QUEUES 16
+
 struct disk_config {
 	char path[DISK_PATH_MAX];
 	bool readonly;
 	bool direct;
 	char serial[DISK_SERIAL_LEN + 1];  /* empty: derived from the file */
+	unsigned int queues;               /* request queues; 0: the VMM's default */
 };
 
 /* Parses one --disk argument.  0, or -1 with a message in err. */

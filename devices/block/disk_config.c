@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DISK_USAGE "path=FILE[,readonly=on][,direct=on][,serial=ID]"
+#define DISK_USAGE "path=FILE[,readonly=on][,direct=on][,serial=ID][,queues=N]"
 
 static int parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
 {
@@ -39,11 +39,28 @@ static int parse_serial(const char *value, char *out, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_queues(const char *value, unsigned int *out, char *err, size_t errlen)
+{
+	unsigned long n = 0;
+	const char *p = value;
+
+	/* Digits only: strtoul would take "-1", " 2" or "0x4". */
+	for (; *p >= '0' && *p <= '9' && n <= DISK_MAX_QUEUES; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (p == value || *p != '\0' || n < 1 || n > DISK_MAX_QUEUES) {
+		snprintf(err, errlen, "--disk queues=%s: expected a number from 1 to %u", value,
+			 DISK_MAX_QUEUES);
+		return -1;
+	}
+	*out = (unsigned int)n;
+	return 0;
+}
+
 /* One key=value pair; `seen` rejects repeated keys, which are mistakes. */
 static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, char *err,
 		      size_t errlen)
 {
-	static const char *const keys[] = { "path", "readonly", "direct", "serial" };
+	static const char *const keys[] = { "path", "readonly", "direct", "serial", "queues" };
 	char *eq = strchr(pair, '=');
 	unsigned int k;
 
@@ -87,8 +104,10 @@ static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, c
 		return parse_on_off("readonly", value, &cfg->readonly, err, errlen);
 	case 2:
 		return parse_on_off("direct", value, &cfg->direct, err, errlen);
-	default:
+	case 3:
 		return parse_serial(value, cfg->serial, err, errlen);
+	default:
+		return parse_queues(value, &cfg->queues, err, errlen);
 	}
 }
 

@@ -21,7 +21,7 @@ struct blk_device {
 	uint64_t offered;
 	uint64_t negotiated;
 	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];  /* little-endian, read-only */
-	struct blk_worker *worker;               /* queue 0, NULL when stopped */
+	struct blk_worker *workers[VIRTIO_BLK_MAX_QUEUES];  /* NULL: not started */
 	pthread_mutex_t lock;
 };
 
@@ -55,11 +55,14 @@ static uint32_t seg_max(const struct blk_device *blk)
 	return by_queue < VIRTIO_BLK_MAX_SEG ? by_queue : VIRTIO_BLK_MAX_SEG;
 }
 
-static uint64_t offered_features(const struct disk *disk)
+static uint64_t offered_features(const struct disk *disk, unsigned int num_queues)
 {
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_INDIRECT_DESC |
 		     1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_BLK_F_SEG_MAX |
 		     1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
+
+	if (num_queues > 1)
+		f |= 1ull << VIRTIO_BLK_F_MQ;
 
 	if (disk->readonly)
 		return f | 1ull << VIRTIO_BLK_F_RO;
@@ -79,7 +82,7 @@ static void build_config(struct blk_device *blk)
 	put_le64(c + VIRTIO_BLK_CFG_CAPACITY, disk->size / DISK_SECTOR_SIZE);
 	put_le32(c + VIRTIO_BLK_CFG_SEG_MAX, seg_max(blk));
 	put_le32(c + VIRTIO_BLK_CFG_BLK_SIZE, disk->block_size);
-	put_le16(c + VIRTIO_BLK_CFG_NUM_QUEUES, 1);
+	put_le16(c + VIRTIO_BLK_CFG_NUM_QUEUES, (uint16_t)blk->vdev.num_queues);
 	if (blk->offered & (1ull << VIRTIO_BLK_F_DISCARD)) {
 		put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DWZ_SECTORS);
 		put_le32(c + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DWZ_SEG);
@@ -111,6 +114,15 @@ static struct blk_limits negotiated_limits(const struct blk_device *blk)
 	};
 }
 
+static bool any_worker(const struct blk_device *blk)
+{
+	for (unsigned int q = 0; q < blk->vdev.num_queues; q++) {
+		if (blk->workers[q])
+			return true;
+	}
+	return false;
+}
+
 static uint64_t blk_features(struct virtio_device *dev)
 {
 	return to_blk(dev)->offered;
@@ -123,7 +135,7 @@ static int blk_set_features(struct virtio_device *dev, uint64_t features)
 
 	pthread_mutex_lock(&blk->lock);
 	/* Modern only: a driver without VERSION_1 speaks the legacy layout. */
-	if (blk->worker == NULL && !(features & ~blk->offered) &&
+	if (!any_worker(blk) && !(features & ~blk->offered) &&
 	    (features & (1ull << VIRTIO_F_VERSION_1))) {
 		blk->negotiated = features;
 		r = 0;
@@ -163,9 +175,11 @@ static int blk_queue_start(struct virtio_device *dev, unsigned int q,
 	int r = -1;
 
 	pthread_mutex_lock(&blk->lock);
-	if (q != 0) {
+	/* Without MQ a driver uses queue 0 only; serving the others anyway
+	 * is harmless, each has its own thread and rings. */
+	if (q >= dev->num_queues) {
 		snprintf(err, errlen, "virtio-blk: no queue %u", q);
-	} else if (blk->worker) {
+	} else if (blk->workers[q]) {
 		snprintf(err, errlen, "virtio-blk: queue %u already started", q);
 	} else if (cfg->size > dev->queue_max_size) {
 		snprintf(err, errlen, "virtio-blk: queue size %u above maximum %u", cfg->size,
@@ -184,7 +198,7 @@ static int blk_queue_start(struct virtio_device *dev, unsigned int q,
 		};
 		/* The rings only know what the driver really negotiated. */
 		wp.vq.features = blk->negotiated;
-		r = blk_worker_start(&wp, &blk->worker, err, errlen);
+		r = blk_worker_start(&wp, &blk->workers[q], err, errlen);
 	}
 	pthread_mutex_unlock(&blk->lock);
 	return r;
@@ -195,9 +209,11 @@ static void blk_reset(struct virtio_device *dev)
 	struct blk_device *blk = to_blk(dev);
 
 	pthread_mutex_lock(&blk->lock);
-	if (blk->worker) {
-		blk_worker_stop(blk->worker);
-		blk->worker = NULL;
+	for (unsigned int q = 0; q < dev->num_queues; q++) {
+		if (blk->workers[q]) {
+			blk_worker_stop(blk->workers[q]);
+			blk->workers[q] = NULL;
+		}
 	}
 	blk->negotiated = 0;
 	pthread_mutex_unlock(&blk->lock);
@@ -226,12 +242,17 @@ struct virtio_device *blk_device_create(const struct blk_device_params *params, 
 					size_t errlen)
 {
 	uint16_t qsize = params->queue_size ? params->queue_size : VIRTIO_BLK_DEFAULT_QUEUE_SIZE;
+	unsigned int nq = params->num_queues ? params->num_queues : 1;
 	struct blk_device *blk;
 
 	/* At least 4: a request needs 3 descriptors without indirect. */
 	if (qsize < 4 || qsize > VIRTQ_MAX_SIZE || (qsize & (qsize - 1))) {
 		snprintf(err, errlen, "virtio-blk: queue size %u is not a power of two in 4..%u",
 			 qsize, VIRTQ_MAX_SIZE);
+		return NULL;
+	}
+	if (nq > VIRTIO_BLK_MAX_QUEUES) {
+		snprintf(err, errlen, "virtio-blk: %u queues (at most %u)", nq, VIRTIO_BLK_MAX_QUEUES);
 		return NULL;
 	}
 	blk = calloc(1, sizeof(*blk));
@@ -243,11 +264,11 @@ struct virtio_device *blk_device_create(const struct blk_device_params *params, 
 	blk->vdev = (struct virtio_device){
 		.ops = &blk_ops,
 		.device_id = VIRTIO_ID_BLOCK,
-		.num_queues = 1,
+		.num_queues = nq,
 		.queue_max_size = qsize,
 		.config_size = VIRTIO_BLK_CONFIG_SIZE,
 	};
-	blk->offered = offered_features(params->disk);
+	blk->offered = offered_features(params->disk, nq);
 	build_config(blk);
 	pthread_mutex_init(&blk->lock, NULL);
 	return &blk->vdev;

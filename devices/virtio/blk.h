@@ -20,6 +20,7 @@
 #define VIRTIO_BLK_F_RO           5
 #define VIRTIO_BLK_F_BLK_SIZE     6
 #define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_MQ           12
 #define VIRTIO_BLK_F_DISCARD      13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
@@ -38,6 +39,7 @@
 #define VIRTIO_BLK_CONFIG_SIZE                  60
 
 #define VIRTIO_BLK_DEFAULT_QUEUE_SIZE 256u
+#define VIRTIO_BLK_MAX_QUEUES 16u          /* request queues, an I/O thread each */
 #define VIRTIO_BLK_MAX_SEG 254u            /* data buffers per request */
 #define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22)  /* 2 GiB per range */
 #define VIRTIO_BLK_MAX_DWZ_SEG 32u
@@ -47,10 +49,12 @@ struct blk_device_params {
 	const struct guest_mem *mem;    /* outlives the device */
 	enum blk_backend_kind backend;
 	uint16_t queue_size;            /* max queue size offered; 0: 256 */
+	unsigned int num_queues;        /* request queues, 1..VIRTIO_BLK_MAX_QUEUES; 0: 1 */
 };
 
 /*
- * Creates a virtio-blk device (one request queue).  The transport must set
+ * Creates a virtio-blk device with params->num_queues request queues
+ * (VIRTIO_BLK_F_MQ when more than one).  The transport must set
  * dev->transport before the driver runs; dev->ops->destroy frees it.
  * NULL with a message in err on failure.
  */

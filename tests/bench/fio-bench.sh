@@ -9,6 +9,8 @@
 # host and to QEMU.  All three run in the same test host, one after another.
 # The disk file lives on a virtio-blk disk of the test host (--disk), not on
 # 9p or tmpfs, so O_DIRECT reaches a real block device.
+# BENCH_VMM_DISK_OPTS is appended to vmm's --disk for the image (e.g.
+# ",queues=1") to compare vmm configurations.
 #   usage: tests/bench/fio-bench.sh [--skip-qemu]
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -48,7 +50,7 @@ FIO_DEV=$img FIO_SIZE=2G fio --output-format=terse --terse-version=3 "$JOB" > "$
 echo "bench: fio in a vmm guest (2 vCPUs, 1 GiB)"
 guest_boot_expect fio-bench "$work/vmm.log" 900 "$VMM" --kernel "$GUEST_DIR/vmlinuz" \
 	--initrd "$GUEST_DIR/initrd.img" --cpus 2 --memory 1G --cmdline "$guest_cmdline" \
-	--disk "path=$GUEST_DIR/rootfs.img,readonly=on" --disk "path=$img,direct=on" --stats ||
+	--disk "path=$GUEST_DIR/rootfs.img,readonly=on" --disk "path=$img,direct=on${BENCH_VMM_DISK_OPTS:-}" --stats ||
 	exit 1
 
 if [ -z "$skip_qemu" ]; then

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Boots the real guest from a virtio-blk root disk served by build/vmm
 # (inside the test host) and checks what issue 4 promises:
-#  - pci:      the guest enumerates the virtio-blk PCI functions and their
+#  - pci:      the guest enumerates the virtio-blk PCI functions (one with a
+#              request queue per vCPU, one with queues=1) and their
 #              MSI-X vectors show as PCI-MSI in /proc/interrupts;
-#  - fio:      fio write+verify (crc32c) on a second, writable disk;
+#  - fio:      fio write+verify (crc32c) on a second, writable disk, one
+#              job per vCPU (so on both request queues);
 #  - pattern:  a pattern the host wrote before boot reads back in the guest,
 #              and what the guest wrote and synced is in the host file after
 #              power-off, and also after vmm was killed with SIGKILL;
@@ -50,15 +52,18 @@ pci() {
 	local log=$work/pci.log
 	truncate -s 64M "$work/scratch.img"
 	guest_boot_expect pci-info "$log" 300 vmm_disk_boot pci-info \
-		--disk "path=$work/scratch.img" || return 1
-	grep -E '^(PCI-DEV|IRQ|PCI-INFO)' "$log" | sed 's/^/  /'
+		--disk "path=$work/scratch.img,queues=1" || return 1
+	grep -E '^(PCI-DEV|IRQ|PCI-INFO|BLK-MQ)' "$log" | sed 's/^/  /'
 	grep -Eq '^PCI-DEV 0000:00:00.0 0x8086:0x0d57' "$log" ||
 		{ echo "  no host bridge at 00:00.0" >&2; return 1; }
 	[ "$(grep -Ec '^PCI-DEV .* 0x1af4:0x1042 .*driver=virtio-pci' "$log")" -eq 2 ] ||
 		{ echo "  expected two virtio-blk functions bound to virtio-pci" >&2; return 1; }
-	# One config vector and one request queue vector per disk.
-	[ "$(grep -Ec '^IRQ .*PCI-MSI.*virtio[0-9]-(config|req)' "$log")" -ge 4 ] ||
+	# A config vector per disk and a vector per request queue: vda has
+	# the default, one queue per vCPU (2); vdb was given queues=1.
+	[ "$(grep -Ec '^IRQ .*PCI-MSI.*virtio[0-9]-(config|req)' "$log")" -ge 5 ] ||
 		{ echo "  virtio MSI-X vectors missing from /proc/interrupts" >&2; return 1; }
+	grep -q '^BLK-MQ vda queues=2' "$log" && grep -q '^BLK-MQ vdb queues=1' "$log" ||
+		{ echo "  expected 2 request queues on vda and 1 on vdb" >&2; return 1; }
 	if grep -E 'ACPI (BIOS )?(Error|Warning)' "$log" >&2; then
 		echo "  ACPI complaints in the guest log" >&2
 		return 1
@@ -69,7 +74,8 @@ pci() {
 fio_verify() {
 	local log=$work/fio.log
 	truncate -s 64M "$work/scratch.img"
-	guest_boot_expect fio-verify "$log" 600 vmm_disk_boot fio-verify \
+	# One fio job per vCPU: both request queues carry verified data.
+	guest_boot_expect fio-verify-mq "$log" 600 vmm_disk_boot fio-verify-mq \
 		--disk "path=$work/scratch.img" || return 1
 	grep '^fio-verify:' "$log" | sed 's/^/  /'
 	exited_with 0 "$log"

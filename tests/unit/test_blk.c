@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -1103,6 +1104,104 @@ START_TEST(e2e_stress_no_lost_wakeups)
 }
 END_TEST
 
+static unsigned int notified_queues;  /* bit q: queue q asked for an interrupt */
+
+static void on_notify_mq(void *opaque, unsigned int q)
+{
+	ck_assert_ptr_eq(opaque, &ring);
+	ck_assert_uint_lt(q, 2);
+	__atomic_or_fetch(&notified_queues, 1u << q, __ATOMIC_SEQ_CST);
+}
+
+/* Makes `r` the ring (and kick_fd) the helpers above drive; returns the
+ * previous one.  Queue 1 lives in the same fake RAM as queue 0. */
+static struct fake_ring swap_ring(struct fake_ring r, int *kfd, uint16_t *nd)
+{
+	struct fake_ring old = ring;
+	int ofd = kick_fd;
+	uint16_t ond = next_desc;
+
+	ring = r;
+	kick_fd = *kfd;
+	next_desc = *nd;
+	*kfd = ofd;
+	*nd = ond;
+	return old;
+}
+
+START_TEST(e2e_multiqueue)
+{
+	char msg[256];
+	uint8_t cfg[VIRTIO_BLK_CONFIG_SIZE];
+	uint16_t nq;
+
+	open_disk(path, false, false);
+	fr_init(&ring, 64, 0);
+	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem, .num_queues = 2 };
+	dev = blk_device_create(&bp, msg, sizeof(msg));
+	ck_assert_msg(dev != NULL, "%s", msg);
+	ck_assert_uint_eq(dev->num_queues, 2);
+	ck_assert(dev->ops->features(dev) & (1ull << VIRTIO_BLK_F_MQ));
+	dev->ops->config_read(dev, 0, cfg, sizeof(cfg));
+	memcpy(&nq, cfg + VIRTIO_BLK_CFG_NUM_QUEUES, 2);
+	ck_assert_uint_eq(le16toh(nq), 2);
+
+	dev->transport = (struct virtio_transport){ .opaque = &ring, .notify_queue = on_notify_mq,
+						    .needs_reset = on_needs_reset };
+	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
+
+	struct fake_ring q1 = ring;
+	q1.desc_gpa = FR_RAM_GPA + 0x200000;
+	q1.avail_gpa = FR_RAM_GPA + 0x201000;
+	q1.used_gpa = FR_RAM_GPA + 0x202000;
+	q1.next_buf = FR_RAM_GPA + 0x300000;
+	int kick1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint16_t next1 = 0;
+	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert(kick_fd >= 0 && kick1 >= 0);
+	struct virtq_config c0 = fr_config(&ring), c1 = fr_config(&q1);
+	ck_assert_msg(dev->ops->queue_start(dev, 0, &c0, kick_fd, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_int_eq(dev->ops->queue_start(dev, 2, &c1, kick1, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "no queue 2"));
+	/* Features are fixed while any queue runs. */
+	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), -1);
+
+	/* Written through queue 1 ... */
+	struct fake_ring q0 = swap_ring(q1, &kick1, &next1);
+	uint16_t used = fr_used_idx_acquire(&ring);
+	struct sub w = submit(VIRTIO_BLK_T_OUT, 40, 4096, false);
+	memset(fr_host(&ring, w.data), 0xc3, 4096);
+	kick();
+	wait_used((uint16_t)(used + 1));
+	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
+	q1 = swap_ring(q0, &kick1, &next1);
+
+	/* ... read back through queue 0. */
+	struct sub r;
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 40, 4096, true, &r), VIRTIO_BLK_S_OK);
+	uint8_t *got = fr_host(&ring, r.data);
+	for (unsigned int i = 0; i < 4096; i++)
+		ck_assert_uint_eq(got[i], 0xc3);
+	for (int i = 0; i < 5000 && __atomic_load_n(&notified_queues, __ATOMIC_SEQ_CST) != 3; i++)
+		usleep(1000);
+	ck_assert_uint_eq(__atomic_load_n(&notified_queues, __ATOMIC_SEQ_CST), 3);
+
+	/* Reset stops both queues; queue 1 can start again afterwards. */
+	dev->ops->reset(dev);
+	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
+	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1, msg, sizeof(msg)) == 0, "%s", msg);
+	dev->ops->destroy(dev);
+	dev = NULL;
+	close(kick1);
+
+	/* More queues than a device can have. */
+	bp.num_queues = VIRTIO_BLK_MAX_QUEUES + 1;
+	ck_assert_ptr_null(blk_device_create(&bp, msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "queues"));
+}
+END_TEST
+
 START_TEST(device_config_and_features)
 {
 	open_disk(path, false, false);
@@ -1124,6 +1223,7 @@ START_TEST(device_config_and_features)
 	ck_assert(f & (1ull << VIRTIO_BLK_F_SEG_MAX));
 	ck_assert(f & (1ull << VIRTIO_BLK_F_BLK_SIZE));
 	ck_assert(!(f & (1ull << VIRTIO_BLK_F_RO)));
+	ck_assert(!(f & (1ull << VIRTIO_BLK_F_MQ)));
 
 	uint8_t cfg[VIRTIO_BLK_CONFIG_SIZE + 8];
 	memset(cfg, 0xff, sizeof(cfg));
@@ -1136,6 +1236,7 @@ START_TEST(device_config_and_features)
 	ck_assert_uint_eq(cap, DISK_BYTES / 512);
 	ck_assert_uint_eq(seg_max, 126);
 	ck_assert_uint_eq(blk_size, 512);
+	ck_assert_uint_eq(cfg[VIRTIO_BLK_CFG_NUM_QUEUES] | cfg[VIRTIO_BLK_CFG_NUM_QUEUES + 1] << 8, 1);
 	/* Past the end reads as zero. */
 	for (unsigned int i = VIRTIO_BLK_CONFIG_SIZE; i < sizeof(cfg); i++)
 		ck_assert_uint_eq(cfg[i], 0);
@@ -1209,6 +1310,7 @@ static Suite *blk_suite(void)
 	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, device_config_and_features);
+	tcase_add_test(tc, e2e_multiqueue);
 	tcase_add_loop_test(tc, e2e_write_then_read, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLK_BACKEND_IO_URING,
 			    BLK_BACKEND_SYNC + 1);

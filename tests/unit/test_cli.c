@@ -109,6 +109,7 @@ START_TEST(bad_inputs)
 	BAD("expected on or off", "--kernel", "k", "--disk", "path=a,readonly=yes");
 	BAD("given twice", "--kernel", "k", "--disk", "path=a,path=b");
 	BAD("path is empty", "--kernel", "k", "--disk", "path=");
+	BAD("from 1 to 16", "--kernel", "k", "--disk", "path=a,queues=0");
 	BAD("needs an argument", "--kernel", "k", "--disk");
 }
 END_TEST
@@ -117,13 +118,15 @@ START_TEST(disks)
 {
 	static struct vm_config c;
 	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--disk", "path=root.img,readonly=on",
-			       "--disk", "path=/dev/sdz,direct=on,serial=abc"), CLI_RUN);
+			       "--disk", "path=/dev/sdz,direct=on,serial=abc,queues=3"), CLI_RUN);
 	ck_assert_uint_eq(c.ndisks, 2);
 	ck_assert_str_eq(c.disks[0].path, "root.img");
 	ck_assert(c.disks[0].readonly && !c.disks[0].direct);
 	ck_assert_str_eq(c.disks[1].path, "/dev/sdz");
 	ck_assert(!c.disks[1].readonly && c.disks[1].direct);
 	ck_assert_str_eq(c.disks[1].serial, "abc");
+	ck_assert_uint_eq(c.disks[0].queues, 0);
+	ck_assert_uint_eq(c.disks[1].queues, 3);
 	/* A new parse starts from no disks. */
 	ck_assert_int_eq(PARSE(&c, "--kernel", "k"), CLI_RUN);
 	ck_assert_uint_eq(c.ndisks, 0);

@@ -95,6 +95,7 @@ START_TEST(parse_path_only)
 	ck_assert(!cfg.readonly);
 	ck_assert(!cfg.direct);
 	ck_assert_str_eq(cfg.serial, "");
+	ck_assert_uint_eq(cfg.queues, 0);
 }
 END_TEST
 
@@ -107,6 +108,10 @@ START_TEST(parse_all_options)
 	ck_assert(cfg.readonly);
 	ck_assert(cfg.direct);
 	ck_assert_str_eq(cfg.serial, "disk-0001");
+	ck_assert_int_eq(disk_config_parse("path=x,queues=1", &cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.queues, 1);
+	ck_assert_int_eq(disk_config_parse("queues=16,path=x", &cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.queues, DISK_MAX_QUEUES);
 	ck_assert_int_eq(disk_config_parse("path=x,readonly=off,direct=off", &cfg, err, sizeof(err)),
 			 0);
 	ck_assert(!cfg.readonly);
@@ -133,6 +138,14 @@ START_TEST(parse_errors)
 	expect_parse_error("path=a,serial=123456789012345678901", "1 to 20 characters");
 	expect_parse_error("path=a,serial=", "1 to 20 characters");
 	expect_parse_error("path=a,serial=ab\tc", "printable");
+	expect_parse_error("path=a,queues=0", "queues=0: expected a number from 1 to 16");
+	expect_parse_error("path=a,queues=17", "from 1 to 16");
+	expect_parse_error("path=a,queues=99999999999999999999", "from 1 to 16");
+	expect_parse_error("path=a,queues=-1", "from 1 to 16");
+	expect_parse_error("path=a,queues= 2", "from 1 to 16");
+	expect_parse_error("path=a,queues=2x", "from 1 to 16");
+	expect_parse_error("path=a,queues=", "from 1 to 16");
+	expect_parse_error("path=a,queues=2,queues=2", "'queues' given twice");
 }
 END_TEST
 
