@@ -70,6 +70,20 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 	return 0;
 }
 
+void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
+{
+	for (unsigned int i = 0; i < ds->n; i++) {
+		struct blk_queue_stats st;
+
+		if (ds->d[i].vdev == NULL)
+			continue;
+		blk_device_stats(ds->d[i].vdev, &st);
+		fprintf(out, "vmm: disk %u: %llu requests, %llu kicks, %llu interrupts\n", i,
+			(unsigned long long)st.requests, (unsigned long long)st.kicks,
+			(unsigned long long)st.interrupts);
+	}
+}
+
 void vm_disks_destroy(struct vm_disks *ds)
 {
 	for (unsigned int i = 0; i < ds->n; i++) {

@@ -7,6 +7,8 @@
 #ifndef VMM_DISKS_H
 #define VMM_DISKS_H
 
+#include <stdio.h>
+
 #include "devices/block/disk.h"
 #include "vmm/cli.h"
 
@@ -33,5 +35,8 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 /* Unplugs and closes them all (after the vCPUs stopped): in-flight
  * requests complete first, so everything the guest flushed is on disk. */
 void vm_disks_destroy(struct vm_disks *ds);
+
+/* One line per disk: requests, kicks and interrupts so far (--stats). */
+void vm_disks_print_stats(const struct vm_disks *ds, FILE *out);
 
 #endif

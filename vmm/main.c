@@ -139,8 +139,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)
 		fprintf(stderr, "vmm: stopped by signal %d (%s)\n", a->signo, strsignal(a->signo));
-	if (cfg.stats)
+	if (cfg.stats) {
 		vm_print_stats(&a->vm, stderr);
+		vm_disks_print_stats(&a->disks, stderr);
+	}
 	vm_disks_destroy(&a->disks);
 	console_destroy(&a->con);
 	vm_destroy(&a->vm);

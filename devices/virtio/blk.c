@@ -22,6 +22,7 @@ struct blk_device {
 	uint64_t negotiated;
 	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];  /* little-endian, read-only */
 	struct blk_worker *workers[VIRTIO_BLK_MAX_QUEUES];  /* NULL: not started */
+	struct blk_queue_stats stopped;          /* of the workers already stopped */
 	pthread_mutex_t lock;
 };
 
@@ -211,11 +212,25 @@ static void blk_reset(struct virtio_device *dev)
 	pthread_mutex_lock(&blk->lock);
 	for (unsigned int q = 0; q < dev->num_queues; q++) {
 		if (blk->workers[q]) {
+			blk_worker_add_stats(blk->workers[q], &blk->stopped);
 			blk_worker_stop(blk->workers[q]);
 			blk->workers[q] = NULL;
 		}
 	}
 	blk->negotiated = 0;
+	pthread_mutex_unlock(&blk->lock);
+}
+
+void blk_device_stats(struct virtio_device *dev, struct blk_queue_stats *out)
+{
+	struct blk_device *blk = to_blk(dev);
+
+	pthread_mutex_lock(&blk->lock);
+	*out = blk->stopped;
+	for (unsigned int q = 0; q < dev->num_queues; q++) {
+		if (blk->workers[q])
+			blk_worker_add_stats(blk->workers[q], out);
+	}
 	pthread_mutex_unlock(&blk->lock);
 }
 

@@ -11,6 +11,7 @@
 
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
+#include "devices/virtio/blk_worker.h"
 #include "devices/virtio/device.h"
 #include "vmm/guest_mem.h"
 
@@ -60,5 +61,9 @@ struct blk_device_params {
  */
 struct virtio_device *blk_device_create(const struct blk_device_params *params, char *err,
 					size_t errlen);
+
+/* Totals over all queues since creation (the stopped ones' included).
+ * dev must be a blk device.  Any thread. */
+void blk_device_stats(struct virtio_device *dev, struct blk_queue_stats *out);
 
 #endif

@@ -63,7 +63,14 @@ struct blk_worker {
 	bool need_notify;         /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
+	struct blk_queue_stats stats;  /* written by the thread, read by anyone */
 };
+
+/* One writer: a relaxed load and store, so readers see whole values. */
+static void count(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
 
 static void push_used(struct blk_worker *w, uint16_t head, uint32_t len)
 {
@@ -77,8 +84,10 @@ static void flush_notify(struct blk_worker *w)
 	if (!w->need_notify || w->stopping)
 		return;
 	w->need_notify = false;
-	if (virtq_should_notify(&w->vq))
+	if (virtq_should_notify(&w->vq)) {
+		count(&w->stats.interrupts, 1);
 		w->p.transport.notify_queue(w->p.transport.opaque, w->p.queue_index);
+	}
 }
 
 static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_t status)
@@ -254,12 +263,14 @@ static bool drain_avail(struct blk_worker *w)
 			report_broken(w);
 			return false;
 		case VIRTQ_POP_BAD_CHAIN:
+			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
 				fprintf(stderr, "vmm: virtio-blk queue %u: bad request: %s\n",
 					w->p.queue_index, virtq_strerror(w->vq.error));
 			push_used(w, slot->vreq.head, 0);
 			continue;
 		case VIRTQ_POP_OK:
+			count(&w->stats.requests, 1);
 			w->free = slot->next_free;
 			start_request(w, slot);
 			continue;
@@ -295,12 +306,16 @@ static void process_queue(struct blk_worker *w)
 	flush_notify(w);
 }
 
-static void read_eventfd(int fd)
+/* The eventfd's count: how many writes (kicks) it gathered; 0 if none. */
+static uint64_t read_eventfd(int fd)
 {
-	uint64_t count;
+	uint64_t n;
 	/* EAGAIN: someone else's read, or a non-blocking fd with nothing. */
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN && errno != EINTR)
+	if (read(fd, &n, sizeof(n)) == sizeof(n))
+		return n;
+	if (errno != EAGAIN && errno != EINTR)
 		fprintf(stderr, "vmm: virtio-blk: reading eventfd: %s\n", strerror(errno));
+	return 0;
 }
 
 static void *worker_main(void *arg)
@@ -324,7 +339,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			switch (events[i].data.u32) {
 			case EV_KICK:
-				read_eventfd(w->p.kick_fd);
+				count(&w->stats.kicks, read_eventfd(w->p.kick_fd));
 				kicked = true;
 				break;
 			case EV_COMPLETION:
@@ -461,6 +476,13 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 	}
 	*out = w;
 	return 0;
+}
+
+void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *acc)
+{
+	acc->requests += __atomic_load_n(&w->stats.requests, __ATOMIC_RELAXED);
+	acc->kicks += __atomic_load_n(&w->stats.kicks, __ATOMIC_RELAXED);
+	acc->interrupts += __atomic_load_n(&w->stats.interrupts, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)

@@ -9,6 +9,7 @@
 #define DEVICES_VIRTIO_BLK_WORKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
@@ -31,6 +32,13 @@ struct blk_worker_params {
 
 struct blk_worker;
 
+/* What a queue did, for --stats: how well notifications are batched. */
+struct blk_queue_stats {
+	uint64_t requests;    /* chains taken from the avail ring */
+	uint64_t kicks;       /* guest notifications (the kick eventfd's count) */
+	uint64_t interrupts;  /* interrupts asked of the transport */
+};
+
 /* Maps the queue, creates the backend and starts the thread.  0, or -1
  * with a message in err. */
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
@@ -40,5 +48,8 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
  * used elements are published, without interrupts), joins the thread and
  * frees everything. */
 void blk_worker_stop(struct blk_worker *w);
+
+/* Adds w's counters to *acc.  Any thread, while w runs. */
+void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *acc);
 
 #endif

@@ -1187,8 +1187,18 @@ START_TEST(e2e_multiqueue)
 		usleep(1000);
 	ck_assert_uint_eq(__atomic_load_n(&notified_queues, __ATOMIC_SEQ_CST), 3);
 
-	/* Reset stops both queues; queue 1 can start again afterwards. */
+	/* One request and one kick on each queue; interrupts from both. */
+	struct blk_queue_stats st;
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.requests, 2);
+	ck_assert_uint_eq(st.kicks, 2);
+	ck_assert_uint_ge(st.interrupts, 2);
+
+	/* Reset stops both queues, keeping their counts; queue 1 can start
+	 * again afterwards. */
 	dev->ops->reset(dev);
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.requests, 2);
 	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
 	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1, msg, sizeof(msg)) == 0, "%s", msg);
 	dev->ops->destroy(dev);
