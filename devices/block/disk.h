@@ -15,9 +15,9 @@
 #define DISK_SERIAL_LEN 20u   /* virtio-blk GET_ID size */
 #define DISK_PATH_MAX 4096u
 
-/* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID] */
 #define DISK_MAX_QUEUES 16
 
+/* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID][,queues=N] */
 struct disk_config {
 	char path[DISK_PATH_MAX];
 	bool readonly;

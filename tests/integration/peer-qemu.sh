@@ -11,35 +11,12 @@ work=$(mktemp -d /run/peer-qemu.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s 64M "$work/scratch.img"
 
-peer_qemu() {
-	qemu-system-x86_64 -enable-kvm -cpu host -smp 2 -m 512 -M pc \
-		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
-		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-		-append "console=ttyS0 panic=-1 root=/dev/vda $1" \
-		-drive "file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on" \
-		-device virtio-blk-pci,drive=root \
-		-drive "file=$work/scratch.img,if=none,id=scratch,format=raw" \
-		-device virtio-blk-pci,drive=scratch </dev/null
-}
-
-export -f peer_qemu
-export work GUEST_DIR
-
-fails=0
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-		fails=$((fails + 1))
-	fi
-}
+only="  " fails=0
 
 smoke() {
 	local t0=$(date +%s.%N)
-	guest_boot_expect smoke "$work/smoke.log" 300 peer_qemu guest.run=smoke || return 1
+	guest_boot_expect smoke "$work/smoke.log" 300 peer_qemu_boot 2 "$work/scratch.img" \
+		guest.run=smoke || return 1
 	echo "  peer QEMU boot to PASS: $(echo "$(date +%s.%N) - $t0" | bc) s"
 	grep -q '^GUEST-SMOKE cpus=2 memtotal_kb=[0-9]' "$work/smoke.log" || {
 		echo "  smoke marker missing or wrong CPU count:" >&2
@@ -49,10 +26,11 @@ smoke() {
 }
 fio_verify() {
 	local t0=$(date +%s.%N)
-	guest_boot_expect fio-verify "$work/fio.log" 600 peer_qemu guest.run=fio-verify || return 1
+	guest_boot_expect fio-verify "$work/fio.log" 600 peer_qemu_boot 2 "$work/scratch.img" \
+		guest.run=fio-verify || return 1
 	echo "  peer QEMU boot + fio-verify: $(echo "$(date +%s.%N) - $t0" | bc) s"
 }
 
-check "peer QEMU boots the guest images (guest.run=smoke)" smoke
-check "peer QEMU runs fio write+verify on a second disk (guest.run=fio-verify)" fio_verify
+check smoke "peer QEMU boots the guest images (guest.run=smoke)" smoke
+check fio-verify "peer QEMU runs fio write+verify on a second disk (guest.run=fio-verify)" fio_verify
 [ "$fails" -eq 0 ]

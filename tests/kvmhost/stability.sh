@@ -43,47 +43,33 @@ work=$(mktemp -d /run/stability.XXXXXX)
 truncate -s 64M "$work/scratch.img"
 gcpus=${STABILITY_GUEST_CPUS:-2}
 append="console=ttyS0 panic=-1 root=/dev/vda guest.run=fio-verify"
+vmm_boot() {
+	"$top/build/vmm" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+		--cpus "$gcpus" --memory 512M --cmdline "$append" \
+		--disk "path=$GUEST_DIR/rootfs.img,readonly=on" --disk "path=$work/scratch.img" </dev/null
+}
+export -f vmm_boot
+export top gcpus append work
 if [ "${STABILITY_VMM:-qemu}" = vmm ]; then
-	boot="$top/build/vmm --kernel $GUEST_DIR/vmlinuz --initrd $GUEST_DIR/initrd.img --cpus $gcpus --memory 512M \
-		--cmdline '$append' --disk path=$GUEST_DIR/rootfs.img,readonly=on --disk path=$work/scratch.img"
+	boot=(vmm_boot)
 else
-	boot="qemu-system-x86_64 -enable-kvm -cpu host -smp $gcpus -m 512 -M pc \
-		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
-		-kernel $GUEST_DIR/vmlinuz -initrd $GUEST_DIR/initrd.img -append '$append' \
-		-drive file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on \
-		-device virtio-blk-pci,drive=root \
-		-drive file=$work/scratch.img,if=none,id=scratch,format=raw \
-		-device virtio-blk-pci,drive=scratch"
+	boot=(peer_qemu_boot "$gcpus" "$work/scratch.img" guest.run=fio-verify)
 fi
+# No retries; a guest that logs a lockup or stall, or is silent for 60 s,
+# is stopped at once (guest_boot_expect says why on stderr).
+export GUEST_BOOT_RETRIES=0 GUEST_STALL_SEC=60
 for i in $(seq $((first + 1)) "$n"); do
 	t0=$(date +%s.%N)
-	setsid timeout -k 5 180 bash -c "$boot" </dev/null > "$work/log" 2>&1 &
-	pid=$!
-	# A guest kernel that reports a lockup or stall never recovers here:
-	# stop it rather than wait for the timeout.
-	quiet=0 last=-1
-	while kill -0 $pid 2>/dev/null; do
-		size=$(stat -c %s "$work/log")
-		[ "$size" = "$last" ] && quiet=$((quiet + 1)) || { quiet=0; last=$size; }
-		# A frozen guest prints nothing at all: 60 s of silence is one.
-		if [ "$quiet" -ge 60 ] || grep -aEq "$GUEST_HUNG_RE" "$work/log"; then
-			[ "$quiet" -ge 60 ] && echo "    (no console output for 60 s)"
-			kill -KILL -- -$pid 2>/dev/null
-			break
-		fi
-		sleep 1
-	done
-	wait $pid
-	rc=$?
-	dt=$(echo "$(date +%s.%N) - $t0" | bc)
-	if grep -q 'guest.run fio-verify: PASS' "$work/log"; then
+	if guest_boot_expect fio-verify "$work/log" 180 "${boot[@]}" 2>"$work/why"; then
 		result=PASS
-	elif grep -q 'guest.run fio-verify: FAIL' "$work/log"; then
+	elif grep -aq 'guest.run fio-verify: FAIL' "$work/log"; then
 		result=FAIL
 	else
-		result="DIED (exit $rc)"
+		result=DIED
+		grep -a '^!!! guest boot' "$work/why" | sed 's/^!!!/   /'
 		tail -n 5 "$work/log" | sed 's/^/    /'
 	fi
+	dt=$(echo "$(date +%s.%N) - $t0" | bc)
 	echo "$result" >> "$results"
 	printf 'run %2d: %-16s %6.1f s\n' "$i" "$result" "$dt"
 done

@@ -13,6 +13,25 @@ kvmhost_reexec() {
 	exec "$top/tests/kvmhost/run" "$@"
 }
 
+# peer_qemu_boot CPUS SCRATCH-IMAGE KERNEL-ARGS...: the peer setup of issue
+# 2 that the benchmarks measure vmm against: Debian's QEMU (-enable-kvm)
+# boots the guest images with rootfs.img as its read-only root disk and
+# SCRATCH-IMAGE as /dev/vdb, both virtio-blk-pci, console on stdout.
+peer_qemu_boot() {
+	local cpus=$1 scratch=$2
+	shift 2
+	qemu-system-x86_64 -enable-kvm -cpu host -smp "$cpus" -m 512 -M pc \
+		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
+		-append "console=ttyS0 panic=-1 root=/dev/vda $*" \
+		-drive "file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on" \
+		-device virtio-blk-pci,drive=root \
+		-drive "file=$scratch,if=none,id=scratch,format=raw" \
+		-device virtio-blk-pci,drive=scratch </dev/null
+}
+export -f peer_qemu_boot
+export GUEST_DIR
+
 # The signs of a nested guest that will never finish (seen under nested
 # TCG): the guest kernel's own lockup and stall detectors.
 GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected stall|Kernel panic - not syncing'
