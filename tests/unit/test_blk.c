@@ -92,7 +92,8 @@ START_TEST(parse_read)
 	ck_assert_uint_eq(breq.data_cnt, 1);
 	ck_assert_ptr_eq(breq.data[0].iov_base, data_buf);
 	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 4097);
-	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 1);
+	/* Failed: only the status byte after the data was written. */
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 0);
 }
 END_TEST
 
@@ -147,7 +148,8 @@ START_TEST(parse_short_header)
 	vreq.readable_len = 15;
 	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_IOERR);
 	ck_assert_ptr_eq(breq.status, status_buf);
-	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 1);
+	/* The status byte sits after 512 unwritten data bytes. */
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 0);
 	/* No readable buffer at all. */
 	make_req(VIRTIO_BLK_T_IN, 0, 512, true);
 	vreq.iov = chain + 1;
@@ -217,7 +219,7 @@ START_TEST(parse_get_id_and_flush)
 	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 21);
 	make_req(VIRTIO_BLK_T_GET_ID, 0, 512, true);
 	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
-	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 21);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 20);
 	make_req(VIRTIO_BLK_T_FLUSH, 12345, 0, false);
 	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 1);
@@ -237,6 +239,72 @@ START_TEST(parse_unsupported)
 	ck_assert_uint_eq(parse(&none), VIRTIO_BLK_S_UNSUPP);
 	make_req(VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false);
 	ck_assert_uint_eq(parse(&none), VIRTIO_BLK_S_UNSUPP);
+}
+END_TEST
+
+/* Issue 9 item 5: the used length is the written prefix of the chain's
+ * writable bytes, never more. */
+START_TEST(used_len_is_written_prefix)
+{
+	/* IN: all data and the status, or (failed) nothing before the status. */
+	make_req(VIRTIO_BLK_T_IN, 0, 1024, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 1025);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 0);
+	/* Out of range: rejected by the parser, status only. */
+	make_req(VIRTIO_BLK_T_IN, 4096, 512, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 0);
+	/* A zero-length IN: the status is the first writable byte. */
+	make_req(VIRTIO_BLK_T_IN, 0, 0, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 1);
+	/* GET_ID writes at most the 20 ID bytes. */
+	make_req(VIRTIO_BLK_T_GET_ID, 0, 10, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 11);
+	make_req(VIRTIO_BLK_T_GET_ID, 0, 512, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 20);
+	/* OUT and FLUSH: the status byte. */
+	make_req(VIRTIO_BLK_T_OUT, 0, 512, false);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 1);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_IOERR), 1);
+	/* A FLUSH or an unknown type with spare writable bytes before the
+	 * status: only the status was written, not the bytes before it. */
+	make_req(VIRTIO_BLK_T_FLUSH, 0, 512, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_OK), 0);
+	make_req(77, 0, 512, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_UNSUPP);
+	ck_assert_uint_eq(blk_used_len(&breq, VIRTIO_BLK_S_UNSUPP), 0);
+}
+END_TEST
+
+/* Issue 9 item 4: with blk_size 4096 (a direct=on disk on a file system
+ * needing 4 KiB O_DIRECT alignment) reads and writes are whole blocks. */
+START_TEST(parse_block_size)
+{
+	struct blk_limits big = limits;
+	big.block_size = 4096;
+	make_req(VIRTIO_BLK_T_IN, 8, 4096, true);
+	ck_assert_uint_eq(parse(&big), VIRTIO_BLK_S_OK);
+	make_req(VIRTIO_BLK_T_OUT, 16, 8192, false);
+	ck_assert_uint_eq(parse(&big), VIRTIO_BLK_S_OK);
+	/* 512-aligned, not 4096-aligned: offset, then length. */
+	make_req(VIRTIO_BLK_T_IN, 1, 4096, true);
+	ck_assert_uint_eq(parse(&big), VIRTIO_BLK_S_IOERR);
+	make_req(VIRTIO_BLK_T_OUT, 8, 512, false);
+	ck_assert_uint_eq(parse(&big), VIRTIO_BLK_S_IOERR);
+	/* The same requests are fine on a 512-byte disk. */
+	make_req(VIRTIO_BLK_T_IN, 1, 4096, true);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	make_req(VIRTIO_BLK_T_OUT, 8, 512, false);
+	ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_OK);
+	/* Discard and write-zeroes keep 512-byte sectors (fallocate). */
+	make_req(VIRTIO_BLK_T_DISCARD, 0, 16, false);
+	ck_assert_uint_eq(parse(&big), VIRTIO_BLK_S_OK);
 }
 END_TEST
 
@@ -1287,6 +1355,40 @@ START_TEST(device_config_and_features)
 }
 END_TEST
 
+/* Issue 9 item 4: a disk that serves only 4 KiB blocks says so in blk_size
+ * and refuses a driver that does not accept VIRTIO_BLK_F_BLK_SIZE. */
+START_TEST(device_large_block_needs_blk_size)
+{
+	char msg[256];
+	uint8_t cfg[VIRTIO_BLK_CONFIG_SIZE];
+	uint32_t blk_size;
+
+	open_disk(path, false, false);
+	/* Pretend statx asked for 4 KiB O_DIRECT alignment. */
+	disk.block_size = 4096;
+	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem };
+	fr_init(&ring, 8, 0);
+	dev = blk_device_create(&bp, msg, sizeof(msg));
+	ck_assert_ptr_nonnull(dev);
+	dev->ops->config_read(dev, 0, cfg, sizeof(cfg));
+	memcpy(&blk_size, cfg + VIRTIO_BLK_CFG_BLK_SIZE, 4);
+	ck_assert_uint_eq(le32toh(blk_size), 4096);
+	uint64_t f = dev->ops->features(dev);
+	ck_assert(f & (1ull << VIRTIO_BLK_F_BLK_SIZE));
+	ck_assert_int_eq(dev->ops->set_features(dev, f & ~(1ull << VIRTIO_BLK_F_BLK_SIZE)), -1);
+	ck_assert_int_eq(dev->ops->set_features(dev, f), 0);
+	dev->ops->destroy(dev);
+	dev = NULL;
+
+	/* A 512-byte disk does not care. */
+	disk.block_size = 512;
+	dev = blk_device_create(&bp, msg, sizeof(msg));
+	ck_assert_ptr_nonnull(dev);
+	f = dev->ops->features(dev);
+	ck_assert_int_eq(dev->ops->set_features(dev, f & ~(1ull << VIRTIO_BLK_F_BLK_SIZE)), 0);
+}
+END_TEST
+
 static Suite *blk_suite(void)
 {
 	Suite *s = suite_create("blk");
@@ -1302,6 +1404,8 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, parse_unsupported);
 	tcase_add_test(tc, parse_discard_write_zeroes);
 	tcase_add_test(tc, parse_discard_bad_payload);
+	tcase_add_test(tc, used_len_is_written_prefix);
+	tcase_add_test(tc, parse_block_size);
 	suite_add_tcase(s, tc);
 
 	/* Loop index = backend kind: BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC. */
@@ -1320,6 +1424,7 @@ static Suite *blk_suite(void)
 	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, device_config_and_features);
+	tcase_add_test(tc, device_large_block_needs_blk_size);
 	tcase_add_test(tc, e2e_multiqueue);
 	tcase_add_loop_test(tc, e2e_write_then_read, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLK_BACKEND_IO_URING,
