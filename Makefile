@@ -79,7 +79,7 @@ $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
-GUEST_MODULES := virtio_pci virtio_blk ext4
+GUEST_MODULES := virtio_pci virtio_blk ext4 pvpanic_pci
 $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure
 	@echo "guest: building initramfs $@" >&2
 	scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \

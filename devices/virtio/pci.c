@@ -184,6 +184,8 @@ static void config_write_hook(void *opaque, uint32_t reg, unsigned int len, uint
 
 	(void)val;
 	msix_config_write(&vp->msix, reg, len);
+	if (overlaps(reg, len, PCI_COMMAND, 2))
+		virtio_pci_bus_master_changed(vp);
 	if (!overlaps(reg, len, data_reg, 4) || !pci_cfg_window(vp, &off, &n))
 		return;
 	for (unsigned int i = 0; i < sizeof(buf); i++)

@@ -30,6 +30,7 @@ void virtio_pci_state_init(struct virtio_pci *vp)
 	vp->driver_feature_select = 0;
 	vp->driver_features = 0;
 	vp->status = 0;
+	vp->dma_stopped = false;
 	atomic_store(&vp->needs_reset, false);
 	atomic_store(&vp->isr, 0);
 	atomic_store(&vp->msix_config, VIRTIO_MSI_NO_VECTOR);
@@ -124,9 +125,40 @@ static bool features_ok(struct virtio_pci *vp)
 	return vp->vdev->ops->set_features(vp->vdev, wanted) == 0;
 }
 
+static bool bus_master(const struct virtio_pci *vp)
+{
+	return pci_cfg_get16(&vp->pci, PCI_COMMAND) & PCI_COMMAND_MASTER;
+}
+
+/*
+ * Bus Master Enable gates every access the function makes to guest memory
+ * (rings, buffers; MSI-X is gated in msix.c).  Cleared while the queues run:
+ * the device stops them now (reset waits for their threads), and since the
+ * queues' progress is lost the driver must reset the device
+ * (DEVICE_NEEDS_RESET).  Setting it again does not restart them.
+ */
+void virtio_pci_bus_master_changed(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	if (!bus_master(vp) && (vp->status & VIRTIO_STATUS_DRIVER_OK) && !vp->dma_stopped) {
+		vp->vdev->ops->reset(vp->vdev);
+		vp->dma_stopped = true;
+		virtio_pci_set_needs_reset(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
 static void start_queues(struct virtio_pci *vp)
 {
 	char msg[256];
+
+	/* DRIVER_OK without bus mastering: the queues could not reach guest
+	 * memory, so none starts (drivers set it first, as Linux does). */
+	if (!bus_master(vp)) {
+		vp->dma_stopped = true;
+		virtio_pci_set_needs_reset(vp);
+		return;
+	}
 
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queues[i];

@@ -53,6 +53,8 @@ struct virtio_pci {
 	uint16_t queue_select;
 	struct virtio_pci_queue *queues;
 
+	bool dma_stopped;               /* Bus Master Enable was cleared while
+					 * the queues ran: stopped until reset */
 	bool bar_mapped;                /* BAR 0 decodes at bar_addr */
 	uint64_t bar_addr;
 };
@@ -70,6 +72,10 @@ void virtio_pci_state_init(struct virtio_pci *vp);
  * current address.  Lock held. */
 void virtio_pci_ioeventfds_add(struct virtio_pci *vp);
 void virtio_pci_ioeventfds_del(struct virtio_pci *vp);
+
+/* The guest wrote the command register: honour Bus Master Enable.  PCI
+ * bus lock held. */
+void virtio_pci_bus_master_changed(struct virtio_pci *vp);
 
 /* DEVICE_NEEDS_RESET and a configuration interrupt (any thread). */
 void virtio_pci_set_needs_reset(struct virtio_pci *vp);

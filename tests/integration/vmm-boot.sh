@@ -6,12 +6,14 @@
 #    (the kernel keeps ~40 MiB for itself: image, struct pages), no ACPI
 #    errors or warnings in the log, and vmm exiting 0 after the ACPI S5
 #    power-off; --stats prints the exit counters;
-#  - guest.run=reboot: vmm exits 0;
+#  - guest.run=reboot: vmm exits 0 (so Linux's reboot never triple-faults);
+#  - guest.run=panic: the kernel panics, pvpanic reports it and vmm exits
+#    101 with one line saying so;
 #  - the interactive shell reads its input from vmm's stdin (a pipe here)
 #    and `poweroff -f` typed there ends vmm with status 0;
 #  - a bad kernel file, a truncated bzImage and an initrd that does not fit
 #    each end vmm with a non-zero status and one "vmm: ..." line.
-#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|reboot|shell]...
+#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|reboot|panic|shell]...
 # (no argument: all of them)
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -77,6 +79,22 @@ reboot_exits_0() {
 	no_acpi_complaints "$log" && exited_with 0 "$log"
 }
 
+# A kernel panic reaches vmm through pvpanic: status 101 and one line.
+panic_exits_101() {
+	local log=$work/panic.log attempt
+	for attempt in 1 2 3; do
+		timeout -k 5 300 bash -c 'vmm_boot --cmdline "console=ttyS0 guest.run=panic"' > "$log" 2>&1
+		grep -q '^GUEST-PANIC' "$log" && break
+		echo "!!! panic boot $attempt never reached its panic:" >&2
+		tail -n 15 "$log" | sed 's/^/!!!   /' >&2
+	done
+	grep -q '^GUEST-PANIC' "$log" || return 1
+	grep -q 'Kernel panic - not syncing' "$log" || { echo "  no panic in the log" >&2; return 1; }
+	grep -q '^vmm: the guest kernel panicked (pvpanic)$' "$log" ||
+		{ echo "  no 'vmm: the guest kernel panicked' line" >&2; return 1; }
+	exited_with 101 "$log"
+}
+
 # The shell on the console gets "poweroff -f" from vmm's stdin, a pipe that
 # keeps offering it until the shell is up (input sent before the 8250
 # driver starts is flushed by it, as on real hardware).
@@ -124,5 +142,6 @@ check errors "bad kernel and initrd files end vmm with a message" bad_kernels
 check smoke1 "1 vCPU, 512 MiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 1 512
 check smoke2 "2 vCPUs, 1 GiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 2 1024
 check reboot "guest reboot ends vmm with status 0" reboot_exits_0
+check panic "guest kernel panic ends vmm with status 101 (pvpanic)" panic_exits_101
 check shell "poweroff -f typed on the console ends vmm with status 0" shell_poweroff
 [ "$fails" -eq 0 ]
