@@ -100,6 +100,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/* A closed stdout must not kill us: console_output sees EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Nor may a stderr pipe whose reader stalls hang a thread that
+	 * reports something (or us at exit): messages are dropped instead.
+	 * Best effort: a blocking stderr still works. */
+	(void)console_nonblock_fd(STDERR_FILENO);
 	a->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (a->sig_fd < 0) {
 		err_errno("signalfd");
@@ -133,8 +137,14 @@ int main(int argc, char **argv)
 	}
 	vm_join_vcpus(&a->vm);
 	console_restore(&a->con);
+	/* What stdout takes now; the rest of the guest's output is lost. */
+	console_flush(&a->con);
+	uint64_t lost = console_lost(&a->con);
 
 	int status = a->vm.exit_status;
+	if (lost)
+		fprintf(stderr, "vmm: console: %llu bytes of guest output lost (stdout was not read fast enough)\n",
+			(unsigned long long)lost);
 	if (a->vm.fail_msg[0])
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)
