@@ -9,11 +9,13 @@
 #  - guest.run=reboot: vmm exits 0 (so Linux's reboot never triple-faults);
 #  - guest.run=panic: the kernel panics, pvpanic reports it and vmm exits
 #    101 with one line saying so;
+#  - stdout a pipe whose reader stalls (guest.run=flood): SIGTERM still
+#    stops vmm (status 143) and it reports the guest output it lost;
 #  - the interactive shell reads its input from vmm's stdin (a pipe here)
 #    and `poweroff -f` typed there ends vmm with status 0;
 #  - a bad kernel file, a truncated bzImage and an initrd that does not fit
 #    each end vmm with a non-zero status and one "vmm: ..." line.
-#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|reboot|panic|shell]...
+#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|reboot|panic|stall|shell]...
 # (no argument: all of them)
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -95,6 +97,54 @@ panic_exits_101() {
 	exited_with 101 "$log"
 }
 
+# vmm's stdout is a FIFO whose reader never reads, the guest prints without
+# end.  Once the FIFO is full (the guest's console output can no longer be
+# written), vmm must still stop on SIGTERM, at once, with 128 + 15.
+stalled_stdout_sigterm() {
+	local fifo=$work/stall.fifo mark=$work/stall.full err=$work/stall.err i rc
+	mkfifo "$fifo"
+	# The stalled reader (perl-base is essential on Debian): opens the FIFO,
+	# never reads, and marks when it holds 60 KiB (FIONREAD).
+	perl -e 'open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
+		for (;;) { my $n = pack("L", 0); ioctl($f, 0x541B, $n);
+			if (unpack("L", $n) >= 61440) { open(my $m, ">", $ARGV[1]); close($m); }
+			sleep 1; }' "$fifo" "$mark" &
+	local reader=$!
+	"$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+		--cmdline 'console=ttyS0 panic=-1 guest.run=flood' </dev/null >"$fifo" 2>"$err" &
+	local vmm=$!
+	for i in $(seq 300); do
+		[ -e "$mark" ] && break
+		kill -0 "$vmm" 2>/dev/null || break
+		sleep 1
+	done
+	if [ ! -e "$mark" ]; then
+		echo "  the FIFO never filled up (vmm alive: $(kill -0 "$vmm" 2>/dev/null && echo yes || echo no))" >&2
+		kill -KILL "$vmm" "$reader" 2>/dev/null
+		cat "$err" >&2
+		return 1
+	fi
+	# Let the guest keep printing into the full pipe for a while.
+	sleep 20
+	kill -TERM "$vmm"
+	for i in $(seq 30); do
+		kill -0 "$vmm" 2>/dev/null || break
+		sleep 1
+	done
+	if kill -0 "$vmm" 2>/dev/null; then
+		echo "  vmm still running 30 s after SIGTERM" >&2
+		kill -KILL "$vmm" "$reader" 2>/dev/null
+		return 1
+	fi
+	wait "$vmm"
+	rc=$?
+	kill "$reader" 2>/dev/null
+	sed 's/^/  /' "$err"
+	[ "$rc" -eq 143 ] || { echo "  vmm exited $rc, expected 143" >&2; return 1; }
+	grep -q '^vmm: console: [0-9]* bytes of guest output lost' "$err" ||
+		{ echo "  no report of the lost output" >&2; return 1; }
+}
+
 # The shell on the console gets "poweroff -f" from vmm's stdin, a pipe that
 # keeps offering it until the shell is up (input sent before the 8250
 # driver starts is flushed by it, as on real hardware).
@@ -143,5 +193,6 @@ check smoke1 "1 vCPU, 512 MiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0"
 check smoke2 "2 vCPUs, 1 GiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 2 1024
 check reboot "guest reboot ends vmm with status 0" reboot_exits_0
 check panic "guest kernel panic ends vmm with status 101 (pvpanic)" panic_exits_101
+check stall "SIGTERM stops vmm while stdout is a pipe nobody reads (status 143)" stalled_stdout_sigterm
 check shell "poweroff -f typed on the console ends vmm with status 0" shell_poweroff
 [ "$fails" -eq 0 ]
