@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define PVPANIC_SUPPORTED (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* The console whose terminal atexit() must restore (there is one). */
 static struct console *restore_at_exit;
@@ -160,6 +160,11 @@ void console_flush(struct console *c)
 	pthread_mutex_lock(&c->out_lock);
 	flush_locked(c);
 	pthread_mutex_unlock(&c->out_lock);
+}
+
+struct console_backend console_backend(struct console *c)
+{
+	return (struct console_backend){ .output = console_output, .wakeup = console_wakeup, .opaque = c };
 }
 
 void console_output(void *opaque, const uint8_t *buf, size_t len)

@@ -21,18 +21,13 @@
 #include <stdint.h>
 #include <termios.h>
 
-#include "vmm/loop.h"
+#include "core/console_io.h"
+#include "core/loop.h"
 
 #define CONSOLE_ESCAPE 0x01     /* Ctrl-A */
 #define CONSOLE_OUT_BUF 65536   /* guest output waiting for a slow stdout */
 
 /* The device the console feeds. */
-struct console_frontend {
-	/* Takes up to len bytes; returns how many it accepted. */
-	size_t (*rx)(void *opaque, const uint8_t *buf, size_t len);
-	void *opaque;
-};
-
 struct console {
 	int in_fd, out_fd;
 	bool is_tty, raw;
@@ -68,6 +63,10 @@ void console_destroy(struct console *c);
 /* Starts feeding input from the loop to fe; quit runs on Ctrl-A x. */
 int console_attach(struct console *c, struct loop *l, const struct console_frontend *fe,
 		   void (*quit)(void *opaque), void *quit_opaque);
+
+/* The backend for the machine's console device: console_output and
+ * console_wakeup below, on c. */
+struct console_backend console_backend(struct console *c);
 
 /* Output backend for the UART (any thread): writes to out_fd what it takes
  * now, buffers the rest (up to CONSOLE_OUT_BUF), drops what does not fit.
