@@ -28,6 +28,7 @@
 #include "devices/iov.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/thread.h"
 
 #define MAX_DWZ_SEG 256u
 
@@ -418,26 +419,10 @@ static int setup_fds(struct blk_worker *w)
 	return 0;
 }
 
-/* The thread takes no signals: they belong to the main and vCPU threads. */
-static int spawn_thread(struct blk_worker *w)
-{
-	sigset_t all, old;
-	int r;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		pthread_setname_np(w->thread, "vmm-blk-io");
-	return r;
-}
-
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
 	struct blk_backend_params bp;
-	int r;
 
 	if (w == NULL) {
 		err_set("virtio-blk: out of memory");
@@ -469,9 +454,9 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		worker_free(w);
 		return -1;
 	}
-	r = spawn_thread(w);
-	if (r != 0) {
-		err_set("virtio-blk: cannot start I/O thread: %s", strerror(r));
+	char name[16];
+	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
+	if (thread_spawn(&w->thread, name, worker_main, w)) {
 		worker_free(w);
 		return -1;
 	}

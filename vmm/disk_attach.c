@@ -1,5 +1,5 @@
 /* Wires each --disk into the VM: image -> virtio-blk -> virtio-pci -> PCI bus. */
-#include "vmm/disks.h"
+#include "vmm/disk_attach.h"
 
 #include <stdio.h>
 
