@@ -133,6 +133,11 @@ static void on_pm(void *opaque, enum acpi_pm_event ev)
 	vm_stop(opaque, 0);
 }
 
+static void on_cf9_reset(void *opaque)
+{
+	vm_stop(opaque, 0);
+}
+
 static void on_pvpanic(void *opaque, uint8_t events)
 {
 	/* CRASH_LOADED alone: the guest boots its kdump kernel and keeps
@@ -172,6 +177,9 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 			 X86_PCI_MMIO64_SIZE))
 		return -1;
 	m->pci_ready = true;
+	/* Reboot through 0xCF9 (reboot=pci) is a reboot like the others. */
+	m->pci.reset = on_cf9_reset;
+	m->pci.reset_opaque = vm;
 	if (pci_bus_register_pio(&m->pci, &vm->pio) ||
 	    pci_bus_register_ecam(&m->pci, &vm->mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
 		return -1;

@@ -355,6 +355,23 @@ START_TEST(cpuid_per_vcpu)
 }
 END_TEST
 
+/* Issue 9 item 8: Linux's reboot=pci (0xCF9: 0x02, then 0x06) reboots with
+ * status 0 instead of falling through to a triple fault. */
+START_TEST(cf9_reboot)
+{
+	static const uint8_t code[] = {
+		0xba, 0xf9, 0x0c,       /* mov dx, 0xcf9 */
+		0xb0, 0x02, 0xee,       /* SYS_RST alone: nothing */
+		0xb0, 0x06, 0xee,       /* with RST_CPU: reset */
+		0xeb, 0xfe,
+	};
+	char out[8];
+	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 2);
+	ck_assert_str_eq(vm.fail_msg, "");
+}
+END_TEST
+
 /* Issue 9 item 8: a triple fault is a crash, not a reboot. */
 START_TEST(triple_fault_is_a_crash)
 {
@@ -431,6 +448,7 @@ int main(void)
 	tcase_add_test(t, vm_fail_message);
 	tcase_add_test(t, cpuid_per_vcpu);
 	tcase_add_test(t, triple_fault_is_a_crash);
+	tcase_add_test(t, cf9_reboot);
 	tcase_add_test(t, pvpanic_ends_with_panic_status);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
