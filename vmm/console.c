@@ -60,8 +60,12 @@ int console_nonblock_fd(int fd)
 		if (r >= 0)
 			return 0;
 	}
-	/* A socket cannot be reopened (nor a pipe without a reader, which
-	 * fails with EPIPE anyway): set the flag on the shared description. */
+	/* A socket cannot be reopened: set the flag on the shared description
+	 * (its other user is a log collector, not a shell).  A terminal or
+	 * pipe we may not reopen stays blocking rather than leave the user's
+	 * shell with a non-blocking terminal. */
+	if (!S_ISSOCK(st.st_mode))
+		return 0;
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return err_errno("cannot make fd %d non-blocking", fd);

@@ -81,10 +81,11 @@ void console_flush(struct console *c);
  * buffered (lost unless flushed later). */
 uint64_t console_lost(struct console *c);
 
-/* Gives fd (a pipe, FIFO, socket or terminal) O_NONBLOCK on a file
- * description of its own where possible (reopened through /proc and dup2'd
- * over fd), so that the flag does not leak to the parent sharing the
- * original.  Regular files are left alone.  0, or -1 with err_msg(). */
+/* Gives fd (a pipe, FIFO or terminal) O_NONBLOCK on a file description of
+ * its own (reopened through /proc and dup2'd over fd), so that the flag
+ * does not leak to the parent sharing the original; a socket gets the flag
+ * on its shared description.  Regular files, and what cannot be reopened,
+ * are left alone (blocking).  0, or -1 with err_msg(). */
 int console_nonblock_fd(int fd);
 
 /* The frontend calls this (any thread) when it can take input again. */
