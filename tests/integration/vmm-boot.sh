@@ -97,30 +97,35 @@ panic_exits_101() {
 	exited_with 101 "$log"
 }
 
-# vmm's stdout is a FIFO whose reader never reads, the guest prints without
-# end.  Once the FIFO is full (the guest's console output can no longer be
-# written), vmm must still stop on SIGTERM, at once, with 128 + 15.
+# vmm's stdout is a pipe whose reader never reads, the guest prints without
+# end.  Once the pipe is full (the guest's console output can no longer be
+# written), vmm must still stop on SIGTERM, at once, with 128 + 15.  (An
+# anonymous pipe: the test host's /tmp is 9p, which has no FIFOs.)
 stalled_stdout_sigterm() {
-	local fifo=$work/stall.fifo mark=$work/stall.full err=$work/stall.err i rc
-	mkfifo "$fifo"
-	# The stalled reader (perl-base is essential on Debian): opens the FIFO,
-	# never reads, and marks when it holds 60 KiB (FIONREAD).
-	perl -e 'open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
-		for (;;) { my $n = pack("L", 0); ioctl($f, 0x541B, $n);
-			if (unpack("L", $n) >= 61440) { open(my $m, ">", $ARGV[1]); close($m); }
-			sleep 1; }' "$fifo" "$mark" &
+	local mark=$work/stall.full err=$work/stall.err pidf=$work/stall.pid rcf=$work/stall.rc
+	local i vmm rc
+	(
+		"$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+			--cmdline 'console=ttyS0 panic=-1 guest.run=flood' </dev/null 2>"$err" &
+		echo $! > "$pidf"
+		wait $!
+		echo $? > "$rcf"
+	) | perl -e 'for (;;) { my $n = pack("L", 0); ioctl(STDIN, 0x541B, $n);
+			# The stalled reader (perl-base is essential on Debian):
+			# never reads, marks when the pipe holds 60 KiB (FIONREAD).
+			if (unpack("L", $n) >= 61440) { open(my $m, ">", $ARGV[0]); close($m); }
+			sleep 1; }' "$mark" &
 	local reader=$!
-	"$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
-		--cmdline 'console=ttyS0 panic=-1 guest.run=flood' </dev/null >"$fifo" 2>"$err" &
-	local vmm=$!
 	for i in $(seq 300); do
-		[ -e "$mark" ] && break
-		kill -0 "$vmm" 2>/dev/null || break
+		[ -s "$pidf" ] && [ -e "$mark" ] && break
+		[ -e "$rcf" ] && break
 		sleep 1
 	done
-	if [ ! -e "$mark" ]; then
-		echo "  the FIFO never filled up (vmm alive: $(kill -0 "$vmm" 2>/dev/null && echo yes || echo no))" >&2
-		kill -KILL "$vmm" "$reader" 2>/dev/null
+	vmm=$(cat "$pidf" 2>/dev/null)
+	if [ ! -e "$mark" ] || [ -z "$vmm" ]; then
+		echo "  the pipe never filled up (vmm exit: $(cat "$rcf" 2>/dev/null))" >&2
+		[ -n "$vmm" ] && kill -KILL "$vmm" 2>/dev/null
+		kill "$reader" 2>/dev/null
 		cat "$err" >&2
 		return 1
 	fi
@@ -128,17 +133,17 @@ stalled_stdout_sigterm() {
 	sleep 20
 	kill -TERM "$vmm"
 	for i in $(seq 30); do
-		kill -0 "$vmm" 2>/dev/null || break
+		[ -e "$rcf" ] && break
 		sleep 1
 	done
-	if kill -0 "$vmm" 2>/dev/null; then
+	if [ ! -e "$rcf" ]; then
 		echo "  vmm still running 30 s after SIGTERM" >&2
-		kill -KILL "$vmm" "$reader" 2>/dev/null
+		kill -KILL "$vmm" 2>/dev/null
+		kill "$reader" 2>/dev/null
 		return 1
 	fi
-	wait "$vmm"
-	rc=$?
 	kill "$reader" 2>/dev/null
+	rc=$(cat "$rcf")
 	sed 's/^/  /' "$err"
 	[ "$rc" -eq 143 ] || { echo "  vmm exited $rc, expected 143" >&2; return 1; }
 	grep -q '^vmm: console: [0-9]* bytes of guest output lost' "$err" ||
