@@ -3,7 +3,11 @@
 
 B         := build
 CC        := gcc
-WARN      := -Wall -Wextra -Werror
+# kvmtool's warning set on top of -Wall -Wextra.
+WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations \
+	     -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wredundant-decls \
+	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
+	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
 LDLIBS    := -lpthread -luring
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -13,6 +17,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_LINT    := shellcheck cppcheck clang-format
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -32,18 +37,27 @@ UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
 
-deps:
+# Each package set is checked once and remembered in a stamp, so a plain
+# make does not run the installer again; editing the lists re-checks.
+STAMP := $(B)/.deps
+$(STAMP)/build: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_BUILD)
-deps-guest:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/guest: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_GUEST)
-deps-kvmhost:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/kvmhost: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
+	@mkdir -p $(@D) && touch $@
+deps: $(STAMP)/build
+deps-guest: $(STAMP)/guest
+deps-kvmhost: $(STAMP)/kvmhost
 
-$(B)/obj/%.o: %.c | deps
+$(B)/obj/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c | deps
+$(B)/san/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
@@ -60,25 +74,25 @@ $(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
-$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | deps
+$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS) $$(pkg-config --libs check)
 
-$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
+$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
 # Fuzz target for the virtqueue chain parser.  gcc builds a sanitized
 # replayer (fuzz_virtq FILE...); clang -fsanitize=fuzzer -DFUZZ_LIBFUZZER
 # builds the libFuzzer binary from the same source.
-$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
+$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS)
 
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
-$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
+$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
@@ -90,18 +104,18 @@ $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts
 
 # Runs in the guest: reports a guest.run script's status through vmm's
 # debug-exit port.  Static, so it needs nothing from the rootfs.
-$(B)/guest/debug-exit: guest/tools/debug-exit.c | deps
+$(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
+$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
-$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
+$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
 	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
 
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
@@ -115,9 +129,12 @@ kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 unit: $(UNIT_BINS) $(UNIT_KVMHOST)
 	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
 
-# The tree's habits: include direction (and, as they are added, format and
-# static checks of the C and shell sources).
-lint:
+# The tree's habits: include direction, shellcheck, cppcheck (and the
+# format check).
+$(STAMP)/lint: Makefile $(ENSURE)
+	@$(ENSURE) $(PKGS_LINT)
+	@mkdir -p $(@D) && touch $@
+lint: | $(STAMP)/lint
 	@tests/lint/run-all
 
 kvmhost-check: kvmhost guest

@@ -103,7 +103,7 @@ panic_exits_101() {
 # anonymous pipe: the test host's /tmp is 9p, which has no FIFOs.)
 stalled_stdout_sigterm() {
 	local mark=$work/stall.full err=$work/stall.err pidf=$work/stall.pid rcf=$work/stall.rc
-	local i vmm rc
+	local vmm rc
 	(
 		"$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
 			--cmdline 'console=ttyS0 panic=-1 guest.run=flood' </dev/null 2>"$err" &
@@ -116,7 +116,7 @@ stalled_stdout_sigterm() {
 			if (unpack("L", $n) >= 61440) { open(my $m, ">", $ARGV[0]); close($m); }
 			sleep 1; }' "$mark" &
 	local reader=$!
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		[ -s "$pidf" ] && [ -e "$mark" ] && break
 		[ -e "$rcf" ] && break
 		sleep 1
@@ -132,7 +132,7 @@ stalled_stdout_sigterm() {
 	# Let the guest keep printing into the full pipe for a while.
 	sleep 20
 	kill -TERM "$vmm"
-	for i in $(seq 30); do
+	for _ in $(seq 30); do
 		[ -e "$rcf" ] && break
 		sleep 1
 	done
