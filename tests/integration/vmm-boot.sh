@@ -140,6 +140,8 @@ stalled_stdout_sigterm() {
 		echo "  vmm still running 30 s after SIGTERM" >&2
 		kill -KILL "$vmm" 2>/dev/null
 		kill "$reader" 2>/dev/null
+		# Let the subshell note the status before $work goes away.
+		for _ in 1 2 3 4 5; do [ -e "$rcf" ] && break; sleep 1; done
 		return 1
 	fi
 	kill "$reader" 2>/dev/null
