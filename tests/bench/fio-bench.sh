@@ -26,6 +26,7 @@
 #   BENCH_VMMS="vmm qemu-io qemu"  the columns; NAME=PATH adds a vmm binary
 #                         under another name (e.g. base=/tmp/vmm-main)
 #   BENCH_VMM_DISK_OPTS   appended to vmm's --disk for the image
+#   BENCH_HOST=0          leave out the host column
 #   BENCH_LOCK=FILE       hold flock FILE for each part only (others queue
 #                         between parts instead of behind the whole run)
 #   BENCH_STRACE=1        also count the VMM's syscalls (strace -c -f) in
@@ -223,7 +224,7 @@ for rep in $(seq 1 "$reps"); do
 		list=()
 		for ((i = ${#order[@]} - 1; i >= 0; i--)); do list+=("${order[$i]}"); done
 	fi
-	[ "$rep" = 1 ] && list=(host "${list[@]}")
+	[ "$rep" = 1 ] && [ "${BENCH_HOST:-1}" != 0 ] && list=(host "${list[@]}")
 	for name in "${list[@]}"; do
 		part "$name" "$raw/rep$rep/${name%%=*}"
 	done
