@@ -27,6 +27,7 @@
 #include "devices/virtio/blk_worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,7 +40,11 @@
 
 enum { EV_KICK, EV_STOP };
 
+/* What an io's opaque points to. */
+enum io_owner { OWNER_SLOT, OWNER_MERGE };
+
 struct blk_slot {
+	enum io_owner owner;      /* OWNER_SLOT; first, see io_done */
 	struct virtq_req vreq;
 	struct blk_request req;
 	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
@@ -53,6 +58,23 @@ struct blk_slot {
 	uint32_t bounce_len;      /* in the chunk now in flight */
 	struct iovec bounce_iov;
 	struct blk_slot *next_free;
+	struct blk_slot *next;    /* in a merge or the retry list */
+};
+
+/*
+ * Request merging: the reads and writes a pass takes are sorted, and runs
+ * of adjacent same-direction requests go to the backend as one io (up to
+ * BLK_MERGE_MAX_BYTES and IOV_MAX buffers).  Each original request is
+ * completed on its own; if the merged io fails they are retried one by
+ * one, so an error lands only on the request it belongs to.
+ */
+#define BLK_MERGE_MAX_BYTES (1u << 20)
+
+struct blk_merge {
+	enum io_owner owner;      /* OWNER_MERGE */
+	struct blk_io io;
+	struct blk_slot *slots;   /* linked by next */
+	struct iovec iov[];
 };
 
 struct blk_worker {
@@ -71,12 +93,16 @@ struct blk_worker {
 	void *bounce_free[BLK_BOUNCE_CHUNKS];
 	unsigned int nbounce_free;
 	unsigned int nbounce;     /* chunks allocated */
+	struct blk_slot **batch;  /* reads and writes of this pass, to merge */
+	unsigned int nbatch;
+	struct blk_slot *retry;   /* from failed merges, to queue one by one */
 	int stop_fd;
 	pthread_t thread;
 	bool stop_asked;          /* set by blk_worker_stop, atomic */
 	bool stopping;
 	bool kick_batching;
 	bool completion_batching;
+	bool merging;
 	bool need_notify;         /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
@@ -204,11 +230,17 @@ static bool bounce_chunk_done(struct blk_worker *w, struct blk_slot *slot)
 	return false;
 }
 
+static void merge_done(struct blk_worker *w, struct blk_merge *m);
+
 static void io_done(struct blk_io *io, void *ctx)
 {
 	struct blk_worker *w = ctx;
 	struct blk_slot *slot = io->opaque;
 
+	if (*(enum io_owner *)io->opaque == OWNER_MERGE) {
+		merge_done(w, io->opaque);
+		return;
+	}
 	if (io->result < 0)
 		slot->status = VIRTIO_BLK_S_IOERR;
 	if (--slot->pending > 0)
@@ -243,7 +275,121 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 		.iovcnt = slot->req.data_cnt,
 	};
 	slot->pending = 1;
+	if (w->merging) {
+		w->batch[w->nbatch++] = slot;  /* queued by queue_batch() */
+		return;
+	}
 	queue_io(w, slot, io);
+}
+
+/* ---- request merging ---- */
+
+static int batch_cmp(const void *a, const void *b)
+{
+	const struct blk_io *x = &(*(struct blk_slot *const *)a)->io;
+	const struct blk_io *y = &(*(struct blk_slot *const *)b)->io;
+
+	if (x->op != y->op)
+		return x->op < y->op ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* slots[0 .. n), adjacent and of one direction, as one io. */
+static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned int n,
+			 unsigned int segs)
+{
+	struct blk_merge *m = malloc(sizeof(*m) + segs * sizeof(struct iovec));
+	unsigned int k = 0;
+
+	if (m == NULL) {
+		for (unsigned int i = 0; i < n; i++)
+			queue_io(w, slots[i], &slots[i]->io);
+		return;
+	}
+	m->owner = OWNER_MERGE;
+	m->slots = NULL;
+	for (unsigned int i = n; i-- > 0;) {
+		slots[i]->next = m->slots;
+		m->slots = slots[i];
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		memcpy(&m->iov[k], slots[i]->io.iov, slots[i]->io.iovcnt * sizeof(struct iovec));
+		k += slots[i]->io.iovcnt;
+	}
+	m->io = (struct blk_io){ .op = slots[0]->io.op, .offset = slots[0]->io.offset,
+				 .iov = m->iov, .iovcnt = segs, .opaque = m };
+	count(&w->stats.merged, n - 1);
+	if (w->be->ops->queue(w->be, &m->io) < 0) {
+		m->io.result = -EIO;
+		merge_done(w, m);
+	}
+}
+
+/* Queues this pass's reads and writes, adjacent ones merged. */
+static void queue_batch(struct blk_worker *w)
+{
+	unsigned int n = w->nbatch, i = 0;
+
+	w->nbatch = 0;
+	if (n > 1)
+		qsort(w->batch, n, sizeof(*w->batch), batch_cmp);
+	while (i < n) {
+		struct blk_io *last = &w->batch[i]->io;
+		uint64_t bytes = blk_io_bytes(last);
+		unsigned int segs = last->iovcnt, j = i + 1;
+
+		for (; j < n; j++) {
+			struct blk_io *io = &w->batch[j]->io;
+			uint64_t len = blk_io_bytes(io);
+
+			if (io->op != last->op || io->offset != last->offset + blk_io_bytes(last) ||
+			    bytes + len > BLK_MERGE_MAX_BYTES || segs + io->iovcnt > IOV_MAX)
+				break;
+			bytes += len;
+			segs += io->iovcnt;
+			last = io;
+		}
+		if (j - i == 1)
+			queue_io(w, w->batch[i], &w->batch[i]->io);
+		else
+			queue_merged(w, &w->batch[i], j - i, segs);
+		i = j;
+	}
+}
+
+static void merge_done(struct blk_worker *w, struct blk_merge *m)
+{
+	struct blk_slot *slot = m->slots;
+
+	while (slot) {
+		struct blk_slot *next = slot->next;
+
+		if (m->io.result < 0 && !w->stopping) {
+			/* Again on its own, so the error finds its request. */
+			slot->next = w->retry;
+			w->retry = slot;
+		} else {
+			slot->pending = 0;
+			complete_request(w, slot, m->io.result < 0 ? VIRTIO_BLK_S_IOERR
+								  : VIRTIO_BLK_S_OK);
+		}
+		slot = next;
+	}
+	free(m);
+}
+
+/* Requests of a failed merge, one io each, as room allows. */
+static bool queue_retries(struct blk_worker *w)
+{
+	while (w->retry) {
+		struct blk_slot *slot = w->retry;
+
+		if (w->be->ops->room(w->be) == 0)
+			return false;
+		w->retry = slot->next;
+		queue_io(w, slot, &slot->io);
+	}
+	return true;
 }
 
 static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
@@ -329,7 +475,7 @@ static bool stop_asked(const struct blk_worker *w)
  * ios a request needs, and (direct=on) a bounce chunk it may need. */
 static bool can_start(const struct blk_worker *w)
 {
-	return w->free && w->be->ops->room(w->be) >= w->max_req_ios &&
+	return w->free && w->be->ops->room(w->be) >= w->max_req_ios + w->nbatch &&
 	       (!w->p.disk->direct || bounce_available(w));
 }
 
@@ -342,9 +488,20 @@ static uint16_t kick_defer(const struct blk_worker *w)
 	return (uint16_t)(w->vq.inflight / 2);
 }
 
+static void take_chains(struct blk_worker *w);
+
 /* Takes chains until the ring is empty (guest notifications re-armed) or
  * a request cannot start (they stay off: completions bring us back). */
 static void process_queue(struct blk_worker *w)
+{
+	if (!queue_retries(w))
+		return;
+	take_chains(w);
+	if (w->nbatch)
+		queue_batch(w);
+}
+
+static void take_chains(struct blk_worker *w)
 {
 	while (can_start(w) && !stop_asked(w)) {
 		struct blk_slot *slot = w->free;
@@ -410,6 +567,11 @@ static void *worker_main(void *arg)
 	 * Their used elements are published, without interrupts.
 	 */
 	w->stopping = true;
+	while (w->retry) {
+		struct blk_slot *slot = w->retry;
+		w->retry = slot->next;
+		complete_request(w, slot, VIRTIO_BLK_S_IOERR);
+	}
 	w->be->ops->cancel(w->be);
 	while (w->be->inflight > 0) {
 		if (w->be->ops->wait(w->be, true, &worker_cb, w) < 0)
@@ -430,6 +592,7 @@ static void worker_free(struct blk_worker *w)
 	free(w->slots);
 	free(w->iov_pool);
 	free(w->ranges);
+	free(w->batch);
 	free(w);
 }
 
@@ -445,10 +608,12 @@ static int setup_slots(struct blk_worker *w)
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->iov_pool = calloc((size_t)w->nslots * w->seg_cap * 2, sizeof(*w->iov_pool));
 	w->ranges = calloc(w->max_req_ios, sizeof(*w->ranges));
-	if (w->slots == NULL || w->iov_pool == NULL || w->ranges == NULL)
+	w->batch = calloc(w->nslots, sizeof(*w->batch));
+	if (w->slots == NULL || w->iov_pool == NULL || w->ranges == NULL || w->batch == NULL)
 		return -1;
 	for (unsigned int i = 0; i < w->nslots; i++) {
 		struct blk_slot *s = &w->slots[i];
+		s->owner = OWNER_SLOT;
 		s->chain = w->iov_pool + (size_t)i * w->seg_cap * 2;
 		s->data = s->chain + w->seg_cap;
 		s->next_free = w->free;
@@ -498,6 +663,7 @@ static void read_tuning(struct blk_worker *w)
 
 	w->kick_batching = !(t && strstr(t, "no-kick-batching"));
 	w->completion_batching = !(t && strstr(t, "no-completion-batching"));
+	w->merging = !(t && strstr(t, "no-merging"));
 }
 
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
@@ -554,6 +720,7 @@ void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *ac
 	acc->kicks += __atomic_load_n(&w->stats.kicks, __ATOMIC_RELAXED);
 	acc->interrupts += __atomic_load_n(&w->stats.interrupts, __ATOMIC_RELAXED);
 	acc->bounce_bytes += __atomic_load_n(&w->stats.bounce_bytes, __ATOMIC_RELAXED);
+	acc->merged += __atomic_load_n(&w->stats.merged, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)

@@ -38,6 +38,7 @@ struct blk_queue_stats {
 	uint64_t requests;    /* chains taken from the avail ring */
 	uint64_t kicks;       /* guest notifications (the kick eventfd's count) */
 	uint64_t interrupts;  /* interrupts asked of the transport */
+	uint64_t merged;      /* requests merged into another's io */
 	uint64_t bounce_bytes; /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
 };

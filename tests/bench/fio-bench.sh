@@ -29,8 +29,9 @@
 #   BENCH_HOST=0          leave out the host column
 #   BENCH_LOCK=FILE       hold flock FILE for each part only (others queue
 #                         between parts instead of behind the whole run)
-#   BENCH_STRACE=1        also count the VMM's syscalls (strace -c -f) in
-#                         one extra short part per vmm binary
+#   BENCH_STRACE=1        one more part for vmm and one for qemu-io that
+#                         counts the I/O threads' syscalls per job (strace
+#                         -c attached to them: slow, so its IOPS do not count)
 #   BENCH_OUT=DIR         where the raw outputs go (default build/bench)
 #   usage: tests/bench/fio-bench.sh
 #   inside the test host: fio-bench.sh --part NAME[=PATH] DIR
@@ -52,22 +53,61 @@ GUEST_CPUS=2 GUEST_MEM=1024
 # One line of counters: the VM's inner-KVM exits by kind (debugfs, summed
 # over vCPUs), the VMM's CPU ticks, the test host's busy ticks.
 KVM_STATS="exits insn_emulation io_exits mmio_exits halt_exits irq_exits irq_window_exits irq_injections pf_taken pf_emulate signal_exits request_irq_exits"
+# The I/O threads: vmm's (one per queue) and qemu-io's iothread (QEMU runs
+# with debug-threads=on so its threads have names).
+IO_THREAD_RE='^(vmm-blk-io|IO io0)$'
+io_threads() {
+	local t comm
+	for t in /proc/$1/task/*; do
+		read -r comm < "$t/comm" 2>/dev/null || continue
+		[[ $comm =~ $IO_THREAD_RE ]] && echo "${t##*/}"
+	done
+}
+
 sample() {
-	local vmdir pid f files=()
+	local vmdir pid f t files=()
 	for vmdir in /sys/kernel/debug/kvm/*-*; do break; done
 	for f in $KVM_STATS; do
 		[ -e "$vmdir/$f" ] && files+=("$vmdir/$f")
 	done
 	pid=${vmdir##*/}
 	pid=${pid%%-*}
-	[ -n "$pid" ] && [ -e "/proc/$pid/stat" ] && files+=("/proc/$pid/stat")
-	# One process: under emulation every fork costs.  utime and stime are
-	# fields 14 and 15 (the command name has no spaces here).
+	if [ -n "$pid" ] && [ -e "/proc/$pid/stat" ]; then
+		files+=("/proc/$pid/stat")
+		for t in $(io_threads "$pid"); do
+			files+=("/proc/$pid/task/$t/stat" "/proc/$pid/task/$t/status")
+		done
+	fi
+	# One process: under emulation every fork costs.  In a stat file,
+	# after the command name: utime and stime are fields 12 and 13.
 	awk -v pidstat="/proc/$pid/stat" '
-		FILENAME == "/proc/stat" { if ($1 == "cpu") printf " host_busy_ticks=%d", $2 + $3 + $4 + $7 + $8; next }
-		FILENAME == pidstat { printf " vmm_ticks=%d", $14 + $15; next }
+		FILENAME == "/proc/stat" { if ($1 == "cpu") host = $2 + $3 + $4 + $7 + $8; next }
+		FILENAME ~ /\/stat$/ { sub(/^.*\) /, "")
+			if (FILENAME == pidstat) vmm = $12 + $13; else io += $12 + $13; next }
+		FILENAME ~ /\/status$/ { if ($1 == "voluntary_ctxt_switches:") wake += $2; next }
 		{ n = split(FILENAME, p, "/"); printf " kvm_%s=%s", p[n], $1 }
-		END { print "" }' "${files[@]}" /proc/stat
+		END { if (vmm != "") printf " vmm_ticks=%d io_ticks=%d io_sleeps=%d", vmm, io, wake
+		      printf " host_busy_ticks=%d\n", host }' "${files[@]}" /proc/stat
+}
+
+# BENCH_STRACE parts: the I/O threads' syscalls during each job.
+strace_start() {
+	local job=$1 dir=$2 vmdir pid args=()
+	for vmdir in /sys/kernel/debug/kvm/*-*; do break; done
+	pid=${vmdir##*/}
+	pid=${pid%%-*}
+	for t in $(io_threads "$pid"); do args+=(-p "$t"); done
+	[ ${#args[@]} -gt 0 ] || return
+	strace -c -o "$dir/strace-$job.txt" "${args[@]}" 2>/dev/null &
+	echo $! > "$dir/strace.pid"
+}
+
+strace_stop() {
+	local dir=$1
+	[ -e "$dir/strace.pid" ] || return
+	kill -INT "$(cat "$dir/strace.pid")" 2>/dev/null
+	wait "$(cat "$dir/strace.pid")" 2>/dev/null
+	rm -f "$dir/strace.pid"
 }
 
 # Watches LOG while PID runs: on each "fio-bench: begin JOB" and
@@ -79,9 +119,11 @@ watch_markers() {
 		lines=$(grep -a '^fio-bench: \(begin\|irqs\) ' "$log" 2>/dev/null | tr -d '\r')
 		n=$(printf '%s' "$lines" | grep -c .)
 		if [ "$n" -gt "$seen" ]; then
-			printf '%s\n' "$lines" | sed -n "$((seen + 1)),${n}p" | while read -r _ kind job _; do
+			while read -r _ kind job _; do
+				[ "$kind" = irqs ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_stop "${samples%/*}"
 				echo "$kind $job $(sample)" >> "$samples"
-			done
+				[ "$kind" = begin ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_start "$job" "${samples%/*}"
+			done <<< "$(printf '%s\n' "$lines" | sed -n "$((seen + 1)),${n}p")"
 			seen=$n
 		fi
 		sleep 0.2
@@ -109,7 +151,8 @@ boot_qemu() {
 		obj=(-object iothread,id=io0)
 		dev=$dev,iothread=io0
 	fi
-	qemu-system-x86_64 -enable-kvm -cpu host -smp $GUEST_CPUS -m $GUEST_MEM -M pc \
+	qemu-system-x86_64 -name fio-bench,debug-threads=on \
+		-enable-kvm -cpu host -smp $GUEST_CPUS -m $GUEST_MEM -M pc \
 		-nodefaults -no-user-config -display none -no-reboot -serial stdio "${obj[@]}" \
 		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" -append "$(guest_cmdline)" \
 		-drive "file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on" \
@@ -149,8 +192,9 @@ run_part() {
 	qemu-io) cmd=(boot_qemu 1) ;;
 	qemu) cmd=(boot_qemu 0) ;;
 	vmm) cmd=(boot_vmm "$BENCH_VMM") ;;
-	strace:*) bin=${name#strace:}; bin=${bin#*=}
-		cmd=(boot_vmm "$bin" strace -c -f -o "$dir/strace.txt") ;;
+	strace:qemu-io) export BENCH_STRACE_PART=1; cmd=(boot_qemu 1) ;;
+	strace:*) export BENCH_STRACE_PART=1; bin=${name#strace:}; bin=${bin#*=}
+		cmd=(boot_vmm "$bin") ;;
 	*=*) cmd=(boot_vmm "${name#*=}") ;;
 	*) echo "fio-bench: unknown column $name" >&2; return 2 ;;
 	esac
@@ -233,7 +277,7 @@ if [ -n "${BENCH_STRACE:-}" ]; then
 	for name in "${order[@]}"; do
 		case "$name" in
 		vmm) part "strace:$BENCH_VMM" "$raw/strace/vmm" ;;
-		*=*) part "strace:$name" "$raw/strace/${name%%=*}" ;;
+		qemu-io) part "strace:qemu-io" "$raw/strace/qemu-io" ;;
 		esac
 	done
 fi

@@ -74,9 +74,9 @@ def samples(path):
 def vmm_stats(path):
     """vmm's --stats disk lines: (requests, kicks, interrupts) of disk 1."""
     for line in open(path, errors="replace"):
-        m = re.search(r"vmm: disk 1: (\d+) requests, (\d+) kicks, (\d+) interrupts", line)
+        m = re.search(r"vmm: disk 1: (\d+) requests, (\d+) kicks, (\d+) interrupts(?:, (\d+) merged)?", line)
         if m:
-            return tuple(int(x) for x in m.groups())
+            return tuple(int(x or 0) for x in m.groups())
     return None
 
 
@@ -106,13 +106,16 @@ def load(raw):
                             m[k + "_per_req"] = s["kvm_" + k] / reqs
                     if "vmm_ticks" in s and col != "host":
                         m["vmm_cpu_us_per_req"] = s["vmm_ticks"] * TICK_US / reqs
+                    if s.get("io_sleeps") and col != "host":
+                        m["io_cpu_us_per_req"] = s["io_ticks"] * TICK_US / reqs
+                        m["io_wakeups_per_req"] = s["io_sleeps"] / reqs
                     if "host_busy_ticks" in s:
                         m["host_cpu_us_per_req"] = s["host_busy_ticks"] * TICK_US / reqs
                 runs.append({"rep": int(rep[3:]), "column": col, "job": job, **m})
             if st:
                 runs.append({"rep": int(rep[3:]), "column": col, "job": "_whole_run",
                              "requests": st[0], "kicks_per_req": st[1] / max(st[0], 1),
-                             "irq_per_req": st[2] / max(st[0], 1)})
+                             "irq_per_req": st[2] / max(st[0], 1), "merged": st[3]})
     return runs, reruns
 
 
@@ -180,9 +183,12 @@ def table(cols, jobs, summary, peer):
     lines.append("")
     lines.append("Per completed request (medians over the repetitions): inner-KVM exits "
                  "(all / instruction emulation / port I/O to user / MMIO to user / HLT / "
-                 "interrupt injections), guest interrupts, VMM CPU µs, test-host busy CPU µs.")
+                 "interrupt injections), guest interrupts, VMM process CPU µs, its I/O threads' "
+                 "CPU µs and wake-ups (voluntary context switches; qemu-io: the iothread), "
+                 "test-host busy CPU µs.")
     lines.append("")
-    head = ["job", "column"] + [t for _, t in EXITS] + ["irq", "VMM µs", "host µs"]
+    head = ["job", "column"] + [t for _, t in EXITS] + ["irq", "VMM µs", "I/O thr µs",
+                                                        "I/O thr wake", "host µs"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for job in jobs:
@@ -195,7 +201,8 @@ def table(cols, jobs, summary, peer):
                 v = s.get(k)
                 return fmt(v["median"], nd) if v else "-"
             row = [job, c] + [g(k + "_per_req") for k, _ in EXITS]
-            row += [g("irq_per_req"), g("vmm_cpu_us_per_req", 0), g("host_cpu_us_per_req", 0)]
+            row += [g("irq_per_req"), g("vmm_cpu_us_per_req", 0), g("io_cpu_us_per_req", 0),
+                    g("io_wakeups_per_req"), g("host_cpu_us_per_req", 0)]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -248,29 +255,42 @@ def main():
     whole = [r for r in runs if r["job"] == "_whole_run"]
     for r in whole:
         print(f"  rep {r['rep']} {r['column']}: whole run, vmm --stats: {r['kicks_per_req']:.3f} kicks "
-              f"and {r['irq_per_req']:.3f} interrupts per request ({r['requests']} requests)")
+              f"and {r['irq_per_req']:.3f} interrupts per request ({r['requests']} requests, "
+              f"{r['merged']} merged into another's io)")
     if reruns:
         print("re-run after a dead test host: " + ", ".join(reruns))
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "reruns": reruns, "runs": runs, "summary": summary}, f, indent=1)
     svg = chart(out, cols, jobs, summary)
-    print(f"\nwritten: {os.path.join(out, 'results.json')}" + (f", {svg}" if svg else " (no gnuplot: no chart)"))
+    strace_out = {}
     strace_dir = os.path.join(raw, "strace")
     if os.path.isdir(strace_dir):
+        print("\nI/O threads' syscalls per request (strace -c attached during each job; "
+              "the traced run is slower, its IOPS are not in the table):")
         for col in sorted(os.listdir(strace_dir)):
-            p = os.path.join(strace_dir, col, "strace.txt")
-            log = os.path.join(strace_dir, col, "console.log")
-            if not os.path.exists(p):
+            d = os.path.join(strace_dir, col)
+            log = os.path.join(d, "console.log")
+            if not os.path.exists(log):
                 continue
-            total = 0
-            for line in open(p):
-                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total", line)
-                if m:
-                    total = int(m.group(1))
-            reqs = sum(r for _, r in markers(log).values()) if os.path.exists(log) else 0
-            if reqs:
-                print(f"  {col}: {total} syscalls for {reqs} requests (whole run incl. boot, strace -c -f): "
-                      f"{total / reqs:.2f} per request")
+            mk = markers(log)
+            for job, (_, reqs) in mk.items():
+                p = os.path.join(d, f"strace-{job}.txt")
+                if not os.path.exists(p) or not reqs:
+                    continue
+                total, calls = 0, {}
+                for line in open(p):
+                    f = line.split()
+                    if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+                        calls[f[-1]] = int(f[3])
+                    if f and f[-1] == "total" and len(f) >= 4:
+                        total = int(f[3])
+                top = ", ".join(f"{k} {v / reqs:.2f}" for k, v in
+                                sorted(calls.items(), key=lambda kv: -kv[1])[:4])
+                print(f"  {col} {job}: {total / reqs:.2f} per request ({top})")
+                strace_out.setdefault(col, {})[job] = {"syscalls_per_req": total / reqs,
+                                                       "by_call": calls, "requests": reqs}
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "reruns": reruns, "runs": runs, "summary": summary,
+                   "io_thread_syscalls": strace_out}, f, indent=1)
+    print(f"\nwritten: {os.path.join(out, 'results.json')}" + (f", {svg}" if svg else " (no gnuplot: no chart)"))
     return 0
 
 

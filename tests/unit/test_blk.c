@@ -1400,6 +1400,68 @@ START_TEST(e2e_discard_flood_completes)
 }
 END_TEST
 
+/* Adjacent requests taken in one pass go to the disk as one io, and each
+ * is completed with its own data. */
+START_TEST(e2e_adjacent_requests_are_merged)
+{
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	/* The worker idle and asleep first, so one kick finds all eight. */
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
+	struct sub w[8], r[8];
+	uint16_t used = fr_used_idx_acquire(&ring);
+	for (unsigned int i = 0; i < 8; i++) {
+		/* Out of order in the ring: the pass sorts them. */
+		unsigned int k = (i * 3) % 8;
+		w[k] = submit(VIRTIO_BLK_T_OUT, 64 + 8 * k, 4096, false);
+		memset(fr_host(&ring, w[k].data), 0x40 + k, 4096);
+	}
+	kick();
+	wait_used((uint16_t)(used + 8));
+	struct blk_queue_stats st = { 0 };
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.merged, 7);
+	used = fr_used_idx_acquire(&ring);
+	for (unsigned int k = 0; k < 8; k++)
+		r[k] = submit(VIRTIO_BLK_T_IN, 64 + 8 * k, 4096, true);
+	kick();
+	wait_used((uint16_t)(used + 8));
+	for (unsigned int k = 0; k < 8; k++) {
+		uint8_t *d = fr_host(&ring, r[k].data);
+		ck_assert_uint_eq(status_of(&w[k]), VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(status_of(&r[k]), VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(d[0], 0x40 + k);
+		ck_assert_uint_eq(d[4095], 0x40 + k);
+	}
+	uint8_t b[4096];
+	read_image((64 + 8 * 5) * 512, b, sizeof(b));
+	ck_assert_uint_eq(b[100], 0x45);
+}
+END_TEST
+
+/* A merged io that fails is retried request by request: the error lands
+ * only on the request past the (shrunk) end of the file. */
+START_TEST(e2e_failed_merge_retries_one_by_one)
+{
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(truncate(path, DISK_BYTES - 4096), 0);
+	uint16_t used = fr_used_idx_acquire(&ring);
+	struct sub a = submit(VIRTIO_BLK_T_IN, (DISK_BYTES - 8192) / 512, 4096, true);
+	struct sub b = submit(VIRTIO_BLK_T_IN, (DISK_BYTES - 4096) / 512, 4096, true);
+	kick();
+	wait_used((uint16_t)(used + 2));
+	ck_assert_uint_eq(status_of(&a), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(status_of(&b), VIRTIO_BLK_S_IOERR);
+	uint8_t *d = fr_host(&ring, a.data);
+	ck_assert_uint_eq(d[17], pattern_byte(DISK_BYTES - 8192 + 17));
+	struct blk_queue_stats st = { 0 };
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.merged, 1);
+}
+END_TEST
+
 static unsigned int notified_queues;  /* bit q: queue q asked for an interrupt */
 
 static void on_notify_mq(void *opaque, unsigned int q)
@@ -1644,6 +1706,10 @@ static Suite *blk_suite(void)
 	tcase_add_loop_test(tc, e2e_bounce_in_chunks_keeps_data, BLK_BACKEND_IO_URING,
 			    BLK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, e2e_reset_with_slow_io_is_bounded);
+	tcase_add_loop_test(tc, e2e_adjacent_requests_are_merged, BLK_BACKEND_IO_URING,
+			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLK_BACKEND_IO_URING,
+			    BLK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, backend_uring_bounds_by_cq_room);
 	tcase_add_loop_test(tc, e2e_discard_flood_completes, BLK_BACKEND_IO_URING,
 			    BLK_BACKEND_SYNC + 1);
