@@ -8,7 +8,8 @@
 #include <sys/ioctl.h>
 
 #include "arch/x86/layout.h"
-#include "vmm/err.h"
+#include "core/err.h"
+#include "core/util.h"
 
 #define CPUID_MAX_ENTRIES_START 128
 #define CPUID_MAX_ENTRIES_LIMIT 4096
@@ -171,7 +172,7 @@ static int setup_msrs(int fd)
 		{ MSR_IA32_MISC_ENABLE, 1 },                    /* fast strings */
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },          /* MTRRs on, write-back */
 	};
-	enum { N = sizeof(msrs) / sizeof(msrs[0]) };
+	enum { N = ARRAY_SIZE(msrs) };
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[N];

@@ -20,10 +20,12 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
 
 /* user_data of the ring's own requests; blk_io pointers are aligned. */
 #define TAG_WATCH  1u   /* | index << 2 */
@@ -355,14 +357,14 @@ static const unsigned int setup_tiers[] = {
 	0,
 };
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params, int *error)
+struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	unsigned int entries = params->depth;
 	int r = -EINVAL;
 
 	if (u == NULL) {
-		*error = ENOMEM;
+		err_set("out of memory");
 		return NULL;
 	}
 	if (entries < 8)
@@ -377,7 +379,7 @@ struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *pa
 		}
 	}
 	if (r < 0) {
-		*error = -r;
+		err_set("io_uring_queue_init: %s", strerror(-r));
 		free(u);
 		return NULL;
 	}

@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,9 @@
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/thread.h"
 
 enum { EV_KICK, EV_STOP };
 
@@ -461,7 +463,7 @@ static void report_broken(struct blk_worker *w)
 	if (w->broken_reported)
 		return;
 	w->broken_reported = true;
-	fprintf(stderr, "vmm: virtio-blk queue %u: %s; device needs reset\n", w->p.queue_index,
+	log_warn("virtio-blk queue %u: %s; device needs reset", w->p.queue_index,
 		virtq_strerror(w->vq.error));
 	w->p.transport.needs_reset(w->p.transport.opaque);
 }
@@ -517,7 +519,7 @@ static void take_chains(struct blk_worker *w)
 		case VIRTQ_POP_BAD_CHAIN:
 			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
-				fprintf(stderr, "vmm: virtio-blk queue %u: bad request: %s\n",
+				log_warn("virtio-blk queue %u: bad request: %s",
 					w->p.queue_index, virtq_strerror(w->vq.error));
 			push_used(w, slot->vreq.head, 0);
 			continue;
@@ -549,7 +551,7 @@ static void *worker_main(void *arg)
 		int r = w->be->ops->wait(w->be, block, &worker_cb, w);
 
 		if (r < 0) {
-			fprintf(stderr, "vmm: virtio-blk queue %u: %s: %s\n", w->p.queue_index,
+			log_warn("virtio-blk queue %u: %s: %s", w->p.queue_index,
 				w->be->ops->name, strerror(-r));
 			w->p.transport.needs_reset(w->p.transport.opaque);
 			break;
@@ -622,38 +624,19 @@ static int setup_slots(struct blk_worker *w)
 	return 0;
 }
 
-static int setup_fds(struct blk_worker *w, char *err, size_t errlen)
+static int setup_fds(struct blk_worker *w)
 {
 	int r;
 
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->stop_fd < 0) {
-		snprintf(err, errlen, "virtio-blk: I/O thread setup: %s", strerror(errno));
-		return -1;
-	}
+	if (w->stop_fd < 0)
+		return err_errno("virtio-blk: I/O thread setup");
 	r = w->be->ops->watch(w->be, w->p.kick_fd, EV_KICK);
 	if (r == 0)
 		r = w->be->ops->watch(w->be, w->stop_fd, EV_STOP);
-	if (r < 0) {
-		snprintf(err, errlen, "virtio-blk: I/O thread setup: %s", strerror(-r));
-		return -1;
-	}
+	if (r < 0)
+		return err_set("virtio-blk: I/O thread setup: %s", strerror(-r));
 	return 0;
-}
-
-/* The thread takes no signals: they belong to the main and vCPU threads. */
-static int spawn_thread(struct blk_worker *w)
-{
-	sigset_t all, old;
-	int r;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		pthread_setname_np(w->thread, "vmm-blk-io");
-	return r;
 }
 
 /* VMM_BLK_TUNE (benchmarks only): turn a means off to measure what it pays. */
@@ -666,15 +649,14 @@ static void read_tuning(struct blk_worker *w)
 	w->merging = !(t && strstr(t, "no-merging"));
 }
 
-int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
-		     size_t errlen)
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
 	struct blk_backend_params bp;
-	int r;
+	char name[16];
 
 	if (w == NULL) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		return -1;
 	}
 	w->p = *params;
@@ -683,13 +665,12 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 	w->dio_align = params->disk->dio_mem_align > DISK_SECTOR_SIZE ? params->disk->dio_mem_align
 								      : DISK_SECTOR_SIZE;
 	if (virtq_init(&w->vq, params->mem, &params->vq) < 0) {
-		snprintf(err, errlen, "virtio-blk queue %u: %s", params->queue_index,
-			 virtq_strerror(w->vq.error));
+		err_set("virtio-blk queue %u: %s", params->queue_index, virtq_strerror(w->vq.error));
 		worker_free(w);
 		return -1;
 	}
 	if (setup_slots(w) < 0) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		worker_free(w);
 		return -1;
 	}
@@ -699,14 +680,13 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		.can_zero_range = params->disk->can_zero_range,
 		.depth = w->nslots,
 	};
-	w->be = blk_backend_create(params->backend, &bp, err, errlen);
-	if (w->be == NULL || setup_fds(w, err, errlen) < 0) {
+	w->be = blk_backend_create(params->backend, &bp);
+	if (w->be == NULL || setup_fds(w) < 0) {
 		worker_free(w);
 		return -1;
 	}
-	r = spawn_thread(w);
-	if (r != 0) {
-		snprintf(err, errlen, "virtio-blk: cannot start I/O thread: %s", strerror(r));
+	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
+	if (thread_spawn(&w->thread, name, worker_main, w)) {
 		worker_free(w);
 		return -1;
 	}
@@ -730,7 +710,7 @@ void blk_worker_stop(struct blk_worker *w)
 	/* The flag stops the thread between two chains; the eventfd wakes it. */
 	__atomic_store_n(&w->stop_asked, true, __ATOMIC_RELEASE);
 	if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
-		fprintf(stderr, "vmm: virtio-blk: stopping I/O thread: %s\n", strerror(errno));
+		log_warn("virtio-blk: stopping I/O thread: %s", strerror(errno));
 	pthread_join(w->thread, NULL);
 	worker_free(w);
 }

@@ -55,7 +55,7 @@ GUEST_CPUS=2 GUEST_MEM=1024
 KVM_STATS="exits insn_emulation io_exits mmio_exits halt_exits irq_exits irq_window_exits irq_injections pf_taken pf_emulate signal_exits request_irq_exits"
 # The I/O threads: vmm's (one per queue) and qemu-io's iothread (QEMU runs
 # with debug-threads=on so its threads have names).
-IO_THREAD_RE='^(vmm-blk-io|IO io0)$'
+IO_THREAD_RE='^(vmm-blk-io[0-9]*|IO io0)$'
 io_threads() {
 	local t comm
 	for t in /proc/$1/task/*; do
