@@ -13,6 +13,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_BENCH   := python3 gnuplot-nox strace
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -135,6 +136,7 @@ run: all kvmhost guest
 # Benchmarks print numbers, they do not pass or fail: run them on a quiet
 # machine, one at a time.
 bench: all kvmhost guest
+	@$(ENSURE) $(PKGS_BENCH)
 	tests/bench/boot-time.sh
 	tests/bench/fio-bench.sh
 
