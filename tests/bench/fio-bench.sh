@@ -148,7 +148,7 @@ boot_vmm() {
 boot_qemu() {
 	local iothread=$1 obj=() dev=virtio-blk-pci,drive=bench
 	if [ "$iothread" = 1 ]; then
-		obj=(-object iothread,id=io0)
+		obj=(-object "iothread,id=io0")
 		dev=$dev,iothread=io0
 	fi
 	qemu-system-x86_64 -name fio-bench,debug-threads=on \
@@ -180,7 +180,7 @@ part_host() {
 }
 
 run_part() {
-	local name=$1 dir=$2 bin= cmd=() pid rc
+	local name=$1 dir=$2 bin="" cmd=() pid rc
 	mkdir -p "$dir"
 	BENCH_DEV=/dev/vda
 	export BENCH_DEV
