@@ -27,8 +27,8 @@
 #                         under another name (e.g. base=/tmp/vmm-main)
 #   BENCH_VMM_DISK_OPTS   appended to vmm's --disk for the image
 #   BENCH_HOST=0          leave out the host column
-#   BENCH_LOCK=FILE       hold flock FILE for each part only (others queue
-#                         between parts instead of behind the whole run)
+#   BENCH_LOCK=FILE       hold flock FILE for one repetition at a time
+#                         (others queue between repetitions)
 #   BENCH_STRACE=1        one more part for vmm and one for qemu-io that
 #                         counts the I/O threads' syscalls per job (strace
 #                         -c attached to them: slow, so its IOPS do not count)
@@ -241,13 +241,13 @@ export BENCH_VMM=$raw/bin/vmm
 # A part in a test host of its own; a test host that died (123, 125) is
 # booted again once and the part re-run, which the report shows.
 part() {
-	local name=$1 dir=$2 try rc lock=()
-	[ -n "${BENCH_LOCK:-}" ] && lock=(flock "$BENCH_LOCK")
+	local name=$1 dir=$2 try rc
 	for try in 1 2; do
 		echo "bench: $(date -u +%T) $(basename "$(dirname "$dir")") ${name%%=*} (test host boot $try)" >&2
 		rm -rf "$dir"
-		"${lock[@]}" "$top/tests/kvmhost/run" --memory 3G --disk "$scratch" \
-			--timeout $((900 + 30 * runtime)) -- "$0" --part "$name" "$dir" > "$raw/${dir##*/}.out" 2>&1
+		"$top/tests/kvmhost/run" --memory 3G --disk "$scratch" \
+			--timeout $((900 + 30 * runtime)) -- "$0" --part "$name" "$dir" \
+			> "$raw/${dir##*/}.out" 2>&1 9>&-
 		rc=$?
 		[ "$try" = 2 ] && echo "rerun" > "$dir/rerun"
 		case $rc in
@@ -261,8 +261,13 @@ part() {
 	return 1
 }
 
+# BENCH_LOCK: held for one repetition at a time.
+lock() { [ -z "${BENCH_LOCK:-}" ] || { exec 9> "$BENCH_LOCK" && flock 9; }; }
+unlock() { [ -z "${BENCH_LOCK:-}" ] || exec 9>&-; }
+
 read -r -a order <<< "$vmms"
 for rep in $(seq 1 "$reps"); do
+	lock
 	list=("${order[@]}")
 	if [ $((rep % 2)) = 0 ]; then
 		list=()
@@ -272,13 +277,16 @@ for rep in $(seq 1 "$reps"); do
 	for name in "${list[@]}"; do
 		part "$name" "$raw/rep$rep/${name%%=*}"
 	done
+	unlock
 done
 if [ -n "${BENCH_STRACE:-}" ]; then
+	lock
 	for name in "${order[@]}"; do
 		case "$name" in
 		vmm) part "strace:$BENCH_VMM" "$raw/strace/vmm" ;;
 		qemu-io) part "strace:qemu-io" "$raw/strace/qemu-io" ;;
 		esac
 	done
+	unlock
 fi
 python3 "$top/tests/bench/fio-report.py" "$raw" "$out"
