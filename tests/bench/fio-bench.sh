@@ -116,7 +116,9 @@ watch_markers() {
 	local log=$1 pid=$2 samples=$3 seen=0 lines n
 	: > "$samples"
 	while kill -0 "$pid" 2>/dev/null; do
-		lines=$(grep -a '^fio-bench: \(begin\|irqs\) ' "$log" 2>/dev/null | tr -d '\r')
+		# Whole lines only (the console ends them with CR LF): a line
+		# still being written would give a cut job name.
+		lines=$(grep -a $'^fio-bench: \\(begin\\|irqs\\) .*\r$' "$log" 2>/dev/null | tr -d '\r')
 		n=$(printf '%s' "$lines" | grep -c .)
 		if [ "$n" -gt "$seen" ]; then
 			while read -r _ kind job _; do

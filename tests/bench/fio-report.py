@@ -66,8 +66,11 @@ def samples(path):
         vals = {k: int(v) for k, v in vals.items() if v.lstrip("-").isdigit()}
         if f[0] == "begin":
             begin[f[1]] = vals
-        elif f[0] == "irqs" and f[1] in begin:
-            res[f[1]] = {k: v - begin[f[1]].get(k, 0) for k, v in vals.items()}
+        elif f[0] == "irqs":
+            # (older runs could cut a begin line's job name short)
+            b = begin.get(f[1]) or next((v for k, v in begin.items() if k and f[1].startswith(k)), None)
+            if b is not None:
+                res[f[1]] = {k: v - b.get(k, 0) for k, v in vals.items()}
     return res
 
 
