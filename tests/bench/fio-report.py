@@ -251,8 +251,10 @@ def main():
             meta[k] = v
     peer = "qemu-io" if "qemu-io" in cols else (cols[-1] if cols else "")
     print()
+    done = len({r["rep"] for r in runs})
     print(f"fio benchmark, {meta.get('date', '?')}, {meta.get('machine', '?')}; "
-          f"{meta.get('reps', '?')} repetitions, {meta.get('runtime', '?')} s per job; vmm {meta.get('vmm', '')}")
+          f"{done} of {meta.get('reps', '?')} repetitions done, {meta.get('runtime', '?')} s per job "
+          f"(+{meta.get('ramp', '?')} s ramp); vmm {meta.get('vmm', '')}")
     print()
     print(table(cols, jobs, summary, peer))
     whole = [r for r in runs if r["job"] == "_whole_run"]
