@@ -13,6 +13,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_FUZZ    := clang libclang-rt-14-dev
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -24,7 +25,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 HAVE_MAIN := $(wildcard vmm/main.c)
 
-.PHONY: all deps deps-guest deps-kvmhost guest kvmhost run check unit kvmhost-check integration bench clean
+.PHONY: all deps deps-guest deps-kvmhost deps-fuzz guest kvmhost run check unit kvmhost-check integration bench clean \
+	fuzz fuzz-ci tsan
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
@@ -35,6 +37,8 @@ deps-guest:
 	@$(ENSURE) $(PKGS_GUEST)
 deps-kvmhost:
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
+deps-fuzz:
+	@$(ENSURE) $(PKGS_FUZZ)
 
 $(B)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -65,12 +69,39 @@ $(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-# Fuzz target for the virtqueue chain parser.  gcc builds a sanitized
-# replayer (fuzz_virtq FILE...); clang -fsanitize=fuzzer -DFUZZ_LIBFUZZER
-# builds the libFuzzer binary from the same source.
-$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
+# Fuzz targets, one per tests/fuzz/fuzz_*.c (see tests/fuzz/README).  gcc
+# builds each as a sanitized replayer of input files ($(B)/fuzz/NAME FILE|DIR);
+# `make fuzz` builds the libFuzzer binaries ($(B)/libfuzzer/NAME) with clang
+# against a coverage-instrumented copy of the library; fuzz-ci runs them.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_CC    := clang
+FUZZ_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-at-end \
+	      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS  := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
+
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fail.c $(B)/libvmm-san.a | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $(filter %.c,$^) $(B)/libvmm-san.a $(LDLIBS)
+
+$(B)/fuzzobj/%.o: %.c | deps deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(B)/libvmm-fuzz.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libfuzzer/%: tests/fuzz/%.c tests/fuzz/fail.c $(B)/libvmm-fuzz.a | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.c,$^) $(B)/libvmm-fuzz.a $(LDLIBS)
+
+fuzz: $(FUZZ_NAMES:%=$(B)/libfuzzer/%) $(FUZZ_NAMES:%=$(B)/fuzz/%)
+
+# Replays every seed and reproducer, then fuzzes each target for
+# FUZZ_SECONDS (default 60); fails on any report.
+fuzz-ci: fuzz
+	@tests/fuzz/run-ci $(FUZZ_NAMES)
 
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
@@ -133,4 +164,4 @@ bench: all kvmhost guest
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj $(B)/san -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/san $(B)/fuzzobj $(B)/tsan -name '*.d' 2>/dev/null)
