@@ -164,4 +164,4 @@ bench: all kvmhost guest
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj $(B)/san $(B)/fuzzobj $(B)/tsan -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/san $(B)/fuzzobj $(B)/tsan $(B)/fuzz $(B)/libfuzzer -name '*.d' 2>/dev/null)
