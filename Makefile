@@ -80,7 +80,8 @@ FUZZ_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-a
 	      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS  := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
 
-$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fail.c $(B)/libvmm-san.a | deps
+# (the target source last: gcc names the .d after it, and it has the includes)
+$(B)/fuzz/%: tests/fuzz/replay.c tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-san.a | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $(filter %.c,$^) $(B)/libvmm-san.a $(LDLIBS)
 
@@ -92,7 +93,7 @@ $(B)/libvmm-fuzz.a: $(FUZZ_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libfuzzer/%: tests/fuzz/%.c tests/fuzz/fail.c $(B)/libvmm-fuzz.a | deps-fuzz
+$(B)/libfuzzer/%: tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-fuzz.a | deps-fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.c,$^) $(B)/libvmm-fuzz.a $(LDLIBS)
 

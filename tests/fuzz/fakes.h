@@ -136,7 +136,9 @@ static inline int fk_ev_deassign(void *ctx, const struct ioeventfd *ev)
 {
 	struct fake_kvm *k = ctx;
 	for (unsigned int i = 0; i < k->nr_ev; i++) {
-		if (memcmp(&k->ev[i], ev, sizeof(*ev)) == 0) {
+		const struct ioeventfd *e = &k->ev[i];
+		if (e->addr == ev->addr && e->len == ev->len && e->mmio == ev->mmio &&
+		    e->datamatch == ev->datamatch && e->data == ev->data && e->fd == ev->fd) {
 			k->ev[i] = k->ev[--k->nr_ev];
 			return 0;
 		}
