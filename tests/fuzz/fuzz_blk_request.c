@@ -46,7 +46,7 @@ static bool inside(const struct iovec *iov, unsigned int first, unsigned int las
  * writes for this request and status: the data it fills, then the status
  * byte at the very end.  Returns the length of the prefix written without
  * a gap. */
-static uint64_t written_prefix(const struct blk_request *req, uint8_t status, uint64_t wlen)
+static __attribute__((unused)) uint64_t written_prefix(const struct blk_request *req, uint8_t status, uint64_t wlen)
 {
 	uint64_t data = 0;
 
@@ -73,18 +73,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 	unsigned int nbufs, data_cap, n;
 	uint8_t flags, st;
 
+	/* One statement per read: initialiser order is unspecified in C. */
 	flags = fz_u8(&f);
-	lim = (struct blk_limits){
-		.capacity = (flags & 1) ? fz_u64(&f) : fz_u16(&f),
-		.readonly = flags & 2,
-		.discard = flags & 4,
-		.write_zeroes = flags & 8,
-		.write_zeroes_unmap = flags & 16,
-		.max_discard_sectors = fz_u32(&f),
-		.max_discard_seg = fz_u8(&f) % (MAX_RANGES + 8),
-		.max_write_zeroes_sectors = fz_u32(&f),
-		.max_write_zeroes_seg = fz_u8(&f) % (MAX_RANGES + 8),
-	};
+	memset(&lim, 0, sizeof(lim));
+	lim.capacity = (flags & 1) ? fz_u64(&f) : fz_u16(&f);
+	lim.readonly = flags & 2;
+	lim.discard = flags & 4;
+	lim.write_zeroes = flags & 8;
+	lim.write_zeroes_unmap = flags & 16;
+	lim.max_discard_sectors = fz_u32(&f);
+	lim.max_discard_seg = fz_u8(&f) % (MAX_RANGES + 8);
+	lim.max_write_zeroes_sectors = fz_u32(&f);
+	lim.max_write_zeroes_seg = fz_u8(&f) % (MAX_RANGES + 8);
 	data_cap = 1 + fz_u16(&f) % MAX_DATA;
 	nbufs = fz_u16(&f) % (MAX_BUFS + 1);
 	for (unsigned int i = 0; i < nbufs; i++) {

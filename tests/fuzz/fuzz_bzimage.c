@@ -58,16 +58,14 @@ static void fuzz_pure(struct fz *f, const uint8_t *img, size_t len)
 	uint64_t claimed = len + (fz_u16(f) & 0x3fff);  /* more than we have */
 	static uint8_t zp[BOOT_PARAMS_SIZE];
 	struct e820_entry e820[E820_MAX_ENTRIES + 2];
-	struct x86_boot_args a = {
-		.cmdline_addr = X86_CMDLINE_ADDR,
-		.cmdline_len = fz_u32(f),
-		.initrd_addr = fz_u64(f),
-		.initrd_size = fz_u64(f),
-		.e820 = e820,
-		.e820_nr = fz_u8(f) % (E820_MAX_ENTRIES + 3),
-		.rsdp_addr = fz_u64(f),
-	};
+	struct x86_boot_args a = { .cmdline_addr = X86_CMDLINE_ADDR, .e820 = e820 };
 
+	/* One statement per read: initialiser order is unspecified in C. */
+	a.cmdline_len = fz_u32(f);
+	a.initrd_addr = fz_u64(f);
+	a.initrd_size = fz_u64(f);
+	a.e820_nr = fz_u8(f) % (E820_MAX_ENTRIES + 3);
+	a.rsdp_addr = fz_u64(f);
 	memset(e820, 0xab, sizeof(e820));
 	/* A header read from the first bytes of a longer file. */
 	if (x86_bzimage_parse_header(img, len, claimed, &bz) == 0)

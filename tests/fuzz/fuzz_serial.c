@@ -109,9 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 3:  /* direct register access, offsets past the 8 registers */
-			if (op & 0x80)
-				serial_write_reg(&s, fz_u8(&f) % 16, fz_u8(&f));
-			else
+			if (op & 0x80) {
+				unsigned int reg = fz_u8(&f) % 16;
+				serial_write_reg(&s, reg, fz_u8(&f));
+			} else
 				(void)serial_read_reg(&s, fz_u8(&f) % 16);
 			break;
 		}
