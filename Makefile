@@ -107,6 +107,31 @@ fuzz: $(FUZZ_NAMES:%=$(B)/libfuzzer/%) $(FUZZ_NAMES:%=$(B)/fuzz/%)
 fuzz-ci: fuzz
 	@tests/fuzz/run-ci $(FUZZ_NAMES)
 
+# ThreadSanitizer build of the unit tests of the I/O path (the threads that
+# share guest rings, MSI-X vectors, the buses and the console), against a
+# TSan-built library; any report fails the test (halt_on_error).  clang:
+# gcc's TSan refuses the ring code's atomic_thread_fence.
+TSAN_TESTS := test_blk test_virtq test_virtio_pci test_msix test_bus test_console test_serial
+TSAN_OBJS  := $(LIB_SRCS:%.c=$(B)/tsan/%.o)
+TSAN_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-at-end \
+	      -fsanitize=thread -fno-omit-frame-pointer
+
+$(B)/tsan/%.o: %.c | deps deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(TSAN_FLAGS) -c -o $@ $<
+
+$(B)/libvmm-tsan.a: $(TSAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/tsan/unit/%: tests/unit/%.c $(B)/libvmm-tsan.a | deps deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(TSAN_FLAGS) -o $@ $< $(B)/libvmm-tsan.a $(LDLIBS) $$(pkg-config --libs check)
+
+tsan: $(TSAN_TESTS:%=$(B)/tsan/unit/%)
+	@TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 $$TSAN_OPTIONS" \
+		UNIT_LABEL=tsan tests/unit/run-all $^
+
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
