@@ -3,48 +3,67 @@
 
 B         := build
 CC        := gcc
-WARN      := -Wall -Wextra -Werror
+# kvmtool's warning set on top of -Wall -Wextra.
+WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations \
+	     -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wredundant-decls \
+	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
+	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
-LDLIBS    := -lpthread -luring -lfdt
+LDLIBS    := -lpthread -luring
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages, by what needs them.  They are installed when missing (as
 # root) or named with the command to install them.
-PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
 PKGS_FUZZ    := clang libclang-rt-14-dev
+PKGS_LINT    := shellcheck cppcheck clang-format
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
 # tests link against; new files are picked up without editing this list.
-LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard core/*.c vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 HAVE_MAIN := $(wildcard vmm/main.c)
+# Unit tests that create real VMs: without /dev/kvm they run in the test host.
+UNIT_KVM  := $(B)/unit/test_vm $(B)/unit/test_virtio_pci_kvm
+UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
-.PHONY: all deps deps-guest deps-kvmhost deps-fuzz guest kvmhost run check unit kvmhost-check integration bench clean \
+.PHONY: lint all deps deps-guest deps-kvmhost guest kvmhost run check unit kvmhost-check integration bench clean \
 	fuzz fuzz-ci tsan
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
 
-deps:
+# Each package set is checked once and remembered in a stamp, so a plain
+# make does not run the installer again; editing the lists re-checks.
+STAMP := $(B)/.deps
+$(STAMP)/build: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_BUILD)
-deps-guest:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/guest: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_GUEST)
-deps-kvmhost:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/kvmhost: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
-deps-fuzz:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/fuzz: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_FUZZ)
+	@mkdir -p $(@D) && touch $@
+deps: $(STAMP)/build
+deps-guest: $(STAMP)/guest
+deps-kvmhost: $(STAMP)/kvmhost
+deps-fuzz: $(STAMP)/fuzz
 
-$(B)/obj/%.o: %.c | deps
+$(B)/obj/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c | deps
+$(B)/san/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
@@ -61,11 +80,11 @@ $(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
-$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | deps
+$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS) $$(pkg-config --libs check)
 
-$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
+$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
@@ -84,11 +103,11 @@ FUZZ_OBJS  := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
 FUZZ_DEFS  := -DFUZZ_LAX_USED_LEN
 
 # (the target source last: gcc names the .d after it, and it has the includes)
-$(B)/fuzz/%: tests/fuzz/replay.c tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-san.a | deps
+$(B)/fuzz/%: tests/fuzz/replay.c tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(FUZZ_DEFS) -O1 -o $@ $(filter %.c,$^) $(B)/libvmm-san.a $(LDLIBS)
 
-$(B)/fuzzobj/%.o: %.c | deps deps-fuzz
+$(B)/fuzzobj/%.o: %.c | $(STAMP)/build $(STAMP)/fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 
@@ -96,7 +115,7 @@ $(B)/libvmm-fuzz.a: $(FUZZ_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libfuzzer/%: tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-fuzz.a | deps-fuzz
+$(B)/libfuzzer/%: tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-fuzz.a | $(STAMP)/fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer -o $@ $(filter %.c,$^) $(B)/libvmm-fuzz.a $(LDLIBS)
 
@@ -116,7 +135,7 @@ TSAN_OBJS  := $(LIB_SRCS:%.c=$(B)/tsan/%.o)
 TSAN_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-at-end \
 	      -fsanitize=thread -fno-omit-frame-pointer
 
-$(B)/tsan/%.o: %.c | deps deps-fuzz
+$(B)/tsan/%.o: %.c | $(STAMP)/build $(STAMP)/fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(TSAN_FLAGS) -c -o $@ $<
 
@@ -124,7 +143,7 @@ $(B)/libvmm-tsan.a: $(TSAN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/tsan/unit/%: tests/unit/%.c $(B)/libvmm-tsan.a | deps deps-fuzz
+$(B)/tsan/unit/%: tests/unit/%.c $(B)/libvmm-tsan.a | $(STAMP)/build $(STAMP)/fuzz
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(TSAN_FLAGS) -o $@ $< $(B)/libvmm-tsan.a $(LDLIBS) $$(pkg-config --libs check)
 
@@ -135,7 +154,7 @@ tsan: $(TSAN_TESTS:%=$(B)/tsan/unit/%)
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
-$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
+$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
@@ -147,18 +166,18 @@ $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts
 
 # Runs in the guest: reports a guest.run script's status through vmm's
 # debug-exit port.  Static, so it needs nothing from the rootfs.
-$(B)/guest/debug-exit: guest/tools/debug-exit.c | deps
+$(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
+$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
-$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
+$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
 	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
 
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
@@ -169,8 +188,16 @@ $(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmc
 
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 
-unit: $(UNIT_BINS)
-	@tests/unit/run-all $(UNIT_BINS)
+unit: $(UNIT_BINS) $(UNIT_KVMHOST)
+	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
+
+# The tree's habits: include direction, shellcheck, cppcheck (and the
+# format check).
+$(STAMP)/lint: Makefile $(ENSURE)
+	@$(ENSURE) $(PKGS_LINT)
+	@mkdir -p $(@D) && touch $@
+lint: | $(STAMP)/lint
+	@tests/lint/run-all
 
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh

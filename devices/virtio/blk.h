@@ -13,7 +13,7 @@
 #include "devices/block/disk.h"
 #include "devices/virtio/blk_worker.h"
 #include "devices/virtio/device.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* Feature bits (virtio 1.x, 5.2.3). */
 #define VIRTIO_BLK_F_SIZE_MAX     1
@@ -59,8 +59,7 @@ struct blk_device_params {
  * dev->transport before the driver runs; dev->ops->destroy frees it.
  * NULL with a message in err on failure.
  */
-struct virtio_device *blk_device_create(const struct blk_device_params *params, char *err,
-					size_t errlen);
+struct virtio_device *blk_device_create(const struct blk_device_params *params);
 
 /* Totals over all queues since creation (the stopped ones' included).
  * dev must be a blk device.  Any thread. */

@@ -15,14 +15,15 @@
 #include <unistd.h>
 
 #include "devices/virtio/pci_priv.h"
-#include "vmm/err.h"
+#include "core/err.h"
+#include "core/log.h"
 
 void virtio_pci_report(struct virtio_pci *vp)
 {
 	if (vp->p.report)
 		vp->p.report(vp->p.report_opaque, err_msg());
 	else
-		fprintf(stderr, "vmm: virtio-pci: %s\n", err_msg());
+		log_warn("virtio-pci: %s", err_msg());
 }
 
 static void kick(struct virtio_pci *vp, unsigned int q)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/pci_priv.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {
@@ -126,7 +126,6 @@ static bool features_ok(struct virtio_pci *vp)
 
 static void start_queues(struct virtio_pci *vp)
 {
-	char msg[256];
 
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queues[i];
@@ -140,9 +139,9 @@ static void start_queues(struct virtio_pci *vp)
 			.used_gpa = q->device,
 			.features = vp->driver_features,
 		};
-		msg[0] = '\0';
-		if (vp->vdev->ops->queue_start(vp->vdev, i, &cfg, q->kick_fd, msg, sizeof(msg))) {
-			err_set("queue %u: %s", i, msg[0] ? msg : "refused by the device");
+		err_set("refused by the device");
+		if (vp->vdev->ops->queue_start(vp->vdev, i, &cfg, q->kick_fd)) {
+			err_prefix("queue %u", i);
 			virtio_pci_report(vp);
 			virtio_pci_set_needs_reset(vp);
 		}

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "devices/msix.h"
-#include "vmm/err.h"
-#include "vmm/irq.h"
+#include "core/err.h"
+#include "core/irq_ops.h"
 #include "fuzz.h"
 
 #define FK_MAX_GSI 4096
@@ -112,7 +112,7 @@ static inline int fk_irqfd_detach(void *ctx, int fd, uint32_t gsi)
 	return 0;
 }
 
-static const struct msix_irq_ops fk_irq_ops = {
+static const struct irq_msi_ops fk_irq_ops = {
 	.msi_add = fk_msi_add,
 	.msi_update = fk_msi_update,
 	.msi_remove = fk_msi_remove,

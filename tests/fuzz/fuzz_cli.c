@@ -15,7 +15,8 @@
 
 #include "devices/block/disk.h"
 #include "vmm/cli.h"
-#include "vmm/err.h"
+#include "vmm/disk_config.h"
+#include "core/err.h"
 #include "fuzz.h"
 
 #define MAX_ARGS 64
@@ -41,7 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(buf != NULL && out != NULL);
 	memcpy(buf, data, size);
 	buf[size] = '\0';
-	argv[argc++] = "vmm";
+	static char prog[] = "vmm";
+
+	argv[argc++] = prog;
 	for (char *p = buf; p < buf + size && argc <= MAX_ARGS; p += strlen(p) + 1)
 		argv[argc++] = p;
 	argv[argc] = NULL;
@@ -49,15 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 1; i < argc; i++) {
 		uint64_t bytes;
 		struct disk_config dc;
-		char msg[256];
 
 		if (cli_parse_size(argv[i], &bytes) == 0)
 			FUZZ_CHECK(bytes != 0 && (bytes & 0xfff) == 0);
 		memset(&dc, 0x55, sizeof(dc));
-		if (disk_config_parse(argv[i], &dc, msg, sizeof(msg)) == 0)
+		if (disk_config_parse(argv[i], &dc) == 0)
 			check_disk(&dc);
 		else
-			FUZZ_CHECK(memchr(msg, 0, sizeof(msg)) != NULL && msg[0] != '\0');
+			FUZZ_CHECK(err_msg() != NULL && err_msg()[0] != '\0');
 	}
 
 	r = cli_parse(argc, argv, &cfg, out);

@@ -19,7 +19,7 @@
 
 #include "devices/msix.h"
 #include "devices/pci.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 #include "fakes.h"
 #include "fuzz.h"
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "devices/pci.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 #include "fuzz.h"
 
 #define MEM32_BASE 0xc0000000ull

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "devices/serial.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 #include "fuzz.h"
 
 struct sink {

@@ -22,7 +22,7 @@
 
 #include "devices/virtio/pci.h"
 #include "devices/virtio/queue.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 #include "fakes.h"
 #include "fuzz.h"
 
@@ -84,7 +84,7 @@ static void fd_config_write(struct virtio_device *d, uint32_t off, const void *b
 }
 
 static int fd_queue_start(struct virtio_device *d, unsigned int q, const struct virtq_config *cfg,
-			  int kick_fd, char *err, size_t errlen)
+			  int kick_fd)
 {
 	struct fake_dev *fd = (struct fake_dev *)d;
 	struct virtq vq;
@@ -93,10 +93,8 @@ static int fd_queue_start(struct virtio_device *d, unsigned int q, const struct 
 	FUZZ_CHECK(fd->features_set && cfg->features == fd->features);
 	FUZZ_CHECK(cfg->size && cfg->size <= d->queue_max_size && !(cfg->size & (cfg->size - 1)));
 	FUZZ_CHECK(kick_fd == virtio_pci_kick_fd(vp, q));
-	if (virtq_init(&vq, &mem, cfg) < 0) {
-		snprintf(err, errlen, "%s", virtq_strerror(vq.error));
-		return -1;
-	}
+	if (virtq_init(&vq, &mem, cfg) < 0)
+		return err_set("%s", virtq_strerror(vq.error));
 	fd->started[q] = true;
 	return 0;
 }
@@ -204,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev.refuse_features = setup & 0x40;
 	struct virtio_pci_params p = {
 		.vdev = &dev.vdev, .irq_ops = &fk_irq_ops, .irq_ctx = &kvm,
-		.ioeventfd_ops = &(const struct virtio_pci_ioeventfd_ops){ fk_ev_assign, fk_ev_deassign },
+		.ioeventfd_ops = &(const struct ioeventfd_ops){ fk_ev_assign, fk_ev_deassign },
 		.ioeventfd_ctx = &kvm, .report = fk_report, .report_opaque = &kvm,
 	};
 	bus_init(&mmio, "mmio");
