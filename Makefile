@@ -130,7 +130,7 @@ fuzz-ci: fuzz
 # share guest rings, MSI-X vectors, the buses and the console), against a
 # TSan-built library; any report fails the test (halt_on_error).  clang:
 # gcc's TSan refuses the ring code's atomic_thread_fence.
-TSAN_TESTS := test_blk test_virtq test_virtio_pci test_msix test_bus test_console test_serial
+TSAN_TESTS := test_blk test_queue test_virtio_pci test_msix test_bus test_console test_serial
 TSAN_OBJS  := $(LIB_SRCS:%.c=$(B)/tsan/%.o)
 TSAN_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-at-end \
 	      -fsanitize=thread -fno-omit-frame-pointer
