@@ -110,6 +110,11 @@ put("fuzz_virtq", "big-indirect", vq_header(10, cap=1024) +
     desc_run((1, 0x8000), 4096, (2, 0), 64, NEXT | WRITE, 64) +
     patch((0, 0), struct.pack("<QIHH", 2 * 1024 * 1024 + 0x8000, 16 * 4096, INDIRECT, 0)) +
     publish(1, 0) + run(2))
+# A 1000-entry indirect table that fits the device's 1024 segments.
+put("fuzz_virtq", "indirect-1000", vq_header(10, cap=1024) +
+    desc_run((1, 0x8000), 1000, (2, 0), 64, NEXT | WRITE, 64) +
+    patch((0, 0), struct.pack("<QIHH", 2 * 1024 * 1024 + 0x8000, 16 * 1000, INDIRECT, 0)) +
+    publish(1, 0) + run(2))
 # The largest queue, rings in R0 and R1.
 put("fuzz_virtq", "max-size", vq_header(15, desc=(0, 0), avail=(1, 0), used=(1, 0x20000)) +
     desc_run((0, 0), 64, (3, 0), 16, 0, 16) + publish(64, 0, 1) + run(70))
