@@ -112,9 +112,12 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned in
 
 unsigned int x86_phys_bits(const struct kvm_cpuid2 *c)
 {
-	for (unsigned int i = 0; i < c->nent; i++)
-		if (c->entries[i].function == 0x80000008 && (c->entries[i].eax & 0xff))
-			return c->entries[i].eax & 0xff;
+	for (unsigned int i = 0; i < c->nent; i++) {
+		unsigned int bits = c->entries[i].eax & 0xff;
+		if (c->entries[i].function == 0x80000008 && bits)
+			return bits;
+	}
+	/* Leaf 0x80000008 missing or empty: the architectural default. */
 	return 36;
 }
 

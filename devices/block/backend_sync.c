@@ -17,16 +17,16 @@
 #include "core/err.h"
 
 struct sync_backend {
-	struct blk_backend be;
-	struct blk_io *done_head;
-	struct blk_io *done_tail;
+	struct block_backend be;
+	struct block_io *done_head;
+	struct block_io *done_tail;
 	unsigned int nwatch;
 	bool cancelled;
-	struct pollfd watch[BLK_BACKEND_MAX_WATCH];
-	unsigned int tag[BLK_BACKEND_MAX_WATCH];
+	struct pollfd watch[BLOCK_BACKEND_MAX_WATCH];
+	unsigned int tag[BLOCK_BACKEND_MAX_WATCH];
 };
 
-static int sync_rw(int fd, struct blk_io *io)
+static int sync_rw(int fd, struct block_io *io)
 {
 	struct iovec *iov = io->iov;
 	unsigned int n = io->iovcnt;
@@ -34,7 +34,7 @@ static int sync_rw(int fd, struct blk_io *io)
 
 	while (n > 0) {
 		int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
-		ssize_t r = io->op == BLK_IO_READ ? preadv(fd, iov, cnt, offset)
+		ssize_t r = io->op == BLOCK_IO_READ ? preadv(fd, iov, cnt, offset)
 						  : pwritev(fd, iov, cnt, offset);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -51,20 +51,20 @@ static int sync_rw(int fd, struct blk_io *io)
 	return 0;
 }
 
-static int sync_run(struct blk_backend *be, struct blk_io *io)
+static int sync_run(struct block_backend *be, struct block_io *io)
 {
 	int fd = be->params.fd;
 	int mode;
 
 	switch (io->op) {
-	case BLK_IO_READ:
-	case BLK_IO_WRITE:
+	case BLOCK_IO_READ:
+	case BLOCK_IO_WRITE:
 		return sync_rw(fd, io);
-	case BLK_IO_FLUSH:
+	case BLOCK_IO_FLUSH:
 		return fdatasync(fd) < 0 ? -errno : 0;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
-		mode = blk_io_fallocate_mode(&be->params, io);
+	case BLOCK_IO_DISCARD:
+	case BLOCK_IO_WRITE_ZEROES:
+		mode = block_io_fallocate_mode(&be->params, io);
 		if (mode < 0)
 			return -EOPNOTSUPP;
 		return fallocate(fd, mode, (off_t)io->offset, (off_t)io->len) < 0 ? -errno : 0;
@@ -72,7 +72,7 @@ static int sync_run(struct blk_backend *be, struct blk_io *io)
 	return -EINVAL;
 }
 
-static int sync_queue(struct blk_backend *be, struct blk_io *io)
+static int sync_queue(struct block_backend *be, struct block_io *io)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
 
@@ -87,13 +87,13 @@ static int sync_queue(struct blk_backend *be, struct blk_io *io)
 	return 0;
 }
 
-static int sync_submit(struct blk_backend *be)
+static int sync_submit(struct block_backend *be)
 {
 	(void)be;
 	return 0;
 }
 
-static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_io *io, void *ctx),
+static int sync_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		     void *ctx)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
@@ -101,7 +101,7 @@ static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_
 
 	(void)wait;  /* everything queued has already completed */
 	while (s->done_head) {
-		struct blk_io *io = s->done_head;
+		struct block_io *io = s->done_head;
 		s->done_head = io->next;
 		if (s->done_head == NULL)
 			s->done_tail = NULL;
@@ -112,11 +112,11 @@ static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_
 	return n;
 }
 
-static int sync_watch(struct blk_backend *be, int fd, unsigned int tag)
+static int sync_watch(struct block_backend *be, int fd, unsigned int tag)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
 
-	if (s->nwatch >= BLK_BACKEND_MAX_WATCH)
+	if (s->nwatch >= BLOCK_BACKEND_MAX_WATCH)
 		return -ENOSPC;
 	s->watch[s->nwatch] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	s->tag[s->nwatch++] = tag;
@@ -124,7 +124,7 @@ static int sync_watch(struct blk_backend *be, int fd, unsigned int tag)
 }
 
 /* Completed ios first; sleep in poll() only when there are none. */
-static int sync_wait(struct blk_backend *be, bool block, const struct blk_backend_cb *cb,
+static int sync_wait(struct block_backend *be, bool block, const struct block_backend_cb *cb,
 		     void *ctx)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
@@ -151,23 +151,23 @@ static int sync_wait(struct blk_backend *be, bool block, const struct blk_backen
 }
 
 /* Nothing to cancel: every io ran when it was queued. */
-static void sync_cancel(struct blk_backend *be)
+static void sync_cancel(struct block_backend *be)
 {
 	((struct sync_backend *)be)->cancelled = true;
 }
 
-static unsigned int sync_room(const struct blk_backend *be)
+static unsigned int sync_room(const struct block_backend *be)
 {
 	(void)be;
 	return UINT_MAX;
 }
 
-static void sync_destroy(struct blk_backend *be)
+static void sync_destroy(struct block_backend *be)
 {
 	free(be);
 }
 
-static const struct blk_backend_ops sync_ops = {
+static const struct block_backend_ops sync_ops = {
 	.name = "sync",
 	.queue = sync_queue,
 	.submit = sync_submit,
@@ -179,7 +179,7 @@ static const struct blk_backend_ops sync_ops = {
 	.destroy = sync_destroy,
 };
 
-struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params)
+struct block_backend *block_backend_sync_create(const struct block_backend_params *params)
 {
 	struct sync_backend *s = calloc(1, sizeof(*s));
 

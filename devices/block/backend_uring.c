@@ -27,7 +27,7 @@
 #include "devices/iov.h"
 #include "core/err.h"
 
-/* user_data of the ring's own requests; blk_io pointers are aligned. */
+/* user_data of the ring's own requests; block_io pointers are aligned. */
 #define TAG_WATCH  1u   /* | index << 2 */
 #define TAG_CANCEL 2u
 /* CQEs a multishot poll may post between two waits, kept free for it. */
@@ -41,14 +41,14 @@ struct uring_watch {
 };
 
 struct uring_backend {
-	struct blk_backend be;
+	struct block_backend be;
 	struct io_uring ring;
 	unsigned int cq_entries;
 	unsigned int setup_flags;
 	bool enabled;           /* R_DISABLED rings start on their first use */
 	bool cancelled;         /* no more watches */
 	unsigned int nwatch;
-	struct uring_watch watch[BLK_BACKEND_MAX_WATCH];
+	struct uring_watch watch[BLOCK_BACKEND_MAX_WATCH];
 };
 
 static unsigned int reserved(const struct uring_backend *u)
@@ -56,7 +56,7 @@ static unsigned int reserved(const struct uring_backend *u)
 	return u->nwatch * WATCH_CQ_RESERVE + 1;  /* + a cancel request */
 }
 
-static unsigned int uring_room(const struct blk_backend *be)
+static unsigned int uring_room(const struct block_backend *be)
 {
 	const struct uring_backend *u = (const struct uring_backend *)be;
 	unsigned int used = be->inflight + reserved(u);
@@ -111,15 +111,15 @@ static struct io_uring_sqe *get_sqe(struct uring_backend *u)
 	return sqe;
 }
 
-static int uring_prep(struct uring_backend *u, struct blk_io *io)
+static int uring_prep(struct uring_backend *u, struct block_io *io)
 {
 	int fd = u->be.params.fd;
 	struct io_uring_sqe *sqe;
 	int mode = 0;
 	unsigned int cnt;
 
-	if (io->op == BLK_IO_DISCARD || io->op == BLK_IO_WRITE_ZEROES) {
-		mode = blk_io_fallocate_mode(&u->be.params, io);
+	if (io->op == BLOCK_IO_DISCARD || io->op == BLOCK_IO_WRITE_ZEROES) {
+		mode = block_io_fallocate_mode(&u->be.params, io);
 		if (mode < 0)
 			return -EOPNOTSUPP;
 	}
@@ -128,17 +128,17 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 		return -EBUSY;
 	cnt = io->iovcnt > IOV_MAX ? IOV_MAX : io->iovcnt;
 	switch (io->op) {
-	case BLK_IO_READ:
+	case BLOCK_IO_READ:
 		io_uring_prep_readv(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_WRITE:
+	case BLOCK_IO_WRITE:
 		io_uring_prep_writev(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_FLUSH:
+	case BLOCK_IO_FLUSH:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
+	case BLOCK_IO_DISCARD:
+	case BLOCK_IO_WRITE_ZEROES:
 		io_uring_prep_fallocate(sqe, fd, mode, io->offset, io->len);
 		break;
 	}
@@ -146,7 +146,7 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 	return 0;
 }
 
-static int uring_queue(struct blk_backend *be, struct blk_io *io)
+static int uring_queue(struct block_backend *be, struct block_io *io)
 {
 	int r;
 
@@ -158,7 +158,7 @@ static int uring_queue(struct blk_backend *be, struct blk_io *io)
 	return r;
 }
 
-static int uring_submit(struct blk_backend *be)
+static int uring_submit(struct block_backend *be)
 {
 	return enter((struct uring_backend *)be, 0);
 }
@@ -179,12 +179,12 @@ static int arm_watch(struct uring_backend *u, unsigned int i)
 	return 0;
 }
 
-static int uring_watch(struct blk_backend *be, int fd, unsigned int tag)
+static int uring_watch(struct block_backend *be, int fd, unsigned int tag)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 	unsigned int i = u->nwatch;
 
-	if (i >= BLK_BACKEND_MAX_WATCH)
+	if (i >= BLOCK_BACKEND_MAX_WATCH)
 		return -ENOSPC;
 	u->watch[i] = (struct uring_watch){ .fd = fd, .tag = tag, .multishot = true };
 	u->nwatch++;
@@ -198,7 +198,7 @@ static int uring_watch(struct blk_backend *be, int fd, unsigned int tag)
  * fire again at once, and re-arming.
  */
 static void watch_cqe(struct uring_backend *u, unsigned int i, const struct io_uring_cqe *cqe,
-		      const struct blk_backend_cb *cb, void *ctx)
+		      const struct block_backend_cb *cb, void *ctx)
 {
 	struct uring_watch *wt = &u->watch[i];
 	uint64_t count;
@@ -226,7 +226,7 @@ static void watch_cqe(struct uring_backend *u, unsigned int i, const struct io_u
  * it was queued again (short transfer, EAGAIN): regular files can return
  * less than asked, e.g. when a signal or memory pressure interrupts.
  */
-static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
+static bool uring_finish(struct uring_backend *u, struct block_io *io, int res)
 {
 	if (res == -EAGAIN || res == -EINTR) {
 		if (uring_prep(u, io) == 0)
@@ -238,8 +238,8 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 		io->result = res;
 		return true;
 	}
-	if (io->op == BLK_IO_READ || io->op == BLK_IO_WRITE) {
-		uint64_t want = blk_io_bytes(io);
+	if (io->op == BLOCK_IO_READ || io->op == BLOCK_IO_WRITE) {
+		uint64_t want = block_io_bytes(io);
 		if ((uint64_t)res < want) {
 			if (res == 0) {
 				io->result = -EIO;
@@ -258,14 +258,14 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 }
 
 /* Everything in the completion queue, without entering the kernel. */
-static int drain_cq(struct uring_backend *u, const struct blk_backend_cb *cb, void *ctx)
+static int drain_cq(struct uring_backend *u, const struct block_backend_cb *cb, void *ctx)
 {
 	struct io_uring_cqe *cqe;
 	int n = 0;
 
 	while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
 		uint64_t data = io_uring_cqe_get_data64(cqe);
-		struct blk_io *io = (struct blk_io *)(uintptr_t)data;
+		struct block_io *io = (struct block_io *)(uintptr_t)data;
 		int res = cqe->res;
 
 		if (data & TAG_WATCH) {
@@ -287,7 +287,7 @@ static int drain_cq(struct uring_backend *u, const struct blk_backend_cb *cb, vo
 	return n;
 }
 
-static int uring_wait(struct blk_backend *be, bool block, const struct blk_backend_cb *cb,
+static int uring_wait(struct block_backend *be, bool block, const struct block_backend_cb *cb,
 		      void *ctx)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
@@ -305,15 +305,15 @@ static int uring_wait(struct blk_backend *be, bool block, const struct blk_backe
 	return r < 0 ? r : n;
 }
 
-static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_io *io, void *ctx),
+static int uring_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		      void *ctx)
 {
-	const struct blk_backend_cb cb = { .done = done };
+	const struct block_backend_cb cb = { .done = done };
 
 	return uring_wait(be, wait && be->inflight > 0, &cb, ctx);
 }
 
-static void uring_cancel(struct blk_backend *be)
+static void uring_cancel(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 	struct io_uring_sqe *sqe;
@@ -329,7 +329,7 @@ static void uring_cancel(struct blk_backend *be)
 	enter(u, 0);
 }
 
-static void uring_destroy(struct blk_backend *be)
+static void uring_destroy(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 
@@ -337,7 +337,7 @@ static void uring_destroy(struct blk_backend *be)
 	free(u);
 }
 
-static const struct blk_backend_ops uring_ops = {
+static const struct block_backend_ops uring_ops = {
 	.name = "io_uring",
 	.queue = uring_queue,
 	.submit = uring_submit,
@@ -357,7 +357,7 @@ static const unsigned int setup_tiers[] = {
 	0,
 };
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params)
+struct block_backend *block_backend_uring_create(const struct block_backend_params *params)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	unsigned int entries = params->depth;
@@ -387,16 +387,4 @@ struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *pa
 	u->be.ops = &uring_ops;
 	u->be.params = *params;
 	return &u->be;
-}
-
-/* For --stats and tests: which ring setup the kernel accepted. */
-const char *blk_backend_uring_mode(const struct blk_backend *be)
-{
-	unsigned int f = ((const struct uring_backend *)be)->setup_flags;
-
-	if (f & IORING_SETUP_DEFER_TASKRUN)
-		return "single-issuer, deferred task work";
-	if (f & IORING_SETUP_COOP_TASKRUN)
-		return "cooperative task work";
-	return "plain";
 }

@@ -51,8 +51,8 @@ struct blk_slot {
 	struct blk_request req;
 	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
 	struct iovec *data;       /* the request's data slice of them */
-	struct blk_io io;         /* READ, WRITE or FLUSH */
-	struct blk_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
+	struct block_io io;         /* READ, WRITE or FLUSH */
+	struct block_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
 	unsigned int pending;     /* ios not completed yet */
 	uint8_t status;
 	void *bounce;             /* a pool chunk for O_DIRECT, see disk.c */
@@ -74,7 +74,7 @@ struct blk_slot {
 
 struct blk_merge {
 	enum io_owner owner;      /* OWNER_MERGE */
-	struct blk_io io;
+	struct block_io io;
 	struct blk_slot *slots;   /* linked by next */
 	struct iovec iov[];
 };
@@ -82,7 +82,7 @@ struct blk_merge {
 struct blk_worker {
 	struct blk_worker_params p;
 	struct virtq vq;
-	struct blk_backend *be;
+	struct block_backend *be;
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
 	struct blk_dwz_range *ranges;
@@ -178,10 +178,10 @@ static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_
 	w->free = slot;
 }
 
-static void io_done(struct blk_io *io, void *ctx);
+static void io_done(struct block_io *io, void *ctx);
 
 /* Queues io on the backend; a refusal completes it with an error. */
-static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct blk_io *io)
+static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct block_io *io)
 {
 	io->opaque = slot;
 	io->result = 0;
@@ -202,8 +202,8 @@ static void start_bounce_chunk(struct blk_worker *w, struct blk_slot *slot)
 		iov_to_buf(slot->req.data, slot->req.data_cnt, slot->bounce_off, slot->bounce, len);
 	slot->bounce_len = len;
 	slot->bounce_iov = (struct iovec){ .iov_base = slot->bounce, .iov_len = len };
-	slot->io = (struct blk_io){
-		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLK_IO_READ : BLK_IO_WRITE,
+	slot->io = (struct block_io){
+		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
 		.offset = slot->req.sector * DISK_SECTOR_SIZE + slot->bounce_off,
 		.iov = &slot->bounce_iov,
 		.iovcnt = 1,
@@ -234,7 +234,7 @@ static bool bounce_chunk_done(struct blk_worker *w, struct blk_slot *slot)
 
 static void merge_done(struct blk_worker *w, struct blk_merge *m);
 
-static void io_done(struct blk_io *io, void *ctx)
+static void io_done(struct block_io *io, void *ctx)
 {
 	struct blk_worker *w = ctx;
 	struct blk_slot *slot = io->opaque;
@@ -254,7 +254,7 @@ static void io_done(struct blk_io *io, void *ctx)
 
 static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_io *io = &slot->io;
+	struct block_io *io = &slot->io;
 
 	if (slot->req.data_len == 0) {
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
@@ -270,8 +270,8 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 		start_bounce_chunk(w, slot);
 		return;
 	}
-	*io = (struct blk_io){
-		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLK_IO_READ : BLK_IO_WRITE,
+	*io = (struct block_io){
+		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
 		.offset = slot->req.sector * DISK_SECTOR_SIZE,
 		.iov = slot->req.data,
 		.iovcnt = slot->req.data_cnt,
@@ -288,8 +288,8 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 
 static int batch_cmp(const void *a, const void *b)
 {
-	const struct blk_io *x = &(*(struct blk_slot *const *)a)->io;
-	const struct blk_io *y = &(*(struct blk_slot *const *)b)->io;
+	const struct block_io *x = &(*(struct blk_slot *const *)a)->io;
+	const struct block_io *y = &(*(struct blk_slot *const *)b)->io;
 
 	if (x->op != y->op)
 		return x->op < y->op ? -1 : 1;
@@ -318,7 +318,7 @@ static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned
 		memcpy(&m->iov[k], slots[i]->io.iov, slots[i]->io.iovcnt * sizeof(struct iovec));
 		k += slots[i]->io.iovcnt;
 	}
-	m->io = (struct blk_io){ .op = slots[0]->io.op, .offset = slots[0]->io.offset,
+	m->io = (struct block_io){ .op = slots[0]->io.op, .offset = slots[0]->io.offset,
 				 .iov = m->iov, .iovcnt = segs, .opaque = m };
 	count(&w->stats.merged, n - 1);
 	if (w->be->ops->queue(w->be, &m->io) < 0) {
@@ -336,15 +336,15 @@ static void queue_batch(struct blk_worker *w)
 	if (n > 1)
 		qsort(w->batch, n, sizeof(*w->batch), batch_cmp);
 	while (i < n) {
-		struct blk_io *last = &w->batch[i]->io;
-		uint64_t bytes = blk_io_bytes(last);
+		struct block_io *last = &w->batch[i]->io;
+		uint64_t bytes = block_io_bytes(last);
 		unsigned int segs = last->iovcnt, j = i + 1;
 
 		for (; j < n; j++) {
-			struct blk_io *io = &w->batch[j]->io;
-			uint64_t len = blk_io_bytes(io);
+			struct block_io *io = &w->batch[j]->io;
+			uint64_t len = block_io_bytes(io);
 
-			if (io->op != last->op || io->offset != last->offset + blk_io_bytes(last) ||
+			if (io->op != last->op || io->offset != last->offset + block_io_bytes(last) ||
 			    bytes + len > BLK_MERGE_MAX_BYTES || segs + io->iovcnt > IOV_MAX)
 				break;
 			bytes += len;
@@ -412,9 +412,9 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 	/* Count them all before queueing: a sync backend completes at once. */
 	slot->pending = n;
 	for (unsigned int i = 0; i < n; i++) {
-		slot->dwz[i] = (struct blk_io){
-			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLK_IO_DISCARD
-								      : BLK_IO_WRITE_ZEROES,
+		slot->dwz[i] = (struct block_io){
+			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLOCK_IO_DISCARD
+								      : BLOCK_IO_WRITE_ZEROES,
 			.offset = w->ranges[i].sector * DISK_SECTOR_SIZE,
 			.len = (uint64_t)w->ranges[i].num_sectors * DISK_SECTOR_SIZE,
 			.unmap = w->ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
@@ -441,7 +441,7 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 		start_rw(w, slot);
 		return;
 	case VIRTIO_BLK_T_FLUSH:
-		slot->io = (struct blk_io){ .op = BLK_IO_FLUSH };
+		slot->io = (struct block_io){ .op = BLOCK_IO_FLUSH };
 		slot->pending = 1;
 		queue_io(w, slot, &slot->io);
 		return;
@@ -540,7 +540,7 @@ static void on_event(unsigned int tag, void *ctx)
 		count(&w->stats.kicks, 1);
 }
 
-static const struct blk_backend_cb worker_cb = { .done = io_done, .event = on_event };
+static const struct block_backend_cb worker_cb = { .done = io_done, .event = on_event };
 
 static void *worker_main(void *arg)
 {
@@ -652,7 +652,7 @@ static void read_tuning(struct blk_worker *w)
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
-	struct blk_backend_params bp;
+	struct block_backend_params bp;
 	char name[16];
 
 	if (w == NULL) {
@@ -674,13 +674,13 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		worker_free(w);
 		return -1;
 	}
-	bp = (struct blk_backend_params){
+	bp = (struct block_backend_params){
 		.fd = params->disk->fd,
 		.can_punch_hole = params->disk->can_punch_hole,
 		.can_zero_range = params->disk->can_zero_range,
 		.depth = w->nslots,
 	};
-	w->be = blk_backend_create(params->backend, &bp);
+	w->be = block_backend_create(params->backend, &bp);
 	if (w->be == NULL || setup_fds(w) < 0) {
 		worker_free(w);
 		return -1;

@@ -367,14 +367,14 @@ static void read_image(uint64_t off, void *buf, size_t len)
 
 static const char *backend_names[] = { "auto", "io_uring", "sync" };
 
-static void backend_done(struct blk_io *io, void *ctx)
+static void backend_done(struct block_io *io, void *ctx)
 {
 	(*(int *)ctx)++;
 	(void)io;
 }
 
 /* Runs ios to completion: queue all, one submit, reap until done. */
-static void run_ios(struct blk_backend *be, struct blk_io *ios, unsigned int n)
+static void run_ios(struct block_backend *be, struct block_io *ios, unsigned int n)
 {
 	int done = 0;
 	for (unsigned int i = 0; i < n; i++)
@@ -385,10 +385,10 @@ static void run_ios(struct blk_backend *be, struct blk_io *ios, unsigned int n)
 	ck_assert_uint_eq(be->inflight, 0);
 }
 
-static struct blk_backend *backend_on(int fd, int kind, bool punch)
+static struct block_backend *backend_on(int fd, int kind, bool punch)
 {
-	struct blk_backend_params bp = { .fd = fd, .can_punch_hole = punch, .depth = 4 };
-	struct blk_backend *be = blk_backend_create((enum blk_backend_kind)kind, &bp);
+	struct block_backend_params bp = { .fd = fd, .can_punch_hole = punch, .depth = 4 };
+	struct block_backend *be = block_backend_create((enum block_backend_kind)kind, &bp);
 	ck_assert_msg(be != NULL, "%s", err_msg());
 	ck_assert_str_eq(be->ops->name, backend_names[kind]);
 	return be;
@@ -399,10 +399,10 @@ START_TEST(backend_read_write_batch)
 	make_image();
 	int fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	struct blk_backend *be = backend_on(fd, _i, false);
+	struct block_backend *be = backend_on(fd, _i, false);
 	static uint8_t wbuf[3][4096], rbuf[2][1536];
 	struct iovec wv[3], rv[2];
-	struct blk_io ios[8];
+	struct block_io ios[8];
 
 	/* One write from three buffers, and more than the ring depth (4)
 	 * of ios in one batch. */
@@ -411,16 +411,16 @@ START_TEST(backend_read_write_batch)
 		wv[i] = (struct iovec){ wbuf[i], sizeof(wbuf[i]) };
 	}
 	memset(ios, 0, sizeof(ios));
-	ios[0] = (struct blk_io){ .op = BLK_IO_WRITE, .offset = 8192, .iov = wv, .iovcnt = 3 };
+	ios[0] = (struct block_io){ .op = BLOCK_IO_WRITE, .offset = 8192, .iov = wv, .iovcnt = 3 };
 	for (unsigned int i = 1; i < 8; i++)
-		ios[i] = (struct blk_io){ .op = BLK_IO_FLUSH };
+		ios[i] = (struct block_io){ .op = BLOCK_IO_FLUSH };
 	run_ios(be, ios, 8);
 	for (unsigned int i = 0; i < 8; i++)
 		ck_assert_int_eq(ios[i].result, 0);
 
 	rv[0] = (struct iovec){ rbuf[0], sizeof(rbuf[0]) };
 	rv[1] = (struct iovec){ rbuf[1], sizeof(rbuf[1]) };
-	ios[0] = (struct blk_io){ .op = BLK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv,
+	ios[0] = (struct block_io){ .op = BLOCK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv,
 				  .iovcnt = 2 };
 	run_ios(be, ios, 1);
 	ck_assert_int_eq(ios[0].result, 0);
@@ -438,12 +438,12 @@ START_TEST(backend_read_past_end_fails)
 {
 	make_image();
 	int fd = open(path, O_RDWR);
-	struct blk_backend *be = backend_on(fd, _i, false);
+	struct block_backend *be = backend_on(fd, _i, false);
 	static uint8_t buf[1024];
 	struct iovec v = { buf, sizeof(buf) };
 	/* Half the read exists: the short transfer is retried for the rest,
 	 * which hits end of file: an error, never silent garbage. */
-	struct blk_io io = { .op = BLK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1 };
+	struct block_io io = { .op = BLOCK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1 };
 	run_ios(be, &io, 1);
 	ck_assert_int_eq(io.result, -EIO);
 	be->ops->destroy(be);
@@ -457,8 +457,8 @@ START_TEST(backend_flush_calls_fdatasync)
 	 * flush reached the kernel's fsync path for the disk's fd. */
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
-	struct blk_backend *be = backend_on(p[1], _i, false);
-	struct blk_io io = { .op = BLK_IO_FLUSH };
+	struct block_backend *be = backend_on(p[1], _i, false);
+	struct block_io io = { .op = BLOCK_IO_FLUSH };
 	run_ios(be, &io, 1);
 	ck_assert_int_eq(io.result, -EINVAL);
 	be->ops->destroy(be);
@@ -471,10 +471,10 @@ START_TEST(backend_discard_and_zeroes)
 {
 	make_image();
 	int fd = open(path, O_RDWR);
-	struct blk_backend *be = backend_on(fd, _i, true);
-	struct blk_io ios[2] = {
-		{ .op = BLK_IO_DISCARD, .offset = 65536, .len = 65536 },
-		{ .op = BLK_IO_WRITE_ZEROES, .offset = 4096, .len = 1024 },
+	struct block_backend *be = backend_on(fd, _i, true);
+	struct block_io ios[2] = {
+		{ .op = BLOCK_IO_DISCARD, .offset = 65536, .len = 65536 },
+		{ .op = BLOCK_IO_WRITE_ZEROES, .offset = 4096, .len = 1024 },
 	};
 	struct stat before, after;
 	static uint8_t buf[65536];
@@ -498,7 +498,7 @@ START_TEST(backend_discard_and_zeroes)
 
 	/* Without deallocation support the backend says so. */
 	be = backend_on(fd, _i, false);
-	struct blk_io d = { .op = BLK_IO_DISCARD, .offset = 0, .len = 512 };
+	struct block_io d = { .op = BLOCK_IO_DISCARD, .offset = 0, .len = 512 };
 	int r = be->ops->queue(be, &d);
 	if (r == 0) {  /* sync: ran at once, the result says it */
 		int done = 0;
@@ -555,7 +555,7 @@ static void open_disk(const char *options_path, bool readonly, bool direct)
 static void start_device(int backend, uint16_t qsize, uint64_t features_mask)
 {
 	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem,
-					.backend = (enum blk_backend_kind)backend };
+					.backend = (enum block_backend_kind)backend };
 
 	fr_init(&ring, qsize, 0);
 	dev = blk_device_create(&bp);
@@ -636,10 +636,10 @@ struct sub {
 	uint64_t status;  /* gpa of the status byte */
 };
 
-/* Publishes header / data (at gpa `data`) / status as three descriptors
- * (not kicked). */
-static struct sub submit_buf(uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
-			     bool data_writable)
+/* Writes header / data / status as three descriptors, not yet published:
+ * a test that changes the chain does so before fr_publish (the device
+ * may look at the ring any time after). */
+static struct sub prepare(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
 {
 	struct sub s = { .head = next_desc };
 	uint64_t hdr = fr_alloc(&ring, 16);
@@ -649,7 +649,7 @@ static struct sub submit_buf(uint32_t type, uint64_t sector, uint64_t data, uint
 	s.status = fr_alloc(&ring, 1);
 	*(uint8_t *)fr_host(&ring, s.status) = 0xee;
 	if (len) {
-		s.data = data;
+		s.data = fr_alloc(&ring, len);
 		fr_desc(&ring, d, hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)((d + 1) % ring.size));
 		d = (uint16_t)((d + 1) % ring.size);
 		fr_desc(&ring, d, s.data, len,
@@ -661,13 +661,27 @@ static struct sub submit_buf(uint32_t type, uint64_t sector, uint64_t data, uint
 	d = (uint16_t)((d + 1) % ring.size);
 	fr_desc(&ring, d, s.status, 1, VIRTQ_DESC_F_WRITE, 0);
 	next_desc = (uint16_t)((d + 1) % ring.size);
+	return s;
+}
+
+/* prepare(), published (not kicked). */
+static struct sub submit(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
+{
+	struct sub s = prepare(type, sector, len, data_writable);
 	fr_publish(&ring, s.head);
 	return s;
 }
 
-static struct sub submit(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
+/* submit() with the data in the buffer at gpa `data`. */
+static struct sub submit_buf(uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
+			     bool data_writable)
 {
-	return submit_buf(type, sector, len ? fr_alloc(&ring, len) : 0, len, data_writable);
+	struct sub s = prepare(type, sector, len, data_writable);
+	fr_desc(&ring, (uint16_t)(s.head + 1), data, len,
+		VIRTQ_DESC_F_NEXT | (data_writable ? VIRTQ_DESC_F_WRITE : 0), (uint16_t)(s.head + 2));
+	s.data = data;
+	fr_publish(&ring, s.head);
+	return s;
 }
 
 static uint8_t status_of(const struct sub *s)
@@ -702,10 +716,12 @@ START_TEST(e2e_write_then_read)
 	struct sub w, r;
 	uint32_t id, len;
 
-	/* Not submitted yet: fill the write buffer between submit and kick. */
+	/* Fill the write buffer before publishing: the device may look at
+	 * the ring before the kick. */
 	uint16_t used = fr_used_idx_acquire(&ring);
-	w = submit(VIRTIO_BLK_T_OUT, 16, 8192, false);
+	w = prepare(VIRTIO_BLK_T_OUT, 16, 8192, false);
 	memset(fr_host(&ring, w.data), 0x5a, 8192);
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
@@ -782,8 +798,9 @@ START_TEST(e2e_readonly_disk)
 
 	struct sub s;
 	uint16_t used = fr_used_idx_acquire(&ring);
-	s = submit(VIRTIO_BLK_T_OUT, 0, 512, false);
+	s = prepare(VIRTIO_BLK_T_OUT, 0, 512, false);
 	memset(fr_host(&ring, s.data), 0x77, 512);
+	fr_publish(&ring, s.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&s), VIRTIO_BLK_S_IOERR);
@@ -798,11 +815,12 @@ END_TEST
 static struct sub submit_dwz(uint32_t type, uint64_t sector, uint32_t num, uint32_t flags)
 {
 	uint16_t used = fr_used_idx_acquire(&ring);
-	struct sub s = submit(type, 0, 16, false);
+	struct sub s = prepare(type, 0, 16, false);
 	uint8_t *seg = fr_host(&ring, s.data);
 	memcpy(seg, &sector, 8);
 	memcpy(seg + 8, &num, 4);
 	memcpy(seg + 12, &flags, 4);
+	fr_publish(&ring, s.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	return s;
@@ -872,9 +890,10 @@ START_TEST(e2e_bad_chain_fails_only_that_request)
 	start_device(_i, 64, ALL_FEATURES);
 	uint16_t used = fr_used_idx_acquire(&ring);
 	/* A data buffer outside guest RAM. */
-	struct sub bad = submit(VIRTIO_BLK_T_IN, 0, 512, true);
+	struct sub bad = prepare(VIRTIO_BLK_T_IN, 0, 512, true);
 	fr_desc(&ring, (uint16_t)(bad.head + 1), 0x1000, 512,
 		VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, (uint16_t)(bad.head + 2));
+	fr_publish(&ring, bad.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	uint32_t id, len;
@@ -965,10 +984,13 @@ START_TEST(e2e_direct_with_misaligned_buffer)
 	open_disk(path, false, true);
 	start_device(_i, 64, ALL_FEATURES);
 	uint16_t used = fr_used_idx_acquire(&ring);
-	/* The data buffer 8 bytes off alignment. */
+	struct sub w = prepare(VIRTIO_BLK_T_OUT, 4, 1024, false);
+	/* Move the data buffer 8 bytes off alignment. */
 	uint64_t odd = fr_alloc(&ring, 1024 + 8) + 8;
 	memset(fr_host(&ring, odd), 0x3c, 1024);
-	struct sub w = submit_buf(VIRTIO_BLK_T_OUT, 4, odd, 1024, false);
+	fr_desc(&ring, (uint16_t)(w.head + 1), odd, 1024, VIRTQ_DESC_F_NEXT,
+		(uint16_t)(w.head + 2));
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
@@ -1347,16 +1369,16 @@ START_TEST(backend_uring_bounds_by_cq_room)
 	make_image();
 	int fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	struct blk_backend *be = backend_on(fd, BLK_BACKEND_IO_URING, false);
+	struct block_backend *be = backend_on(fd, BLOCK_BACKEND_IO_URING, false);
 	static uint8_t buf[64][512];
 	struct iovec iov[64];
-	struct blk_io ios[64];
+	struct block_io ios[64];
 	unsigned int taken = 0;
 	int r = 0, done = 0;
 
 	for (unsigned int i = 0; i < 64; i++) {
 		iov[i] = (struct iovec){ buf[i], 512 };
-		ios[i] = (struct blk_io){ .op = BLK_IO_READ, .offset = i * 512ull, .iov = &iov[i],
+		ios[i] = (struct block_io){ .op = BLOCK_IO_READ, .offset = i * 512ull, .iov = &iov[i],
 					  .iovcnt = 1 };
 		r = be->ops->queue(be, &ios[i]);
 		if (r < 0)
@@ -1528,8 +1550,9 @@ START_TEST(e2e_multiqueue)
 	/* Written through queue 1 ... */
 	struct fake_ring q0 = swap_ring(q1, &kick1, &next1);
 	uint16_t used = fr_used_idx_acquire(&ring);
-	struct sub w = submit(VIRTIO_BLK_T_OUT, 40, 4096, false);
+	struct sub w = prepare(VIRTIO_BLK_T_OUT, 40, 4096, false);
 	memset(fr_host(&ring, w.data), 0xc3, 4096);
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
@@ -1661,16 +1684,16 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, parse_discard_bad_payload);
 	suite_add_tcase(s, tc);
 
-	/* Loop index = backend kind: BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC. */
+	/* Loop index = backend kind: BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC. */
 	tc = tcase_create("backend");
 	tcase_add_checked_fixture(tc, make_dir, remove_dir);
-	tcase_add_loop_test(tc, backend_read_write_batch, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_read_past_end_fails, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_flush_calls_fdatasync, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_discard_and_zeroes, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_read_write_batch, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_read_past_end_fails, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_flush_calls_fdatasync, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_discard_and_zeroes, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("e2e");
@@ -1678,42 +1701,42 @@ static Suite *blk_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, device_config_and_features);
 	tcase_add_test(tc, e2e_multiqueue);
-	tcase_add_loop_test(tc, e2e_write_then_read, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_flush_reaches_fdatasync, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_readonly_disk, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_discard_write_zeroes, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_discard_not_negotiated, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_bad_chain_fails_only_that_request, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_broken_ring_asks_for_reset, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_direct_with_misaligned_buffer, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_stress_no_lost_wakeups, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_stress_bursty_kicks, 2 * BLK_BACKEND_IO_URING,
-			    2 * (BLK_BACKEND_SYNC + 1));
-	tcase_add_loop_test(tc, e2e_bounce_memory_is_bounded, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_bounce_in_chunks_keeps_data, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_write_then_read, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_flush_reaches_fdatasync, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_readonly_disk, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_discard_write_zeroes, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_discard_not_negotiated, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_bad_chain_fails_only_that_request, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_broken_ring_asks_for_reset, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_direct_with_misaligned_buffer, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_stress_no_lost_wakeups, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_stress_bursty_kicks, 2 * BLOCK_BACKEND_IO_URING,
+			    2 * (BLOCK_BACKEND_SYNC + 1));
+	tcase_add_loop_test(tc, e2e_bounce_memory_is_bounded, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_bounce_in_chunks_keeps_data, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, e2e_reset_with_slow_io_is_bounded);
-	tcase_add_loop_test(tc, e2e_adjacent_requests_are_merged, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_adjacent_requests_are_merged, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, backend_uring_bounds_by_cq_room);
-	tcase_add_loop_test(tc, e2e_discard_flood_completes, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_discard_flood_completes, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	suite_add_tcase(s, tc);
 	return s;
 }
