@@ -1306,12 +1306,12 @@ END_TEST
  * reset) and another thread keeps posting.  Before, reset waited for it
  * for ever.  The request ends with an I/O error, its status written.
  */
-static volatile bool poster_stop;
+static bool poster_stop;  /* atomic */
 
 static void *poster(void *arg)
 {
 	struct sub *tmpl = arg;
-	while (!poster_stop) {
+	while (!__atomic_load_n(&poster_stop, __ATOMIC_ACQUIRE)) {
 		/* Keep at most half a ring outstanding: a driver that behaves. */
 		if ((uint16_t)(ring.avail_idx - fr_used_idx_acquire(&ring)) < 32) {
 			fr_publish(&ring, tmpl->head);
@@ -1345,11 +1345,11 @@ START_TEST(e2e_reset_with_slow_io_is_bounded)
 
 	struct sub id = submit(VIRTIO_BLK_T_GET_ID, 0, 20, true);
 	pthread_t t;
-	poster_stop = false;
+	__atomic_store_n(&poster_stop, false, __ATOMIC_RELEASE);
 	ck_assert_int_eq(pthread_create(&t, NULL, poster, &id), 0);
 	usleep(20000);
 	dev->ops->reset(dev);
-	poster_stop = true;
+	__atomic_store_n(&poster_stop, true, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	ck_assert_uint_eq(status_of(&slow), VIRTIO_BLK_S_IOERR);
 	uint16_t after = fr_used_idx_acquire(&ring);
