@@ -59,11 +59,6 @@ int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, st
 		return err_set("invalid bzImage: kernel_alignment 0x%x is not a power of two",
 			       bz->kernel_alignment);
 	bz->pref_address = get_le64(buf + BZ_PREF_ADDRESS);
-	/* Where the kernel runs bounds the memory it needs (x86_kernel_end):
-	 * an address no machine has would make that sum wrap around. */
-	if (bz->pref_address >= BZ_MAX_PREF_ADDRESS)
-		return err_set("invalid bzImage: pref_address 0x%llx is beyond any physical address",
-			       (unsigned long long)bz->pref_address);
 	bz->init_size = get_le32(buf + BZ_INIT_SIZE);
 	if (bz->init_size == 0)
 		return err_set("invalid bzImage: init_size is 0");

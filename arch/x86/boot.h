@@ -52,7 +52,6 @@
 #define BP_E820_TABLE           0x2d0
 
 #define BZ_MIN_VERSION          0x020c  /* 2.12: xloadflags, 64-bit entry */
-#define BZ_MAX_PREF_ADDRESS     (1ULL << 52)    /* x86's physical address limit */
 #define LOADFLAG_LOADED_HIGH    0x01
 #define LOADFLAG_CAN_USE_HEAP   0x80
 #define XLF_KERNEL_64           0x01

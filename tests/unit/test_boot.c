@@ -107,7 +107,7 @@ END_TEST
  * thousands of images with random header bytes either parse into values
  * the loader can use without overflow, or fail with a message; the zero
  * page and the initrd placement built from whatever parsed stay in bounds
- * (ASan watches).  A pref_address near 2^64 used to wrap x86_kernel_end. */
+ * (ASan watches; kernel_end_saturates covers a pref_address near 2^64). */
 START_TEST(parse_hostile_headers)
 {
 	static uint8_t zp[BOOT_PARAMS_SIZE];
@@ -123,9 +123,6 @@ START_TEST(parse_hostile_headers)
 		if (r != (len == IMG_SIZE ? 0 : -1) || (r && err_msg()[0] == '\0'))
 			ck_abort_msg("%zu bytes: parse returned %d (%s)", len, r, err_msg());
 	}
-	make_image();
-	put_le64(img + BZ_PREF_ADDRESS, ~0ULL - 0x1000);
-	parse_fails(IMG_SIZE, "pref_address");
 	/* Plain ifs in the loop: each ck_assert marks a point (slow). */
 	static uint8_t pristine[BZ_HEADER_LIMIT];
 	make_image();
