@@ -99,9 +99,9 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := $(filter-out -O2,$(CFLAGS)) -O1 -Wno-gnu-variable-sized-type-not-at-end \
 	      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS  := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
-# Checks of known, open bugs, off until they are fixed (issue 9 item 5:
-# used lengths; reproducers in tests/fuzz/known/).
-FUZZ_DEFS  := -DFUZZ_LAX_USED_LEN
+# Checks of known, open bugs can be turned off here until they are fixed
+# (their reproducers wait in tests/fuzz/known/).
+FUZZ_DEFS  :=
 
 # (the target source last: gcc names the .d after it, and it has the includes)
 $(B)/fuzz/%: tests/fuzz/replay.c tests/fuzz/fail.c tests/fuzz/%.c $(B)/libvmm-san.a | $(STAMP)/build
