@@ -1,8 +1,22 @@
 # vmm: a minimal KVM virtual machine monitor.  One Makefile for the VMM, its
 # unit tests, the guest images and the test host.  See README.md.
 
+# ARCH: the architecture vmm is built for (x86, the default, or arm64).
+# arm64 is cross-compiled with Debian's aarch64-linux-gnu toolchain into
+# build/arm64/ and linked statically, so the binary runs in any arm64
+# user space (the arm64 test host's initramfs has no shared libraries).
+ARCH      ?= x86
+ifeq ($(ARCH),x86)
 B         := build
-CC        := gcc
+CROSS     :=
+else ifeq ($(ARCH),arm64)
+B         := build/arm64
+CROSS     := aarch64-linux-gnu-
+STATIC    := -static
+else
+$(error ARCH=$(ARCH): only x86 and arm64 are supported)
+endif
+CC        := $(CROSS)gcc
 WARN      := -Wall -Wextra -Werror
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
 LDLIBS    := -lpthread -luring -lfdt
@@ -11,13 +25,26 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # Debian packages, by what needs them.  They are installed when missing (as
 # root) or named with the command to install them.
 PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+ifeq ($(ARCH),arm64)
+# Multiarch: the cross toolchain and the arm64 -dev packages.  Not
+# libfdt-dev:arm64: it cannot be installed beside the host's libfdt-dev
+# (apt would remove that one), so its static library is unpacked into the
+# build tree instead (below).
+PKGS_BUILD   += gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev:arm64
+endif
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
 # tests link against; new files are picked up without editing this list.
-LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/$(ARCH)/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+# The arm64 device-tree builder and Image loader are plain C (libfdt, guest
+# memory, no KVM): the x86 build carries them too, so their unit tests run
+# on the build machine.
+ifeq ($(ARCH),x86)
+LIB_SRCS  += arch/arm64/fdt.c arch/arm64/boot.c
+endif
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -52,8 +79,18 @@ $(B)/libvmm-san.a: $(SAN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+ifeq ($(ARCH),arm64)
+ARM64_LIBFDT := $(B)/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
+LDLIBS       := -L$(dir $(ARM64_LIBFDT)) $(LDLIBS)
+$(ARM64_LIBFDT): | deps
+	rm -rf $(B)/debs && mkdir -p $(B)/debs
+	cd $(B)/debs && apt-get download libfdt-dev:arm64
+	dpkg-deb -x $(B)/debs/libfdt-dev_*_arm64.deb $(B)/sysroot
+	@test -f $@ && touch $@
+endif
+
+$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBFDT)
+	$(CC) $(CFLAGS) $(STATIC) -o $@ $(B)/obj/vmm/main.o $(B)/libvmm.a $(LDLIBS)
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.

@@ -41,10 +41,12 @@
 #define MSIX_ENTRY_CTRL_MASK 1u
 
 /* The KVM side, as an ops table so tests can record what would be done.
- * Each returns 0 or -1 with err_msg() set. */
+ * Each returns 0 or -1 with err_msg() set.  devid is the function's PCI
+ * requester ID (bus << 8 | devfn): an interrupt translation service (the
+ * arm64 GICv3 ITS) tells devices apart by it. */
 struct msix_irq_ops {
-	int (*msi_add)(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi);
-	int (*msi_update)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
+	int (*msi_add)(void *ctx, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi);
+	int (*msi_update)(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr, uint32_t data);
 	int (*msi_remove)(void *ctx, uint32_t gsi);
 	int (*irqfd_attach)(void *ctx, int fd, uint32_t gsi);
 	int (*irqfd_detach)(void *ctx, int fd, uint32_t gsi);
