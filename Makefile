@@ -33,7 +33,11 @@ ifeq ($(ARCH),arm64)
 PKGS_BUILD   += gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev:arm64
 endif
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
+ifeq ($(ARCH),x86)
 PKGS_KVMHOST := qemu-system-x86 seabios
+else
+PKGS_KVMHOST := qemu-system-arm
+endif
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -111,15 +115,30 @@ $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
 
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
+# For arm64 everything comes from Debian's arm64 packages (multiarch
+# apt-get download, nothing installed): kernels, busybox, fio.
+ifeq ($(ARCH),x86)
+DEB_ARCH     := amd64
+BUSYBOX      := /bin/busybox
+ROOTFS_ARCH  :=
+else
+DEB_ARCH     := arm64
+BUSYBOX      := $(B)/debs/root/bin/busybox
+ROOTFS_ARCH  := $(DEB_ARCH) $(B)/debs
+$(BUSYBOX): scripts/fetch-debs | deps-guest
+	scripts/fetch-debs $(DEB_ARCH) $(B)/debs busybox-static
+	@touch $@
+endif
+
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
 $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
-	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
+	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@ $(DEB_ARCH)
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
 GUEST_MODULES := virtio_pci virtio_blk ext4
-$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure
+$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
 	@echo "guest: building initramfs $@" >&2
-	scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
+	BUSYBOX=$(BUSYBOX) scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
 		$(foreach f,$(GUEST_RUN),--file $(f) /usr/lib/guest-run/$(notdir $(f))) $(GUEST_MODULES)
 
 # Runs in the guest: reports a guest.run script's status through vmm's
@@ -128,20 +147,27 @@ $(B)/guest/debug-exit: guest/tools/debug-exit.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
-	guest/mkrootfs.sh $@ $(B)/guest/debug-exit
+$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
+	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(ROOTFS_ARCH)
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
 $(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
-	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
+	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@ $(DEB_ARCH)
 
+# arm64's KVM is built into Debian's kernel; its test host talks to the
+# command over a virtio console (the virt machine has one UART, which
+# carries the kernel log).
+ifeq ($(ARCH),x86)
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
-$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmcheck scripts/mkinitramfs scripts/modules-closure
+else
+KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 virtio_console
+endif
+$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmcheck scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
 	@echo "kvmhost: building initramfs $@" >&2
-	scripts/mkinitramfs $(B)/kvmhost/kernel tests/kvmhost/init $@ \
+	BUSYBOX=$(BUSYBOX) scripts/mkinitramfs $(B)/kvmhost/kernel tests/kvmhost/init $@ \
 		--file $(B)/tools/kvmcheck /bin/kvmcheck $(KVMHOST_MODULES)
 
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
