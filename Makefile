@@ -17,7 +17,11 @@ else
 $(error ARCH=$(ARCH): only x86 and arm64 are supported)
 endif
 CC        := $(CROSS)gcc
-WARN      := -Wall -Wextra -Werror
+# kvmtool's warning set on top of -Wall -Wextra.
+WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations \
+	     -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wredundant-decls \
+	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
+	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
 LDLIBS    := -lpthread -luring -lfdt
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -38,11 +42,12 @@ PKGS_KVMHOST := qemu-system-x86 seabios
 else
 PKGS_KVMHOST := qemu-system-arm
 endif
+PKGS_LINT    := shellcheck cppcheck clang-format
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
 # tests link against; new files are picked up without editing this list.
-LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/$(ARCH)/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard core/*.c vmm/*.c arch/$(ARCH)/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
 # The arm64 device-tree builder and Image loader are plain C (libfdt, guest
 # memory, no KVM): the x86 build carries them too, so their unit tests run
 # on the build machine.
@@ -54,24 +59,36 @@ SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 HAVE_MAIN := $(wildcard vmm/main.c)
+# Unit tests that create real VMs: without /dev/kvm they run in the test host.
+UNIT_KVM  := $(B)/unit/test_vm $(B)/unit/test_virtio_pci_kvm
+UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
-.PHONY: all deps deps-guest deps-kvmhost guest kvmhost run check check-arm64 unit kvmhost-check integration bench clean
+.PHONY: lint all deps deps-guest deps-kvmhost guest kvmhost run check check-arm64 unit kvmhost-check integration bench clean
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
 
-deps:
+# Each package set is checked once and remembered in a stamp, so a plain
+# make does not run the installer again; editing the lists re-checks.
+STAMP := $(B)/.deps
+$(STAMP)/build: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_BUILD)
-deps-guest:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/guest: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_GUEST)
-deps-kvmhost:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/kvmhost: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
+	@mkdir -p $(@D) && touch $@
+deps: $(STAMP)/build
+deps-guest: $(STAMP)/guest
+deps-kvmhost: $(STAMP)/kvmhost
 
-$(B)/obj/%.o: %.c | deps
+$(B)/obj/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c | deps
+$(B)/san/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
@@ -86,10 +103,10 @@ $(B)/libvmm-san.a: $(SAN_OBJS)
 ifeq ($(ARCH),arm64)
 ARM64_LIBFDT := $(B)/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
 LDLIBS       := -L$(dir $(ARM64_LIBFDT)) $(LDLIBS)
-$(ARM64_LIBFDT): | deps
-	rm -rf $(B)/debs && mkdir -p $(B)/debs
-	cd $(B)/debs && apt-get download libfdt-dev:arm64
-	dpkg-deb -x $(B)/debs/libfdt-dev_*_arm64.deb $(B)/sysroot
+$(ARM64_LIBFDT): | $(STAMP)/build
+	rm -rf $(B)/debs-fdt && mkdir -p $(B)/debs-fdt
+	cd $(B)/debs-fdt && apt-get download libfdt-dev:arm64
+	dpkg-deb -x $(B)/debs-fdt/libfdt-dev_*_arm64.deb $(B)/sysroot
 	@test -f $@ && touch $@
 endif
 
@@ -98,18 +115,18 @@ $(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBFDT)
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
-$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | deps
+$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS) $$(pkg-config --libs check)
 
-$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
+$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
 # Fuzz target for the virtqueue chain parser.  gcc builds a sanitized
 # replayer (fuzz_virtq FILE...); clang -fsanitize=fuzzer -DFUZZ_LIBFUZZER
 # builds the libFuzzer binary from the same source.
-$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
+$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS)
 
@@ -125,13 +142,13 @@ else
 DEB_ARCH     := arm64
 BUSYBOX      := $(B)/debs/root/bin/busybox
 ROOTFS_ARCH  := $(DEB_ARCH) $(B)/debs
-$(BUSYBOX): scripts/fetch-debs | deps-guest
+$(BUSYBOX): scripts/fetch-debs | $(STAMP)/guest
 	scripts/fetch-debs $(DEB_ARCH) $(B)/debs busybox-static
 	@touch $@
 endif
 
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
-$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
+$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@ $(DEB_ARCH)
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
@@ -143,18 +160,18 @@ $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts
 
 # Runs in the guest: reports a guest.run script's status through vmm's
 # debug-exit port.  Static, so it needs nothing from the rootfs.
-$(B)/guest/debug-exit: guest/tools/debug-exit.c | deps
+$(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
+$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(ROOTFS_ARCH)
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
-$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
+$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
 	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@ $(DEB_ARCH)
 
 # arm64's KVM is built into Debian's kernel; its test host talks to the
@@ -173,8 +190,8 @@ $(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmc
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 
 ifeq ($(ARCH),x86)
-unit: $(UNIT_BINS)
-	@tests/unit/run-all $(UNIT_BINS)
+unit: $(UNIT_BINS) $(UNIT_KVMHOST)
+	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
 else
 unit:
 	$(error the unit tests run on the build machine, arm64's FDT and Image code included: make unit)
@@ -186,6 +203,14 @@ endif
 check-arm64:
 	$(MAKE) ARCH=arm64 all kvmhost guest
 	tests/arm64/smoke.sh
+
+# The tree's habits: include direction, shellcheck, cppcheck (and the
+# format check).
+$(STAMP)/lint: Makefile $(ENSURE)
+	@$(ENSURE) $(PKGS_LINT)
+	@mkdir -p $(@D) && touch $@
+lint: | $(STAMP)/lint
+	@tests/lint/run-all
 
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh

@@ -13,14 +13,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
+#include "core/log.h"
 
 static void report(struct msix *m)
 {
 	if (m->p.report)
 		m->p.report(m->p.report_opaque, err_msg());
 	else
-		fprintf(stderr, "vmm: MSI-X: %s\n", err_msg());
+		log_warn("MSI-X: %s", err_msg());
 }
 
 static bool vector_live(const struct msix *m, const struct msix_vector *v)
@@ -74,7 +75,7 @@ static int signal_fd(int fd)
 static int vector_sync(struct msix *m, unsigned int i)
 {
 	struct msix_vector *v = &m->vec[i];
-	const struct msix_irq_ops *ops = m->p.irq_ops;
+	const struct irq_msi_ops *ops = m->p.irq_ops;
 	void *ctx = m->p.irq_ctx;
 
 	if (!vector_live(m, v)) {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "arch/arm64/layout.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define PAGE_SIZE 4096ULL
 

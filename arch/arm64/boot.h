@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define ARM64_IMAGE_HEADER_SIZE 64
 #define ARM64_IMAGE_MAGIC       0x644d5241u     /* "ARM\x64" at offset 56 */

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define CORE_REG(name) \
 	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(name))

@@ -20,7 +20,7 @@
 #include "arch/arm64/layout.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* GIC interrupt specifier: type, number, flags (bindings/interrupt-
  * controller/arm,gic-v3.yaml). */

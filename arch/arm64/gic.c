@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "arch/arm64/layout.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 static int set_attr(int fd, uint32_t group, uint64_t attr, const void *val, const char *what)
 {

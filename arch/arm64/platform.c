@@ -3,7 +3,7 @@
  * architected timer, the platform devices on MMIO (the 16550 console UART
  * as ns16550a, debug exit), the ECAM PCI host bridge whose MSI-X routes
  * carry the requester ID for the ITS, and the boot sequence: vCPU init,
- * GIC init, kernel + initrd, device tree.  Implements vmm/arch.h.
+ * GIC init, kernel + initrd, device tree.  Implements core/arch.h.
  */
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -17,11 +17,11 @@
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "vmm/arch.h"
-#include "vmm/console.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "core/arch.h"
+#include "core/console_io.h"
+#include "core/err.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 
 struct arm64_machine {
 	struct arm64_gic gic;
@@ -106,15 +106,16 @@ static int pci_init(struct vm *vm, struct arm64_machine *m)
 	return pci_bus_register_ecam(&m->pci, &vm->mmio, ARM64_PCI_ECAM_START, ARM64_PCI_ECAM_SIZE);
 }
 
-int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe)
+int arch_platform_init(struct vm *vm, const struct console_backend *con,
+		       struct console_frontend *fe)
 {
 	struct arm64_machine *m = machine(vm);
 
 	m->uart_irq = (struct vm_irq_pin){ .vm = vm, .gsi = arm64_gic_spi_line(ARM64_UART_SPI) };
 	struct serial_backend be = {
-		.tx = console_output, .tx_opaque = con,
+		.tx = con->output, .tx_opaque = con->opaque,
 		.set_irq = vm_irq_pin_set, .irq_opaque = &m->uart_irq,
-		.rx_ready = console_wakeup, .rx_opaque = con,
+		.rx_ready = con->wakeup, .rx_opaque = con->opaque,
 	};
 	serial_init(&m->uart, &be);
 	m->uart_ready = true;
@@ -133,7 +134,7 @@ struct pci_bus *arch_pci_bus(struct vm *vm)
 	return m && m->pci_ready ? &m->pci : NULL;
 }
 
-int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
+int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 {
 	struct arm64_machine *m = machine(vm);
 	uint64_t *mpidr;

@@ -11,26 +11,28 @@
 #include <limits.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
 
 struct uring_backend {
-	struct blk_backend be;
+	struct block_backend be;
 	struct io_uring ring;
 	int efd;
 };
 
-static int uring_prep(struct uring_backend *u, struct blk_io *io)
+static int uring_prep(struct uring_backend *u, struct block_io *io)
 {
 	int fd = u->be.params.fd;
 	struct io_uring_sqe *sqe;
 	int mode = 0;
 	unsigned int cnt;
 
-	if (io->op == BLK_IO_DISCARD || io->op == BLK_IO_WRITE_ZEROES) {
-		mode = blk_io_fallocate_mode(&u->be.params, io);
+	if (io->op == BLOCK_IO_DISCARD || io->op == BLOCK_IO_WRITE_ZEROES) {
+		mode = block_io_fallocate_mode(&u->be.params, io);
 		if (mode < 0)
 			return -EOPNOTSUPP;
 	}
@@ -46,17 +48,17 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 	}
 	cnt = io->iovcnt > IOV_MAX ? IOV_MAX : io->iovcnt;
 	switch (io->op) {
-	case BLK_IO_READ:
+	case BLOCK_IO_READ:
 		io_uring_prep_readv(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_WRITE:
+	case BLOCK_IO_WRITE:
 		io_uring_prep_writev(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_FLUSH:
+	case BLOCK_IO_FLUSH:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
+	case BLOCK_IO_DISCARD:
+	case BLOCK_IO_WRITE_ZEROES:
 		io_uring_prep_fallocate(sqe, fd, mode, io->offset, io->len);
 		break;
 	}
@@ -64,7 +66,7 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 	return 0;
 }
 
-static int uring_queue(struct blk_backend *be, struct blk_io *io)
+static int uring_queue(struct block_backend *be, struct block_io *io)
 {
 	int r = uring_prep((struct uring_backend *)be, io);
 	if (r == 0)
@@ -72,7 +74,7 @@ static int uring_queue(struct blk_backend *be, struct blk_io *io)
 	return r;
 }
 
-static int uring_submit(struct blk_backend *be)
+static int uring_submit(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 	int r;
@@ -88,7 +90,7 @@ static int uring_submit(struct blk_backend *be)
  * it was queued again (short transfer, EAGAIN): regular files can return
  * less than asked, e.g. when a signal or memory pressure interrupts.
  */
-static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
+static bool uring_finish(struct uring_backend *u, struct block_io *io, int res)
 {
 	if (res == -EAGAIN || res == -EINTR) {
 		if (uring_prep(u, io) == 0)
@@ -100,8 +102,8 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 		io->result = res;
 		return true;
 	}
-	if (io->op == BLK_IO_READ || io->op == BLK_IO_WRITE) {
-		uint64_t want = blk_io_bytes(io);
+	if (io->op == BLOCK_IO_READ || io->op == BLOCK_IO_WRITE) {
+		uint64_t want = block_io_bytes(io);
 		if ((uint64_t)res < want) {
 			if (res == 0) {
 				io->result = -EIO;
@@ -119,7 +121,7 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 	return true;
 }
 
-static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_io *io, void *ctx),
+static int uring_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		      void *ctx)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
@@ -143,7 +145,7 @@ static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk
 	if (read(u->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -errno;
 	while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
-		struct blk_io *io = io_uring_cqe_get_data(cqe);
+		struct block_io *io = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&u->ring, cqe);
@@ -163,12 +165,12 @@ static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk
 	return n;
 }
 
-static int uring_completion_fd(struct blk_backend *be)
+static int uring_completion_fd(struct block_backend *be)
 {
 	return ((struct uring_backend *)be)->efd;
 }
 
-static void uring_destroy(struct blk_backend *be)
+static void uring_destroy(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 
@@ -177,7 +179,7 @@ static void uring_destroy(struct blk_backend *be)
 	free(u);
 }
 
-static const struct blk_backend_ops uring_ops = {
+static const struct block_backend_ops uring_ops = {
 	.name = "io_uring",
 	.queue = uring_queue,
 	.submit = uring_submit,
@@ -186,14 +188,14 @@ static const struct blk_backend_ops uring_ops = {
 	.destroy = uring_destroy,
 };
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params, int *error)
+struct block_backend *block_backend_uring_create(const struct block_backend_params *params)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	unsigned int entries = params->depth;
 	int r;
 
 	if (u == NULL) {
-		*error = ENOMEM;
+		err_set("out of memory");
 		return NULL;
 	}
 	if (entries < 8)
@@ -202,20 +204,20 @@ struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *pa
 		entries = 1024;
 	r = io_uring_queue_init(entries, &u->ring, 0);
 	if (r < 0) {
-		*error = -r;
+		err_set("io_uring_queue_init: %s", strerror(-r));
 		free(u);
 		return NULL;
 	}
 	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->efd < 0) {
-		*error = errno;
+		err_errno("eventfd");
 		io_uring_queue_exit(&u->ring);
 		free(u);
 		return NULL;
 	}
 	r = io_uring_register_eventfd(&u->ring, u->efd);
 	if (r < 0) {
-		*error = -r;
+		err_set("io_uring_register_eventfd: %s", strerror(-r));
 		close(u->efd);
 		io_uring_queue_exit(&u->ring);
 		free(u);

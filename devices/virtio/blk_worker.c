@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/thread.h"
 
-#define MAX_DWZ_SEG 256u
 
 enum { EV_KICK, EV_COMPLETION, EV_STOP };
 
@@ -36,8 +38,8 @@ struct blk_slot {
 	struct blk_request req;
 	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
 	struct iovec *data;       /* the request's data slice of them */
-	struct blk_io io;         /* READ, WRITE or FLUSH */
-	struct blk_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
+	struct block_io io;         /* READ, WRITE or FLUSH */
+	struct block_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
 	unsigned int pending;     /* ios not completed yet */
 	uint8_t status;
 	void *bounce;             /* aligned copy for O_DIRECT, see disk.c */
@@ -48,7 +50,7 @@ struct blk_slot {
 struct blk_worker {
 	struct blk_worker_params p;
 	struct virtq vq;
-	struct blk_backend *be;
+	struct block_backend *be;
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
 	unsigned int nslots;
@@ -103,7 +105,7 @@ static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_
 	w->free = slot;
 }
 
-static void io_done(struct blk_io *io, void *ctx)
+static void io_done(struct block_io *io, void *ctx)
 {
 	struct blk_worker *w = ctx;
 	struct blk_slot *slot = io->opaque;
@@ -118,7 +120,7 @@ static void io_done(struct blk_io *io, void *ctx)
 }
 
 /* Queues io on the backend; a refusal completes it with an error. */
-static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct blk_io *io)
+static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct block_io *io)
 {
 	io->opaque = slot;
 	io->result = 0;
@@ -145,14 +147,14 @@ static int setup_bounce(struct blk_worker *w, struct blk_slot *slot)
 
 static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_io *io = &slot->io;
+	struct block_io *io = &slot->io;
 
 	if (slot->req.data_len == 0) {
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
 		return;
 	}
-	*io = (struct blk_io){
-		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLK_IO_READ : BLK_IO_WRITE,
+	*io = (struct block_io){
+		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
 		.offset = slot->req.sector * DISK_SECTOR_SIZE,
 		.iov = slot->req.data,
 		.iovcnt = slot->req.data_cnt,
@@ -168,11 +170,11 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 
 static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_dwz_range ranges[MAX_DWZ_SEG];
+	struct blk_dwz_range ranges[VIRTIO_BLK_MAX_DWZ_SEG];
 	unsigned int n;
 	uint8_t status;
 
-	status = blk_parse_dwz(&w->p.limits, &slot->req, ranges, MAX_DWZ_SEG, &n);
+	status = blk_parse_dwz(&w->p.limits, &slot->req, ranges, VIRTIO_BLK_MAX_DWZ_SEG, &n);
 	if (status != VIRTIO_BLK_S_OK || n == 0) {
 		complete_request(w, slot, status);
 		return;
@@ -185,9 +187,9 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 	/* Count them all before queueing: a sync backend completes at once. */
 	slot->pending = n;
 	for (unsigned int i = 0; i < n; i++) {
-		slot->dwz[i] = (struct blk_io){
-			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLK_IO_DISCARD
-								      : BLK_IO_WRITE_ZEROES,
+		slot->dwz[i] = (struct block_io){
+			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLOCK_IO_DISCARD
+								      : BLOCK_IO_WRITE_ZEROES,
 			.offset = ranges[i].sector * DISK_SECTOR_SIZE,
 			.len = (uint64_t)ranges[i].num_sectors * DISK_SECTOR_SIZE,
 			.unmap = ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
@@ -213,7 +215,7 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 		start_rw(w, slot);
 		return;
 	case VIRTIO_BLK_T_FLUSH:
-		slot->io = (struct blk_io){ .op = BLK_IO_FLUSH };
+		slot->io = (struct block_io){ .op = BLOCK_IO_FLUSH };
 		slot->pending = 1;
 		queue_io(w, slot, &slot->io);
 		return;
@@ -234,7 +236,7 @@ static void reap(struct blk_worker *w, bool wait)
 {
 	int r = w->be->ops->reap(w->be, wait, io_done, w);
 	if (r < 0)
-		fprintf(stderr, "vmm: virtio-blk queue %u: %s: reaping completions: %s\n",
+		log_warn("virtio-blk queue %u: %s: reaping completions: %s",
 			w->p.queue_index, w->be->ops->name, strerror(-r));
 }
 
@@ -243,7 +245,7 @@ static void report_broken(struct blk_worker *w)
 	if (w->broken_reported)
 		return;
 	w->broken_reported = true;
-	fprintf(stderr, "vmm: virtio-blk queue %u: %s; device needs reset\n", w->p.queue_index,
+	log_warn("virtio-blk queue %u: %s; device needs reset", w->p.queue_index,
 		virtq_strerror(w->vq.error));
 	w->p.transport.needs_reset(w->p.transport.opaque);
 }
@@ -265,7 +267,7 @@ static bool drain_avail(struct blk_worker *w)
 		case VIRTQ_POP_BAD_CHAIN:
 			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
-				fprintf(stderr, "vmm: virtio-blk queue %u: bad request: %s\n",
+				log_warn("virtio-blk queue %u: bad request: %s",
 					w->p.queue_index, virtq_strerror(w->vq.error));
 			push_used(w, slot->vreq.head, 0);
 			continue;
@@ -290,7 +292,7 @@ static void process_queue(struct blk_worker *w)
 		/* One submission for the whole batch. */
 		int r = w->be->ops->submit(w->be);
 		if (r < 0)
-			fprintf(stderr, "vmm: virtio-blk queue %u: submit: %s\n", w->p.queue_index,
+			log_warn("virtio-blk queue %u: submit: %s", w->p.queue_index,
 				strerror(-r));
 		reap(w, false);
 		if (!more || virtq_is_broken(&w->vq))
@@ -314,7 +316,7 @@ static uint64_t read_eventfd(int fd)
 	if (read(fd, &n, sizeof(n)) == sizeof(n))
 		return n;
 	if (errno != EAGAIN && errno != EINTR)
-		fprintf(stderr, "vmm: virtio-blk: reading eventfd: %s\n", strerror(errno));
+		log_warn("virtio-blk: reading eventfd: %s", strerror(errno));
 	return 0;
 }
 
@@ -331,7 +333,7 @@ static void *worker_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "vmm: virtio-blk queue %u: epoll_wait: %s\n",
+			log_warn("virtio-blk queue %u: epoll_wait: %s",
 				w->p.queue_index, strerror(errno));
 			w->p.transport.needs_reset(w->p.transport.opaque);
 			break;
@@ -401,7 +403,7 @@ static int setup_slots(struct blk_worker *w)
 	return 0;
 }
 
-static int setup_fds(struct blk_worker *w, char *err, size_t errlen)
+static int setup_fds(struct blk_worker *w)
 {
 	int cfd = w->be->ops->completion_fd(w->be);
 
@@ -410,36 +412,19 @@ static int setup_fds(struct blk_worker *w, char *err, size_t errlen)
 	if (w->epfd < 0 || w->stop_fd < 0 || epoll_add(w->epfd, w->p.kick_fd, EV_KICK) < 0 ||
 	    epoll_add(w->epfd, w->stop_fd, EV_STOP) < 0 ||
 	    (cfd >= 0 && epoll_add(w->epfd, cfd, EV_COMPLETION) < 0)) {
-		snprintf(err, errlen, "virtio-blk: I/O thread setup: %s", strerror(errno));
+		err_set("virtio-blk: I/O thread setup: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* The thread takes no signals: they belong to the main and vCPU threads. */
-static int spawn_thread(struct blk_worker *w)
-{
-	sigset_t all, old;
-	int r;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		pthread_setname_np(w->thread, "vmm-blk-io");
-	return r;
-}
-
-int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
-		     size_t errlen)
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
-	struct blk_backend_params bp;
-	int r;
+	struct block_backend_params bp;
 
 	if (w == NULL) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		return -1;
 	}
 	w->p = *params;
@@ -447,30 +432,30 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 	w->dio_align = params->disk->dio_mem_align > DISK_SECTOR_SIZE ? params->disk->dio_mem_align
 								      : DISK_SECTOR_SIZE;
 	if (virtq_init(&w->vq, params->mem, &params->vq) < 0) {
-		snprintf(err, errlen, "virtio-blk queue %u: %s", params->queue_index,
+		err_set("virtio-blk queue %u: %s", params->queue_index,
 			 virtq_strerror(w->vq.error));
 		worker_free(w);
 		return -1;
 	}
 	if (setup_slots(w) < 0) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		worker_free(w);
 		return -1;
 	}
-	bp = (struct blk_backend_params){
+	bp = (struct block_backend_params){
 		.fd = params->disk->fd,
 		.can_punch_hole = params->disk->can_punch_hole,
 		.can_zero_range = params->disk->can_zero_range,
 		.depth = w->nslots,
 	};
-	w->be = blk_backend_create(params->backend, &bp, err, errlen);
-	if (w->be == NULL || setup_fds(w, err, errlen) < 0) {
+	w->be = block_backend_create(params->backend, &bp);
+	if (w->be == NULL || setup_fds(w) < 0) {
 		worker_free(w);
 		return -1;
 	}
-	r = spawn_thread(w);
-	if (r != 0) {
-		snprintf(err, errlen, "virtio-blk: cannot start I/O thread: %s", strerror(r));
+	char name[16];
+	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
+	if (thread_spawn(&w->thread, name, worker_main, w)) {
 		worker_free(w);
 		return -1;
 	}
@@ -491,7 +476,7 @@ void blk_worker_stop(struct blk_worker *w)
 
 	/* An eventfd write of 1 cannot fail short of a counter overflow. */
 	if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
-		fprintf(stderr, "vmm: virtio-blk: stopping I/O thread: %s\n", strerror(errno));
+		log_warn("virtio-blk: stopping I/O thread: %s", strerror(errno));
 	pthread_join(w->thread, NULL);
 	worker_free(w);
 }

@@ -16,7 +16,7 @@
 #include "devices/virtio/blk_request.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 struct blk_worker_params {
 	const struct guest_mem *mem;
@@ -24,7 +24,7 @@ struct blk_worker_params {
 	const struct disk *disk;         /* must outlive the worker */
 	struct blk_limits limits;
 	unsigned int seg_max;            /* data buffers per request */
-	enum blk_backend_kind backend;
+	enum block_backend_kind backend;
 	int kick_fd;                     /* the transport's; read, never closed */
 	unsigned int queue_index;
 	struct virtio_transport transport;
@@ -41,8 +41,7 @@ struct blk_queue_stats {
 
 /* Maps the queue, creates the backend and starts the thread.  0, or -1
  * with a message in err. */
-int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
-		     size_t errlen);
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out);
 
 /* Stops taking requests, waits for those in flight to complete (their
  * used elements are published, without interrupts), joins the thread and

@@ -12,8 +12,8 @@
 
 #include "arch/arm64/boot.h"
 #include "arch/arm64/layout.h"
-#include "vmm/err.h"
-#include "vmm/guest_mem.h"
+#include "core/err.h"
+#include "core/guest_mem.h"
 
 #define MIB (1ULL << 20)
 

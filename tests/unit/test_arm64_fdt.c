@@ -15,7 +15,7 @@
 #include "arch/arm64/layout.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define BUF_SIZE 65536
 #define RAM_SIZE (512ULL << 20)

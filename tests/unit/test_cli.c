@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "vmm/cli.h"
-#include "vmm/err.h"
+#include "core/err.h"
+#include "core/util.h"
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)
 {
@@ -69,7 +70,7 @@ START_TEST(help_version)
 	/* --help documents every option. */
 	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
 			       "--disk", "readonly=on", "direct=on", "--stats", "--help", "--version" };
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
 END_TEST

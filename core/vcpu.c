@@ -1,5 +1,5 @@
 /* vCPU threads: the KVM_RUN loop and the dispatch of exits to the buses. */
-#include "vmm/vcpu.h"
+#include "core/vcpu.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -9,8 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/err.h"
+#include "core/vm.h"
+#include "core/thread.h"
 
 /* The signal that interrupts KVM_RUN.  Its handler does nothing: the point
  * is the EINTR.  Only vCPU threads unblock it. */
@@ -186,11 +187,10 @@ int vcpu_start(struct vcpu *vcpu)
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
-	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	if (e) {
-		errno = e;
-		return err_errno("cannot start the thread of vCPU %u", vcpu->id);
-	}
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	if (thread_spawn(&vcpu->thread, name, vcpu_thread, vcpu))
+		return -1;
 	vcpu->started = true;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* Wires each --disk into the VM: image -> virtio-blk -> virtio-pci -> PCI bus. */
-#include "vmm/disks.h"
+#include "vmm/disk_attach.h"
 
 #include <stdio.h>
 
@@ -7,9 +7,9 @@
 #include "devices/pci.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/pci.h"
-#include "vmm/arch.h"
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/arch.h"
+#include "core/err.h"
+#include "core/vm.h"
 
 _Static_assert(DISK_MAX_QUEUES <= VIRTIO_BLK_MAX_QUEUES, "--disk queues= beyond virtio-blk's");
 
@@ -25,25 +25,23 @@ static unsigned int disk_queues(const struct disk_config *dc, unsigned int cpus)
 static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 		      const struct disk_config *dc, unsigned int cpus)
 {
-	char msg[512];
-
-	if (disk_open(dc, &d->disk, msg, sizeof(msg)))
-		return err_set("%s", msg);
+	if (disk_open(dc, &d->disk))
+		return -1;
 	d->opened = true;
 	struct blk_device_params bp = {
 		.disk = &d->disk,
 		.mem = &vm->mem,
-		.backend = BLK_BACKEND_AUTO,
+		.backend = BLOCK_BACKEND_AUTO,
 		.num_queues = disk_queues(dc, cpus),
 	};
-	d->vdev = blk_device_create(&bp, msg, sizeof(msg));
+	d->vdev = blk_device_create(&bp);
 	if (d->vdev == NULL)
-		return err_set("disk %s: %s", dc->path, msg);
+		return err_prefix("disk %s", dc->path);
 	struct virtio_pci_params vpp = {
 		.vdev = d->vdev,
-		.irq_ops = &msix_kvm_irq_ops,
+		.irq_ops = &irq_kvm_msi_ops,
 		.irq_ctx = &vm->irq,
-		.ioeventfd_ops = &virtio_pci_kvm_ioeventfd_ops,
+		.ioeventfd_ops = &irq_kvm_ioeventfd_ops,
 		.ioeventfd_ctx = &vm->vm_fd,
 	};
 	d->vp = virtio_pci_create(&vpp);

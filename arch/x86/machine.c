@@ -19,22 +19,15 @@
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "vmm/arch.h"
-#include "vmm/console.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
-
-/* KVM wants three pages for the TSS and one for the EPT identity map that
- * real mode needs on Intel; they sit at the top of the hole, clear of the
- * IOAPIC, LAPIC and PCI windows. */
-#define X86_KVM_IDENTITY_MAP    0xfffbc000ULL
-#define X86_KVM_TSS             0xfffbd000ULL
+#include "core/arch.h"
+#include "core/console_io.h"
+#include "core/err.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "core/util.h"
 
 struct x86_machine {
 	struct kvm_cpuid2 *cpuid;
-	struct ram_bank banks[2];
-	unsigned int nbanks;
 	struct x86_boot_entry entry;
 	struct serial com1;
 	bool com1_ready;
@@ -59,7 +52,7 @@ int arch_check_kvm(int kvm_fd)
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 	};
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
 		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
 			return err_set("/dev/kvm: missing capability %s", caps[i].name);
 	return 0;
@@ -116,10 +109,6 @@ int arch_vm_init(struct vm *vm)
 	m->cpuid = x86_supported_cpuid(vm->kvm_fd);
 	if (m->cpuid == NULL)
 		return -1;
-	int n = arch_ram_banks(vm->ram_size, m->banks, 2);
-	if (n < 0)
-		return -1;
-	m->nbanks = (unsigned int)n;
 
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ X86_KVM_IDENTITY_MAP }) < 0)
 		return err_errno("KVM_SET_IDENTITY_MAP_ADDR");
@@ -156,7 +145,7 @@ static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
  * 64-bit window above RAM, configuration through 0xCF8 and ECAM. */
 static int pci_init(struct vm *vm, struct x86_machine *m)
 {
-	const struct ram_bank *last = &m->banks[m->nbanks - 1];
+	const struct ram_bank *last = &vm->banks[vm->nbanks - 1];
 	uint64_t mem64 = x86_pci_mmio64_start(last->gpa + last->size);
 
 	m->acpi_pci = (struct acpi_pci){
@@ -179,15 +168,16 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 	return 0;
 }
 
-int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe)
+int arch_platform_init(struct vm *vm, const struct console_backend *con,
+		       struct console_frontend *fe)
 {
 	struct x86_machine *m = machine(vm);
 
 	m->com1_irq = (struct vm_irq_pin){ .vm = vm, .gsi = X86_COM1_IRQ };
 	struct serial_backend be = {
-		.tx = console_output, .tx_opaque = con,
+		.tx = con->output, .tx_opaque = con->opaque,
 		.set_irq = vm_irq_pin_set, .irq_opaque = &m->com1_irq,
-		.rx_ready = console_wakeup, .rx_opaque = con,
+		.rx_ready = con->wakeup, .rx_opaque = con->opaque,
 	};
 	serial_init(&m->com1, &be);
 	m->com1_ready = true;
@@ -207,7 +197,7 @@ struct pci_bus *arch_pci_bus(struct vm *vm)
 	return m && m->pci_ready ? &m->pci : NULL;
 }
 
-int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
+int arch_boot_load(struct vm *vm, const struct boot_config *boot)
 {
 	struct x86_machine *m = machine(vm);
 	struct acpi_config acpi = {
@@ -234,8 +224,8 @@ int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
 		return -1;
 	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
 		return -1;
-	return x86_boot_load(&vm->mem, m->banks, m->nbanks, cfg->kernel, cfg->initrd,
-			     cfg->cmdline, rsdp, &m->entry);
+	return x86_boot_load(&vm->mem, vm->banks, vm->nbanks, boot->kernel, boot->initrd,
+			     boot->cmdline, rsdp, &m->entry);
 }
 
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
