@@ -38,7 +38,11 @@ start=$(date +%s)
 	sh "$top/tests/arm64/boots.sh" "$top" "$work"
 rc=$?
 echo "arm64: test host run: status $rc, $(($(date +%s) - start)) s"
-[ "$rc" -eq 0 ] || { echo "arm64: the test host failed (status $rc)"; exit 1; }
+if [ "$rc" -ne 0 ]; then
+	echo "arm64: the test host failed (status $rc); the boots it logged:"
+	for l in "$work"/*.log; do [ -f "$l" ] && { echo "=== $l"; tail -n 40 "$l"; }; done
+	exit 1
+fi
 for l in "$work"/*.log; do
 	echo "--- $(basename "$l"): $(grep -E '^vmm-(exit-status|seconds)=' "$l" | tr '\n' ' ')"
 done
