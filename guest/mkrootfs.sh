@@ -17,7 +17,9 @@ if [ "$arch" != "$(dpkg --print-architecture)" ]; then
 	# The packages holding the libraries the host's fio links, by name.
 	libpkgs=$(ldd /usr/bin/fio | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' |
 		while read -r lib; do
-			dpkg -S "*/$(basename "$lib")" 2>/dev/null | sed -n 's/^\([^:]*\):[a-z0-9]*: .*/\1/p'
+			# "pkg:arch: path", or "pkg: path" for packages that are
+			# not Multi-Arch: same.
+			dpkg -S "*/$(basename "$(dirname "$lib")")/$(basename "$lib")" 2>/dev/null | sed -n 's/^\([^:,]*\)\(:[a-z0-9]*\)\{0,1\}: .*/\1/p'
 		done | sort -u)
 	# shellcheck disable=SC2086
 	"$here/../scripts/fetch-debs" "$arch" "$debs" busybox-static fio $libpkgs
@@ -68,6 +70,14 @@ else
 			mkdir -p "$stage/$(dirname "$lib")"
 			cp -a "$sysroot/$lib" "$stage/$lib"
 		done
+	# Every library fio links must be there: a missing one would only show
+	# as a failing guest.
+	for so in $(readelf -d "$stage/usr/bin/fio" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		[ -n "$(find "$stage/lib" "$stage/usr/lib" -name "$so" 2>/dev/null | head -n 1)" ] || {
+			echo "mkrootfs.sh: $arch fio needs $so, which no fetched package holds" >&2
+			exit 1
+		}
+	done
 fi
 
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$stage/etc/passwd"
