@@ -1,22 +1,47 @@
 # vmm: a minimal KVM virtual machine monitor.  One Makefile for the VMM, its
 # unit tests, the guest images and the test host.  See README.md.
 
+# ARCH: the architecture vmm is built for (x86, the default, or arm64).
+# arm64 is cross-compiled with Debian's aarch64-linux-gnu toolchain into
+# build/arm64/ and linked statically, so the binary runs in any arm64
+# user space (the arm64 test host's initramfs has no shared libraries).
+ARCH      ?= x86
+ifeq ($(ARCH),x86)
 B         := build
-CC        := gcc
+CROSS     :=
+else ifeq ($(ARCH),arm64)
+B         := build/arm64
+CROSS     := aarch64-linux-gnu-
+STATIC    := -static
+else
+$(error ARCH=$(ARCH): only x86 and arm64 are supported)
+endif
+CC        := $(CROSS)gcc
 # kvmtool's warning set on top of -Wall -Wextra.
 WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations \
 	     -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wredundant-decls \
 	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
 	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
-LDLIBS    := -lpthread -luring
+LDLIBS    := -lpthread -luring -lfdt
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages, by what needs them.  They are installed when missing (as
 # root) or named with the command to install them.
-PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
+PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+ifeq ($(ARCH),arm64)
+# Multiarch: the cross toolchain and the arm64 -dev packages.  Not
+# libfdt-dev:arm64: it cannot be installed beside the host's libfdt-dev
+# (apt would remove that one), so its static library is unpacked into the
+# build tree instead (below).
+PKGS_BUILD   += gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev:arm64
+endif
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
+ifeq ($(ARCH),x86)
 PKGS_KVMHOST := qemu-system-x86 seabios
+else
+PKGS_KVMHOST := qemu-system-arm
+endif
 PKGS_BENCH   := python3 gnuplot-nox strace
 PKGS_FUZZ    := clang libclang-rt-14-dev
 PKGS_LINT    := shellcheck cppcheck clang-format
@@ -24,7 +49,13 @@ ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
 # tests link against; new files are picked up without editing this list.
-LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard core/*.c vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard core/*.c vmm/*.c arch/$(ARCH)/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+# The arm64 device-tree builder and Image loader are plain C (libfdt, guest
+# memory, no KVM): the x86 build carries them too, so their unit tests run
+# on the build machine.
+ifeq ($(ARCH),x86)
+LIB_SRCS  += arch/arm64/fdt.c arch/arm64/boot.c
+endif
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -34,7 +65,7 @@ HAVE_MAIN := $(wildcard vmm/main.c)
 UNIT_KVM  := $(B)/unit/test_vm $(B)/unit/test_virtio_pci_kvm
 UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
-.PHONY: lint all deps deps-guest deps-kvmhost guest kvmhost run check unit kvmhost-check integration bench clean \
+.PHONY: lint all deps deps-guest deps-kvmhost guest kvmhost run check check-arm64 unit kvmhost-check integration bench clean \
 	fuzz fuzz-ci tsan
 .DEFAULT_GOAL := all
 
@@ -76,8 +107,18 @@ $(B)/libvmm-san.a: $(SAN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+ifeq ($(ARCH),arm64)
+ARM64_LIBFDT := $(B)/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
+LDLIBS       := -L$(dir $(ARM64_LIBFDT)) $(LDLIBS)
+$(ARM64_LIBFDT): | $(STAMP)/build
+	rm -rf $(B)/debs-fdt && mkdir -p $(B)/debs-fdt
+	cd $(B)/debs-fdt && apt-get download libfdt-dev:arm64
+	dpkg-deb -x $(B)/debs-fdt/libfdt-dev_*_arm64.deb $(B)/sysroot
+	@test -f $@ && touch $@
+endif
+
+$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBFDT)
+	$(CC) $(CFLAGS) $(STATIC) -o $@ $(B)/obj/vmm/main.o $(B)/libvmm.a $(LDLIBS)
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
@@ -154,15 +195,35 @@ tsan: $(TSAN_TESTS:%=$(B)/tsan/unit/%)
 
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
+# For arm64 everything comes from Debian's arm64 packages (multiarch
+# apt-get download, nothing installed): kernels, busybox, fio.
+ifeq ($(ARCH),x86)
+DEB_ARCH     := amd64
+BUSYBOX      := /bin/busybox
+ROOTFS_ARCH  :=
+else
+DEB_ARCH     := arm64
+BUSYBOX      := $(B)/debs/root/bin/busybox
+ROOTFS_ARCH  := $(DEB_ARCH) $(B)/debs
+$(BUSYBOX): scripts/fetch-debs | $(STAMP)/guest
+	scripts/fetch-debs $(DEB_ARCH) $(B)/debs busybox-static
+	@touch $@
+endif
+
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
 $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
-	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
+	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@ $(DEB_ARCH)
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
-GUEST_MODULES := virtio_pci virtio_blk ext4 pvpanic_pci
-$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure
+GUEST_MODULES := virtio_pci virtio_blk ext4
+# The x86 machine has a pvpanic-pci device (a guest panic ends vmm with
+# its own status); the arm64 one does not yet.
+ifeq ($(ARCH),x86)
+GUEST_MODULES += pvpanic_pci
+endif
+$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
 	@echo "guest: building initramfs $@" >&2
-	scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
+	BUSYBOX=$(BUSYBOX) scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
 		$(foreach f,$(GUEST_RUN),--file $(f) /usr/lib/guest-run/$(notdir $(f))) $(GUEST_MODULES)
 
 # Runs in the guest: reports a guest.run script's status through vmm's
@@ -171,26 +232,45 @@ $(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
-	guest/mkrootfs.sh $@ $(B)/guest/debug-exit
+$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
+	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(ROOTFS_ARCH)
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
 $(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
-	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
+	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@ $(DEB_ARCH)
 
+# arm64's KVM is built into Debian's kernel; its test host talks to the
+# command over a virtio console (the virt machine has one UART, which
+# carries the kernel log).
+ifeq ($(ARCH),x86)
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
-$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmcheck scripts/mkinitramfs scripts/modules-closure
+else
+KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 virtio_console
+endif
+$(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmcheck scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
 	@echo "kvmhost: building initramfs $@" >&2
-	scripts/mkinitramfs $(B)/kvmhost/kernel tests/kvmhost/init $@ \
+	BUSYBOX=$(BUSYBOX) scripts/mkinitramfs $(B)/kvmhost/kernel tests/kvmhost/init $@ \
 		--file $(B)/tools/kvmcheck /bin/kvmcheck $(KVMHOST_MODULES)
 
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 
+ifeq ($(ARCH),x86)
 unit: $(UNIT_BINS) $(UNIT_KVMHOST)
 	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
+else
+unit:
+	$(error the unit tests run on the build machine, arm64's FDT and Image code included: make unit)
+endif
+
+# The arm64 port end to end (tests/arm64/smoke.sh): the arm64 vmm, guest
+# and test host, then guest boots inside the emulated arm64 machine.  Slow
+# under emulation, so not part of `make check`.
+check-arm64:
+	$(MAKE) ARCH=arm64 all kvmhost guest
+	tests/arm64/smoke.sh
 
 # The tree's habits: include direction, shellcheck, cppcheck (and the
 # format check).

@@ -97,20 +97,24 @@ static bool gsi_used(const struct irq_routing *r, uint32_t gsi)
 	return false;
 }
 
-static void set_msi(struct kvm_irq_routing_entry *e, uint32_t gsi, uint64_t addr, uint32_t data)
+static void set_msi(const struct irq_routing *r, struct kvm_irq_routing_entry *e, uint32_t gsi,
+		    uint32_t devid, uint64_t addr, uint32_t data)
 {
 	*e = (struct kvm_irq_routing_entry){
 		.gsi = gsi,
 		.type = KVM_IRQ_ROUTING_MSI,
+		.flags = r->msi_devid ? KVM_MSI_VALID_DEVID : 0,
 		.u.msi = {
 			.address_lo = (uint32_t)addr,
 			.address_hi = (uint32_t)(addr >> 32),
 			.data = data,
+			.devid = r->msi_devid ? devid : 0,
 		},
 	};
 }
 
-int irq_msi_add(struct irq_routing *r, uint64_t addr, uint32_t data, uint32_t *gsi)
+int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data,
+		uint32_t *gsi)
 {
 	int ret;
 	pthread_mutex_lock(&r->lock);
@@ -119,7 +123,7 @@ int irq_msi_add(struct irq_routing *r, uint64_t addr, uint32_t data, uint32_t *g
 	while (gsi_used(r, g))
 		g++;
 	struct kvm_irq_routing_entry e;
-	set_msi(&e, g, addr, data);
+	set_msi(r, &e, g, devid, addr, data);
 	ret = append(r, &e);
 	if (ret == 0) {
 		ret = commit_locked(r);
@@ -132,7 +136,8 @@ int irq_msi_add(struct irq_routing *r, uint64_t addr, uint32_t data, uint32_t *g
 	return ret;
 }
 
-int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint64_t addr, uint32_t data)
+int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint32_t devid, uint64_t addr,
+		   uint32_t data)
 {
 	int ret;
 	pthread_mutex_lock(&r->lock);
@@ -141,7 +146,7 @@ int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint64_t addr, uint32_t 
 		ret = err_set("GSI %u has no MSI route", gsi);
 	} else {
 		struct kvm_irq_routing_entry old = *e;
-		set_msi(e, gsi, addr, data);
+		set_msi(r, e, gsi, devid, addr, data);
 		ret = commit_locked(r);
 		if (ret)
 			*e = old;

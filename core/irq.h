@@ -25,6 +25,8 @@ struct irq_routing {
 	unsigned int nr, cap;
 	unsigned int max_routes;        /* KVM_CAP_IRQ_ROUTING */
 	uint32_t first_msi_gsi;         /* MSI GSIs are allocated from here up */
+	bool msi_devid;                 /* MSI routes carry the device ID
+					 * (KVM_MSI_VALID_DEVID: arm64 ITS) */
 };
 
 /* An empty table for vm_fd; MSI GSIs will be allocated from first_msi_gsi
@@ -40,10 +42,13 @@ int irq_route_irqchip(struct irq_routing *r, uint32_t gsi, uint32_t chip, uint32
 int irq_routing_commit(struct irq_routing *r);
 
 /* Allocates a free GSI >= first_msi_gsi routed to an MSI (address, data)
- * and commits; *gsi receives it. */
-int irq_msi_add(struct irq_routing *r, uint64_t addr, uint32_t data, uint32_t *gsi);
+ * from device devid (the PCI requester ID, used when msi_devid is set) and
+ * commits; *gsi receives it. */
+int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data,
+		uint32_t *gsi);
 /* Changes the MSI message of a GSI returned by irq_msi_add and commits. */
-int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint64_t addr, uint32_t data);
+int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint32_t devid, uint64_t addr,
+		   uint32_t data);
 /* Removes an MSI route and commits; the GSI may be handed out again. */
 int irq_msi_remove(struct irq_routing *r, uint32_t gsi);
 

@@ -3,14 +3,14 @@
 #include "core/irq.h"
 #include "core/irq_ops.h"
 
-static int kvm_msi_add(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi)
+static int kvm_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi)
 {
-	return irq_msi_add(ctx, addr, data, gsi);
+	return irq_msi_add(ctx, devid, addr, data, gsi);
 }
 
-static int kvm_msi_update(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+static int kvm_msi_update(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr, uint32_t data)
 {
-	return irq_msi_update(ctx, gsi, addr, data);
+	return irq_msi_update(ctx, gsi, devid, addr, data);
 }
 
 static int kvm_msi_remove(void *ctx, uint32_t gsi)

@@ -10,9 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* devid: the PCI requester ID (bus << 8 | devfn) of the function raising
+ * the MSI; an interrupt translation service (the arm64 GICv3 ITS) tells
+ * devices apart by it. */
 struct irq_msi_ops {
-	int (*msi_add)(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi);
-	int (*msi_update)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
+	int (*msi_add)(void *ctx, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi);
+	int (*msi_update)(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr, uint32_t data);
 	int (*msi_remove)(void *ctx, uint32_t gsi);
 	int (*irqfd_attach)(void *ctx, int fd, uint32_t gsi);
 	int (*irqfd_detach)(void *ctx, int fd, uint32_t gsi);

@@ -36,6 +36,12 @@ static uint64_t vector_addr(const struct msix_vector *v)
 
 /* Moves a signal waiting in a detached vector's eventfd into v->pending, so
  * the PBA can show it and unmask can deliver it. */
+/* The function's requester ID: bus 0, function 0 of its slot. */
+static uint32_t requester_id(const struct msix *m)
+{
+	return m->p.pci->slot << 3;
+}
+
 static int vector_collect(struct msix_vector *v)
 {
 	uint64_t cnt;
@@ -81,12 +87,12 @@ static int vector_sync(struct msix *m, unsigned int i)
 		return 0;
 	}
 	if (!v->routed) {
-		if (ops->msi_add(ctx, vector_addr(v), v->data, &v->gsi))
+		if (ops->msi_add(ctx, requester_id(m), vector_addr(v), v->data, &v->gsi))
 			return err_prefix("MSI-X vector %u", i);
 		v->routed = true;
 		v->route_stale = false;
 	} else if (v->route_stale) {
-		if (ops->msi_update(ctx, v->gsi, vector_addr(v), v->data))
+		if (ops->msi_update(ctx, v->gsi, requester_id(m), vector_addr(v), v->data))
 			return err_prefix("MSI-X vector %u", i);
 		v->route_stale = false;
 	}

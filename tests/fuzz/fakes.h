@@ -50,9 +50,11 @@ static inline bool fk_fail(struct fake_kvm *k)
 	return f;
 }
 
-static inline int fk_msi_add(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi)
+static inline int fk_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t data,
+			     uint32_t *gsi)
 {
 	struct fake_kvm *k = ctx;
+	FUZZ_CHECK(devid <= 0xffff);    /* a PCI requester ID */
 	if (fk_fail(k))
 		return err_set("fake: routing table full");
 	for (uint32_t g = 24; g < FK_MAX_GSI; g++) {
@@ -67,10 +69,12 @@ static inline int fk_msi_add(void *ctx, uint64_t addr, uint32_t data, uint32_t *
 	return err_set("fake: no GSI left");
 }
 
-static inline int fk_msi_update(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+static inline int fk_msi_update(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr,
+				uint32_t data)
 {
 	struct fake_kvm *k = ctx;
 	FUZZ_CHECK(gsi < FK_MAX_GSI && k->gsi[gsi].used);
+	FUZZ_CHECK(devid <= 0xffff);
 	if (fk_fail(k))
 		return err_set("fake: update failed");
 	k->gsi[gsi].addr = addr;

@@ -2,7 +2,8 @@
  * kvmcheck: proves that /dev/kvm works well enough for a VMM: the API
  * version, the capabilities vmm relies on, and that a VM with an in-kernel
  * irqchip and a vCPU can be created.  The test host runs it after loading
- * kvm_amd; it prints one line and exits 0 when KVM is usable.
+ * kvm_amd (x86) or with the kernel's KVM (arm64: a GICv3 with an ITS); it
+ * prints one line and exits 0 when KVM is usable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,11 +23,35 @@ static const struct {
 	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
 	{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+#ifdef __x86_64__
 	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+#else
+	{ KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2" },
+	{ KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL" },
+#endif
 };
+
+/* The interrupt controller vmm uses: the x86 PIC/IOAPIC pair, or a GICv3
+ * and its ITS on arm64. */
+static int create_irqchip(int vm)
+{
+#ifdef __x86_64__
+	return ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 ? -1 : 0;
+#else
+	struct kvm_create_device gic = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
+	struct kvm_create_device its = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
+	if (ioctl(vm, KVM_CREATE_DEVICE, &gic) < 0 || ioctl(vm, KVM_CREATE_DEVICE, &its) < 0)
+		return -1;
+	if (ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) <= 0) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	return 0;
+#endif
+}
 
 int main(void)
 {
@@ -51,7 +76,7 @@ int main(void)
 		fprintf(stderr, "kvmcheck: KVM_CREATE_VM: %s\n", strerror(errno));
 		return 1;
 	}
-	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+	if (create_irqchip(vm) < 0) {
 		fprintf(stderr, "kvmcheck: irqchip setup: %s\n", strerror(errno));
 		return 1;
 	}

@@ -27,6 +27,7 @@ struct fake_irq {
 	bool fail_next_add;
 	bool fail_next_detach;
 	unsigned int reports;
+	uint32_t last_devid;        /* requester ID of the last add/update */
 };
 
 static inline void fi_init(struct fake_irq *fi)
@@ -36,9 +37,10 @@ static inline void fi_init(struct fake_irq *fi)
 		fi->gsi[i].irqfd = -1;
 }
 
-static inline int fi_msi_add(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi)
+static inline int fi_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi)
 {
 	struct fake_irq *fi = ctx;
+	fi->last_devid = devid;
 	if (fi->fail_next_add) {
 		fi->fail_next_add = false;
 		return err_set("fake: routing table full");
@@ -56,9 +58,10 @@ static inline int fi_msi_add(void *ctx, uint64_t addr, uint32_t data, uint32_t *
 	return err_set("fake: no GSI left");
 }
 
-static inline int fi_msi_update(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+static inline int fi_msi_update(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr, uint32_t data)
 {
 	struct fake_irq *fi = ctx;
+	fi->last_devid = devid;
 	ck_assert_uint_lt(gsi, FI_MAX_GSI);
 	ck_assert_msg(fi->gsi[gsi].used, "update of GSI %u without a route", gsi);
 	fi->gsi[gsi].addr = addr;

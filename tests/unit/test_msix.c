@@ -217,6 +217,8 @@ START_TEST(unmasked_vector_gets_route_and_irqfd)
 	ck_assert_int_ge(g, FI_FIRST_GSI);
 	ck_assert_uint_eq(fi.gsi[g].addr, 0xfee00000);
 	ck_assert_uint_eq(fi.gsi[g].data, 0x4041);
+	/* The route names the function: bus 0, slot SLOT, function 0. */
+	ck_assert_uint_eq(fi.last_devid, SLOT << 3);
 	/* The other vectors are still masked. */
 	ck_assert_int_eq(gsi_of(1), -1);
 

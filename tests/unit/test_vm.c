@@ -117,16 +117,16 @@ START_TEST(msi_routes_and_fds)
 {
 	uint32_t g1, g2, g3;
 	create(1, 16 << 20);
-	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4041, &g1), 0);
-	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4042, &g2), 0);
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0, 0xfee00000, 0x4041, &g1), 0);
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0, 0xfee00000, 0x4042, &g2), 0);
 	ck_assert_uint_eq(g1, X86_FIRST_MSI_GSI);
 	ck_assert_uint_eq(g2, X86_FIRST_MSI_GSI + 1);
-	ck_assert_int_eq(irq_msi_update(&vm.irq, g1, 0xfee01000, 0x4051), 0);
-	ck_assert_int_eq(irq_msi_update(&vm.irq, 5, 0xfee01000, 0x4051), -1);  /* not MSI */
+	ck_assert_int_eq(irq_msi_update(&vm.irq, g1, 0, 0xfee01000, 0x4051), 0);
+	ck_assert_int_eq(irq_msi_update(&vm.irq, 5, 0, 0xfee01000, 0x4051), -1);  /* not MSI */
 	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), 0);
 	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), -1);
 	/* The freed GSI is handed out again. */
-	ck_assert_int_eq(irq_msi_add(&vm.irq, 0xfee00000, 0x4043, &g3), 0);
+	ck_assert_int_eq(irq_msi_add(&vm.irq, 0, 0xfee00000, 0x4043, &g3), 0);
 	ck_assert_uint_eq(g3, g1);
 
 	int efd = eventfd(0, EFD_CLOEXEC);
