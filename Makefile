@@ -13,6 +13,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_DEB     := dpkg-dev lintian man-db groff-base jq
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -24,7 +25,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 HAVE_MAIN := $(wildcard vmm/main.c)
 
-.PHONY: all deps deps-guest deps-kvmhost guest kvmhost run check unit kvmhost-check integration bench clean
+.PHONY: all deps deps-guest deps-kvmhost deps-deb guest kvmhost run check unit kvmhost-check integration bench clean \
+	install uninstall deb install-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
@@ -35,6 +37,18 @@ deps-guest:
 	@$(ENSURE) $(PKGS_GUEST)
 deps-kvmhost:
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
+deps-deb:
+	@$(ENSURE) $(PKGS_DEB)
+
+# The version --version prints and the .deb carries (scripts/version: git
+# describe, or the fixed one in vmm/version.h).  Only vmm/version.c sees
+# it, and rebuilds when it changes.
+VERSION := $(shell scripts/version)
+$(B)/version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/obj/vmm/version.o $(B)/san/vmm/version.o: $(B)/version
+$(B)/obj/vmm/version.o $(B)/san/vmm/version.o: CFLAGS += -DVMM_VERSION='"$(VERSION)"'
 
 $(B)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
@@ -133,4 +147,44 @@ bench: all kvmhost guest
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj $(B)/san -name '*.d' 2>/dev/null)
+# Installation: the usual PREFIX and DESTDIR.
+PREFIX ?= /usr/local
+BINDIR  = $(PREFIX)/bin
+MAN1DIR = $(PREFIX)/share/man/man1
+
+install: $(B)/vmm
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MAN1DIR)'
+	install -m 0755 $(B)/vmm '$(DESTDIR)$(BINDIR)/vmm'
+	install -m 0644 doc/vmm.1 '$(DESTDIR)$(MAN1DIR)/vmm.1'
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/vmm' '$(DESTDIR)$(MAN1DIR)/vmm.1'
+
+# The Debian package: vmm built again with Debian's hardening flags
+# (dpkg-buildflags), laid out under /usr, Depends from dpkg-shlibdeps.
+DEB_ARCH   = $(shell dpkg --print-architecture)
+DEB        = $(B)/vmm_$(VERSION)_$(DEB_ARCH).deb
+DEB_CFLAGS = $(CFLAGS) $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null) \
+	$(filter-out -O% -g,$(shell dpkg-buildflags --get CFLAGS 2>/dev/null))
+DEB_LDFLAGS = $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+DEB_OBJS   = $(LIB_SRCS:%.c=$(B)/deb/obj/%.o) $(B)/deb/obj/vmm/main.o
+
+$(B)/deb/obj/%.o: %.c | deps deps-deb
+	@mkdir -p $(@D)
+	$(CC) $(DEB_CFLAGS) -c -o $@ $<
+$(B)/deb/obj/vmm/version.o: $(B)/version
+$(B)/deb/obj/vmm/version.o: DEB_CFLAGS += -DVMM_VERSION='"$(VERSION)"'
+
+$(B)/deb/vmm: $(DEB_OBJS)
+	$(CC) $(DEB_CFLAGS) $(DEB_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deb: $(DEB)
+$(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | deps-deb
+	scripts/mkdeb $(B)/deb/vmm doc/vmm.1 '$(VERSION)' $(B)/deb $@
+
+# Everything a user installs: make install, make deb, the man page (run by
+# make check; the .deb's apt install only where VMM_TEST_APT_INSTALL=1).
+install-check: all $(DEB) | deps-deb
+	tests/install/run
+
+-include $(shell find $(B)/obj $(B)/san $(B)/deb/obj -name '*.d' 2>/dev/null)

@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "vmm/arch.h"
+#include "vmm/check_host.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/disks.h"
 #include "vmm/err.h"
 #include "vmm/loop.h"
+#include "vmm/stats_report.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -73,6 +75,7 @@ int main(int argc, char **argv)
 	static struct vm_config cfg;   /* large: the --disk table */
 	struct console_frontend fe;
 	sigset_t sigs;
+	FILE *stats_out = NULL;
 
 	a->vm.start_ns = vm_now_ns();
 	/* A closed stdin/stdout/stderr would be reused by the next open()
@@ -83,11 +86,17 @@ int main(int argc, char **argv)
 	switch (cli_parse(argc, argv, &cfg, stdout)) {
 	case CLI_DONE:
 		return 0;
+	case CLI_CHECK_HOST:
+		return check_host(stdout, &check_host_default_paths);
 	case CLI_USAGE:
 		fprintf(stderr, "vmm: %s\n", err_msg());
 		return 2;
 	case CLI_RUN:
 		break;
+	}
+	if (cfg.stats && (stats_out = stats_open(&cfg)) == NULL) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		return 1;
 	}
 
 	/* Signals are read from a signalfd by the loop, never delivered
@@ -139,9 +148,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)
 		fprintf(stderr, "vmm: stopped by signal %d (%s)\n", a->signo, strsignal(a->signo));
-	if (cfg.stats) {
-		vm_print_stats(&a->vm, stderr);
-		vm_disks_print_stats(&a->disks, stderr);
+	if (cfg.stats && stats_report(stats_out, &cfg, &a->vm, &a->disks, status)) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		status = status ? status : 1;
 	}
 	vm_disks_destroy(&a->disks);
 	console_destroy(&a->con);
