@@ -13,7 +13,8 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
-PKGS_DEB     := dpkg-dev lintian man-db groff-base jq
+# make deb, the install tests (tests/install/run) and the JSON checks.
+PKGS_DEB     := dpkg-dev lintian man-db groff-base binutils jq
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -129,10 +130,10 @@ unit: $(UNIT_BINS)
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh
 
-integration: all kvmhost guest
+integration: all kvmhost guest deps-deb
 	tests/integration/run-all
 
-check: all kvmhost guest $(UNIT_BINS)
+check: all kvmhost guest deps-deb $(UNIT_BINS)
 	@tests/check-all
 
 run: all kvmhost guest
