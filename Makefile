@@ -5,12 +5,12 @@ B         := build
 CC        := gcc
 WARN      := -Wall -Wextra -Werror
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
-LDLIBS    := -lpthread -luring -lfdt
+LDLIBS    := -lpthread -luring
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages, by what needs them.  They are installed when missing (as
 # root) or named with the command to install them.
-PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
 # make deb, the install tests (tests/install/run) and the JSON checks.
@@ -19,15 +19,18 @@ ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
 # tests link against; new files are picked up without editing this list.
-LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
+LIB_SRCS  := $(filter-out vmm/main.c,$(sort $(wildcard core/*.c vmm/*.c arch/x86/*.c devices/*.c devices/virtio/*.c devices/block/*.c)))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(B)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 HAVE_MAIN := $(wildcard vmm/main.c)
+# Unit tests that create real VMs: without /dev/kvm they run in the test host.
+UNIT_KVM  := $(B)/unit/test_vm $(B)/unit/test_virtio_pci_kvm
+UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
-.PHONY: all deps deps-guest deps-kvmhost deps-deb guest kvmhost run check unit kvmhost-check integration bench clean \
-	install uninstall deb install-check FORCE
+.PHONY: lint all deps deps-guest deps-kvmhost deps-deb guest kvmhost run check unit kvmhost-check integration bench \
+	clean install uninstall deb install-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
@@ -124,8 +127,13 @@ $(B)/kvmhost/initrd.img: $(B)/kvmhost/vmlinuz tests/kvmhost/init $(B)/tools/kvmc
 
 kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 
-unit: $(UNIT_BINS)
-	@tests/unit/run-all $(UNIT_BINS)
+unit: $(UNIT_BINS) $(UNIT_KVMHOST)
+	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
+
+# The tree's habits: include direction (and, as they are added, format and
+# static checks of the C and shell sources).
+lint:
+	@tests/lint/run-all
 
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh
@@ -183,8 +191,8 @@ deb: $(DEB)
 $(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | deps-deb
 	scripts/mkdeb $(B)/deb/vmm doc/vmm.1 '$(VERSION)' $(B)/deb $@
 
-# Everything a user installs: make install, make deb, the man page (run by
-# make check; the .deb's apt install only where VMM_TEST_APT_INSTALL=1).
+# Everything a user installs: make install, make deb, the man page; as
+# root also a real apt install of the .deb, purged again (part of make check).
 install-check: all $(DEB) | deps-deb
 	tests/install/run
 

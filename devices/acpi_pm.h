@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define ACPI_PM_NR_PORTS        3
 #define ACPI_PM_SLEEP_CONTROL   0

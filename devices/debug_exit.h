@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define DEBUG_EXIT_NR_PORTS 4
 

@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 static void report(struct msix *m)
 {
@@ -68,7 +68,7 @@ static int signal_fd(int fd)
 static int vector_sync(struct msix *m, unsigned int i)
 {
 	struct msix_vector *v = &m->vec[i];
-	const struct msix_irq_ops *ops = m->p.irq_ops;
+	const struct irq_msi_ops *ops = m->p.irq_ops;
 	void *ctx = m->p.irq_ctx;
 
 	if (!vector_live(m, v)) {

@@ -18,8 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/bus.h"
+#include "core/irq_ops.h"
 #include "devices/pci.h"
-#include "vmm/bus.h"
 
 #define MSIX_MAX_VECTORS     2048
 #define MSIX_ENTRY_SIZE      16
@@ -40,19 +41,6 @@
 #define MSIX_ENTRY_CTRL      12
 #define MSIX_ENTRY_CTRL_MASK 1u
 
-/* The KVM side, as an ops table so tests can record what would be done.
- * Each returns 0 or -1 with err_msg() set. */
-struct msix_irq_ops {
-	int (*msi_add)(void *ctx, uint64_t addr, uint32_t data, uint32_t *gsi);
-	int (*msi_update)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
-	int (*msi_remove)(void *ctx, uint32_t gsi);
-	int (*irqfd_attach)(void *ctx, int fd, uint32_t gsi);
-	int (*irqfd_detach)(void *ctx, int fd, uint32_t gsi);
-};
-
-/* vmm/irq.h: ctx is the VM's struct irq_routing. */
-extern const struct msix_irq_ops msix_kvm_irq_ops;
-
 struct msix_vector {
 	uint32_t addr_lo, addr_hi, data, ctrl;  /* the guest's table entry */
 	int fd;                 /* eventfd, from msix_init to msix_destroy */
@@ -70,7 +58,7 @@ struct msix_params {
 	uint32_t table_offset;          /* 8-byte aligned */
 	unsigned int pba_bar;
 	uint32_t pba_offset;            /* 8-byte aligned */
-	const struct msix_irq_ops *irq_ops;
+	const struct irq_msi_ops *irq_ops;
 	void *irq_ctx;
 	/* Told when a KVM call made on the guest's behalf failed (the
 	 * guest cannot be); NULL: the message goes to stderr. */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "devices/pci_priv.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* CONFIG_ADDRESS bits the latch keeps: enable, bus, device, function,
  * dword register.  Bits 30:24 are reserved (AMD's extended register

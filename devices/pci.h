@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define PCI_NUM_SLOTS      32
 #define PCI_CFG_SIZE       256        /* conventional config space */

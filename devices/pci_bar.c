@@ -4,7 +4,7 @@
  * the MMIO bus where the guest put it, only while memory space is enabled
  * and the BAR is not being sized, and telling the device when it moves.
  */
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #include "devices/pci.h"
 #include "devices/pci_priv.h"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define SERIAL_NR_REGS   8
 #define SERIAL_FIFO_SIZE 16

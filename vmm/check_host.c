@@ -17,9 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/cli.h"
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/err.h"
+#include "core/vm.h"
 
 const struct check_host_paths check_host_default_paths = {
 	.kvm_dev = "/dev/kvm",
@@ -112,15 +111,10 @@ static bool check_kvm_fd(struct report *r, int kvm, const char *dev)
 /* Creates the VM a one-vCPU boot would: irqchip, timers, RAM slots, vCPU. */
 static void check_vm(struct report *r)
 {
-	static struct vm_config cfg;
 	static struct vm vm;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.cpus = 1;
-	cfg.memory = TRIAL_MEMORY;
-	cfg.cmdline = CLI_DEFAULT_CMDLINE;
 	memset(&vm, 0, sizeof(vm));
-	if (vm_create(&vm, &cfg)) {
+	if (vm_create(&vm, 1, TRIAL_MEMORY)) {
 		line(r, "FAIL", "creating a VM: %s", err_msg());
 		return;
 	}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 #include "vmm/version.h"
 
 void cli_usage(FILE *out)

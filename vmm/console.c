@@ -9,7 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* The console whose terminal atexit() must restore (there is one). */
 static struct console *restore_at_exit;
@@ -78,6 +78,11 @@ void console_destroy(struct console *c)
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	c->wake_fd = -1;
+}
+
+struct console_backend console_backend(struct console *c)
+{
+	return (struct console_backend){ .output = console_output, .wakeup = console_wakeup, .opaque = c };
 }
 
 void console_output(void *opaque, const uint8_t *buf, size_t len)

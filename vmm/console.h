@@ -12,17 +12,12 @@
 #include <stdint.h>
 #include <termios.h>
 
-#include "vmm/loop.h"
+#include "core/console_io.h"
+#include "core/loop.h"
 
 #define CONSOLE_ESCAPE 0x01     /* Ctrl-A */
 
 /* The device the console feeds. */
-struct console_frontend {
-	/* Takes up to len bytes; returns how many it accepted. */
-	size_t (*rx)(void *opaque, const uint8_t *buf, size_t len);
-	void *opaque;
-};
-
 struct console {
 	int in_fd, out_fd;
 	bool is_tty, raw;
@@ -50,6 +45,10 @@ void console_destroy(struct console *c);
 /* Starts feeding input from the loop to fe; quit runs on Ctrl-A x. */
 int console_attach(struct console *c, struct loop *l, const struct console_frontend *fe,
 		   void (*quit)(void *opaque), void *quit_opaque);
+
+/* The backend for the machine's console device: console_output and
+ * console_wakeup below, on c. */
+struct console_backend console_backend(struct console *c);
 
 /* Output backend for the UART (any thread): writes everything to out_fd. */
 void console_output(void *opaque, const uint8_t *buf, size_t len);

@@ -7,9 +7,9 @@
 #include "devices/pci.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/pci.h"
-#include "vmm/arch.h"
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/arch.h"
+#include "core/err.h"
+#include "core/vm.h"
 
 _Static_assert(DISK_MAX_QUEUES <= VIRTIO_BLK_MAX_QUEUES, "--disk queues= beyond virtio-blk's");
 
@@ -41,9 +41,9 @@ static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 		return err_set("disk %s: %s", dc->path, msg);
 	struct virtio_pci_params vpp = {
 		.vdev = d->vdev,
-		.irq_ops = &msix_kvm_irq_ops,
+		.irq_ops = &irq_kvm_msi_ops,
 		.irq_ctx = &vm->irq,
-		.ioeventfd_ops = &virtio_pci_kvm_ioeventfd_ops,
+		.ioeventfd_ops = &irq_kvm_ioeventfd_ops,
 		.ioeventfd_ctx = &vm->vm_fd,
 	};
 	d->vp = virtio_pci_create(&vpp);

@@ -14,16 +14,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "vmm/arch.h"
+#include "core/arch.h"
 #include "vmm/check_host.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/disks.h"
-#include "vmm/err.h"
-#include "vmm/loop.h"
+#include "core/err.h"
+#include "core/loop.h"
 #include "vmm/stats_report.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 
 struct app {
 	struct vm vm;
@@ -116,13 +116,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (vm_create(&a->vm, &cfg)) {
+	if (vm_create(&a->vm, cfg.cpus, cfg.memory)) {
 		fprintf(stderr, "vmm: %s\n", err_msg());
 		return 1;
 	}
+	struct console_backend con_be = console_backend(&a->con);
+	struct boot_config boot = { .kernel = cfg.kernel, .initrd = cfg.initrd, .cmdline = cfg.cmdline };
 	if (loop_init(&a->loop) || console_init(&a->con, STDIN_FILENO, STDOUT_FILENO) ||
-	    arch_platform_init(&a->vm, &a->con, &fe) || vm_disks_attach(&a->disks, &a->vm, &cfg) ||
-	    arch_boot_load(&a->vm, &cfg))
+	    arch_platform_init(&a->vm, &con_be, &fe) || vm_disks_attach(&a->disks, &a->vm, &cfg) ||
+	    arch_boot_load(&a->vm, &boot))
 		goto fail;
 	for (unsigned int i = 0; i < a->vm.ncpus; i++)
 		if (arch_vcpu_init(&a->vm, &a->vm.vcpus[i]))

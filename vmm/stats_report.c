@@ -11,9 +11,9 @@
 
 #include "devices/virtio/blk.h"
 #include "vmm/disks.h"
-#include "vmm/err.h"
+#include "core/err.h"
 #include "vmm/version.h"
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 void stats_snapshot(struct stats_snapshot *s, const struct vm *vm, const struct vm_disks *ds,
 		    const struct vm_config *cfg, int exit_status)

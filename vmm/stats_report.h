@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "vmm/cli.h"
-#include "vmm/vcpu.h"
+#include "core/vcpu.h"
 
 struct vm;
 struct vm_disks;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define OEM_ID          "VMMVMM"
 #define OEM_TABLE_ID    "VMMTABLE"

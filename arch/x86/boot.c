@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 static uint16_t get16(const uint8_t *p, size_t off) { return (uint16_t)(p[off] | p[off + 1] << 8); }
 static uint32_t get32(const uint8_t *p, size_t off) { return get16(p, off) | (uint32_t)get16(p, off + 2) << 16; }

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/vm.h"
+#include "core/guest_mem.h"
+#include "core/vm.h"
 
 #define BOOT_PARAMS_SIZE        4096
 #define E820_MAX_ENTRIES        128     /* boot_params.e820_table */

@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "arch/x86/layout.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define CPUID_MAX_ENTRIES_START 128
 #define CPUID_MAX_ENTRIES_LIMIT 4096

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 struct kvm_cpuid2;
 

@@ -19,11 +19,11 @@
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "vmm/arch.h"
-#include "vmm/console.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "core/arch.h"
+#include "core/console_io.h"
+#include "core/err.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 
 /* KVM wants three pages for the TSS and one for the EPT identity map that
  * real mode needs on Intel; they sit at the top of the hole, clear of the
@@ -179,15 +179,16 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 	return 0;
 }
 
-int arch_platform_init(struct vm *vm, struct console *con, struct console_frontend *fe)
+int arch_platform_init(struct vm *vm, const struct console_backend *con,
+		       struct console_frontend *fe)
 {
 	struct x86_machine *m = machine(vm);
 
 	m->com1_irq = (struct vm_irq_pin){ .vm = vm, .gsi = X86_COM1_IRQ };
 	struct serial_backend be = {
-		.tx = console_output, .tx_opaque = con,
+		.tx = con->output, .tx_opaque = con->opaque,
 		.set_irq = vm_irq_pin_set, .irq_opaque = &m->com1_irq,
-		.rx_ready = console_wakeup, .rx_opaque = con,
+		.rx_ready = con->wakeup, .rx_opaque = con->opaque,
 	};
 	serial_init(&m->com1, &be);
 	m->com1_ready = true;
@@ -207,7 +208,7 @@ struct pci_bus *arch_pci_bus(struct vm *vm)
 	return m && m->pci_ready ? &m->pci : NULL;
 }
 
-int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
+int arch_boot_load(struct vm *vm, const struct boot_config *boot)
 {
 	struct x86_machine *m = machine(vm);
 	struct acpi_config acpi = {
@@ -234,8 +235,8 @@ int arch_boot_load(struct vm *vm, const struct vm_config *cfg)
 		return -1;
 	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
 		return -1;
-	return x86_boot_load(&vm->mem, m->banks, m->nbanks, cfg->kernel, cfg->initrd,
-			     cfg->cmdline, rsdp, &m->entry);
+	return x86_boot_load(&vm->mem, m->banks, m->nbanks, boot->kernel, boot->initrd,
+			     boot->cmdline, rsdp, &m->entry);
 }
 
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)

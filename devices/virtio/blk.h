@@ -13,7 +13,7 @@
 #include "devices/block/disk.h"
 #include "devices/virtio/blk_worker.h"
 #include "devices/virtio/device.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* Feature bits (virtio 1.x, 5.2.3). */
 #define VIRTIO_BLK_F_SIZE_MAX     1

@@ -16,7 +16,7 @@
 #include "devices/virtio/blk_request.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 struct blk_worker_params {
 	const struct guest_mem *mem;

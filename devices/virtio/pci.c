@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/pci_priv.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 void virtio_pci_report(struct virtio_pci *vp)
 {

@@ -25,7 +25,7 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtio/device.h"
-#include "vmm/irq.h"
+#include "core/irq_ops.h"
 
 #define VIRTIO_PCI_VENDOR            0x1af4
 #define VIRTIO_PCI_DEVICE_ID_BASE    0x1040
@@ -87,20 +87,11 @@
 #define VIRTIO_PCI_ISR_QUEUE         1
 #define VIRTIO_PCI_ISR_CONFIG        2
 
-/* KVM_IOEVENTFD, as an ops table so tests can record registrations. */
-struct virtio_pci_ioeventfd_ops {
-	int (*assign)(void *ctx, const struct ioeventfd *ev);
-	int (*deassign)(void *ctx, const struct ioeventfd *ev);
-};
-
-/* vmm/irq.h: ctx points to the VM's file descriptor (an int). */
-extern const struct virtio_pci_ioeventfd_ops virtio_pci_kvm_ioeventfd_ops;
-
 struct virtio_pci_params {
 	struct virtio_device *vdev;     /* outlives the transport */
-	const struct msix_irq_ops *irq_ops;
+	const struct irq_msi_ops *irq_ops;
 	void *irq_ctx;
-	const struct virtio_pci_ioeventfd_ops *ioeventfd_ops;
+	const struct ioeventfd_ops *ioeventfd_ops;
 	void *ioeventfd_ctx;
 	/* Told when something the guest caused failed on the host side (a
 	 * KVM call, a queue the device refused to start); NULL: stderr. */

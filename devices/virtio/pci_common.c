@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/pci_priv.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {

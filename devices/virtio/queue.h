@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 32768u
 

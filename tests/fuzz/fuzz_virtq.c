@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define RAM_GPA  0x10000ull
 #define RAM_SIZE 0x10000ull

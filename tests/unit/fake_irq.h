@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "devices/msix.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define FI_MAX_GSI 64
 #define FI_FIRST_GSI 24
@@ -98,7 +98,7 @@ static inline int fi_irqfd_detach(void *ctx, int fd, uint32_t gsi)
 	return 0;
 }
 
-static const struct msix_irq_ops fake_irq_ops = {
+static const struct irq_msi_ops fake_irq_ops = {
 	.msi_add = fi_msi_add,
 	.msi_update = fi_msi_update,
 	.msi_remove = fi_msi_remove,

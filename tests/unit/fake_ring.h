@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define FR_RAM_GPA  0x100000ull
 #define FR_RAM_SIZE (4ull << 20)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "devices/pci.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define PF_MEM32_BASE 0xc0000000ull
 #define PF_MEM32_SIZE 0x20000000ull

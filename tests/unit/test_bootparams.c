@@ -11,9 +11,9 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
-#include "vmm/arch.h"
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/arch.h"
+#include "core/err.h"
+#include "core/vm.h"
 
 #define SETUP_SECTS 4
 #define PM_SIZE     (64 * 1024)

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 struct dev {
 	uint64_t last_off;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "vmm/cli.h"
-#include "vmm/err.h"
+#include "core/err.h"
 #include "vmm/version.h"
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/console.h"
-#include "vmm/loop.h"
+#include "core/loop.h"
 
 START_TEST(escape_filter)
 {

@@ -142,7 +142,7 @@ static int fe_deassign(void *ctx, const struct ioeventfd *ev)
 	return -1;
 }
 
-static const struct virtio_pci_ioeventfd_ops fake_ioev_ops = { fe_assign, fe_deassign };
+static const struct ioeventfd_ops fake_ioev_ops = { fe_assign, fe_deassign };
 
 /* The live ioeventfd at addr, or NULL. */
 static const struct ioeventfd *ioev_at(const struct fake_ioev *fe, uint64_t addr)

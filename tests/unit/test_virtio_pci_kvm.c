@@ -22,11 +22,11 @@
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/virtio/pci.h"
-#include "vmm/arch.h"
+#include "core/arch.h"
 #include "vmm/console.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "core/err.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 
 #define CODE_ADDR 0x1000
 #define SLOT 1
@@ -94,8 +94,7 @@ static uint64_t bar;
 
 static void setup(void)
 {
-	struct vm_config cfg = { .kernel = "none", .cmdline = "", .cpus = 1, .memory = 16 << 20 };
-	ck_assert_msg(vm_create(&vm, &cfg) == 0, "vm_create: %s", err_msg());
+	ck_assert_msg(vm_create(&vm, 1, 16 << 20) == 0, "vm_create: %s", err_msg());
 	/* No 64-bit window: the BAR lands below 4 GiB, where a real-mode
 	 * guest with a 4 GiB data segment reaches it. */
 	ck_assert_int_eq(pci_bus_init(&pb, &vm.mmio, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, 0, 0), 0);
@@ -105,8 +104,8 @@ static void setup(void)
 					  .queue_max_size = 16 };
 	struct virtio_pci_params p = {
 		.vdev = &kd.vdev,
-		.irq_ops = &msix_kvm_irq_ops, .irq_ctx = &vm.irq,
-		.ioeventfd_ops = &virtio_pci_kvm_ioeventfd_ops, .ioeventfd_ctx = &vm.vm_fd,
+		.irq_ops = &irq_kvm_msi_ops, .irq_ctx = &vm.irq,
+		.ioeventfd_ops = &irq_kvm_ioeventfd_ops, .ioeventfd_ctx = &vm.vm_fd,
 	};
 	vp = virtio_pci_create(&p);
 	ck_assert_msg(vp != NULL, "virtio_pci_create: %s", err_msg());

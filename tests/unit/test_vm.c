@@ -17,11 +17,11 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
-#include "vmm/arch.h"
+#include "core/arch.h"
 #include "vmm/console.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
-#include "vmm/vm.h"
+#include "core/err.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 
 #define CODE_ADDR 0x1000
 
@@ -29,8 +29,7 @@ static struct vm vm;
 
 static void create(unsigned int cpus, uint64_t mem)
 {
-	struct vm_config cfg = { .kernel = "none", .cmdline = "", .cpus = cpus, .memory = mem };
-	ck_assert_msg(vm_create(&vm, &cfg) == 0, "vm_create: %s", err_msg());
+	ck_assert_msg(vm_create(&vm, cpus, mem) == 0, "vm_create: %s", err_msg());
 }
 
 /* Puts code at CODE_ADDR and points every vCPU at it in real mode, with
@@ -108,8 +107,7 @@ END_TEST
 
 START_TEST(too_many_cpus)
 {
-	struct vm_config cfg = { .kernel = "none", .cmdline = "", .cpus = 100000, .memory = 16 << 20 };
-	ck_assert_int_eq(vm_create(&vm, &cfg), -1);
+	ck_assert_int_eq(vm_create(&vm, 100000, 16 << 20), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "KVM allows at most"));
 }
 END_TEST
@@ -164,7 +162,7 @@ START_TEST(debug_exit_status)
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
 	load_code(code, sizeof(code));
 	ck_assert_int_eq(run_until_stop(), 42);
 	ck_assert_uint_eq(exits(KVM_EXIT_IO), 1);
@@ -182,7 +180,7 @@ static int run_platform(const uint8_t *code, size_t len, char *out, size_t outle
 	ck_assert_int_eq(pipe(p), 0);
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, p[1]), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
 	load_code(code, len);
 	int st = run_until_stop();
 	close(p[1]);
@@ -234,7 +232,7 @@ START_TEST(bios_reboot_vector)
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
 	ck_assert_int_eq(x86_write_reset_stub(&vm.mem, X86_ACPI_PM_PORT + 2, 1), 0);
 	load_code(code, sizeof(code));
 	ck_assert_int_eq(run_until_stop(), 0);
@@ -278,7 +276,7 @@ START_TEST(mmio_dispatch)
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &con, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
 	ck_assert_int_eq(bus_register(&vm.mmio, 0xd0000000, 0x100, &ops, &d), 0);
 	load_code(code, sizeof(code));
 	/* The open bus read 0xffffffff, so the status is 0xff. */

@@ -1,10 +1,10 @@
 /* PIO/MMIO address maps: sorted ranges, binary search, rwlock for updates. */
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 void bus_init(struct bus *b, const char *name)
 {

@@ -10,8 +10,8 @@
  * handler can run once more just after its range was removed, so devices
  * must stay allocated until all vCPUs have stopped.
  */
-#ifndef VMM_BUS_H
-#define VMM_BUS_H
+#ifndef CORE_BUS_H
+#define CORE_BUS_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* KVM VM lifecycle: capability checks, guest RAM, vCPUs, stopping. */
-#include "vmm/vm.h"
+#include "core/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/arch.h"
-#include "vmm/err.h"
-#include "vmm/vcpu.h"
+#include "core/arch.h"
+#include "core/err.h"
+#include "core/vcpu.h"
 
 #define KVM_DEV "/dev/kvm"
 
@@ -105,7 +105,7 @@ uint64_t vm_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_create(struct vm *vm, unsigned int cpus, uint64_t memory)
 {
 	uint64_t start = vm->start_ns;
 	memset(vm, 0, sizeof(*vm));
@@ -122,8 +122,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	}
 	if (check_kvm(vm))
 		goto fail;
-	if (cfg->cpus > vm->max_vcpus) {
-		err_set("--cpus %u: KVM allows at most %u vCPUs", cfg->cpus, vm->max_vcpus);
+	if (cpus > vm->max_vcpus) {
+		err_set("%u vCPUs: KVM allows at most %u", cpus, vm->max_vcpus);
 		goto fail;
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
@@ -136,17 +136,17 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		err_errno("eventfd");
 		goto fail;
 	}
-	vm->ram_size = cfg->memory;
+	vm->ram_size = memory;
 	if (arch_vm_init(vm))
 		goto fail;
-	if (map_ram(vm, cfg->memory))
+	if (map_ram(vm, memory))
 		goto fail;
-	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	vm->vcpus = calloc(cpus, sizeof(*vm->vcpus));
 	if (vm->vcpus == NULL) {
 		err_set("out of memory");
 		goto fail;
 	}
-	for (unsigned int i = 0; i < cfg->cpus; i++) {
+	for (unsigned int i = 0; i < cpus; i++) {
 		if (vcpu_create(vm, &vm->vcpus[i], i))
 			goto fail;
 		vm->ncpus++;

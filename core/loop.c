@@ -1,11 +1,11 @@
 /* epoll event loop for the main thread. */
-#include "vmm/loop.h"
+#include "core/loop.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 int loop_init(struct loop *l)
 {

@@ -4,17 +4,16 @@
  * decision every thread may take: stop the VM with an exit status.
  * This is the root object; devices hang off it through the arch code.
  */
-#ifndef VMM_VM_H
-#define VMM_VM_H
+#ifndef CORE_VM_H
+#define CORE_VM_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vmm/bus.h"
-#include "vmm/cli.h"
-#include "vmm/guest_mem.h"
-#include "vmm/irq.h"
+#include "core/bus.h"
+#include "core/guest_mem.h"
+#include "core/irq.h"
 
 struct vcpu;
 
@@ -61,11 +60,11 @@ uint64_t vm_now_ns(void);
 
 /*
  * Opens /dev/kvm, checks the API version and the capabilities we rely on,
- * creates the VM, maps guest RAM (cfg->memory bytes, not pre-faulted) and
+ * creates the VM, maps guest RAM (memory bytes, not pre-faulted) and
  * registers it, then lets the arch code create the irqchip and create the
  * vCPUs.  On failure err_msg() says why and everything is released.
  */
-int vm_create(struct vm *vm, const struct vm_config *cfg);
+int vm_create(struct vm *vm, unsigned int cpus, uint64_t memory);
 
 /* Starts one thread per vCPU running KVM_RUN. */
 int vm_start(struct vm *vm);

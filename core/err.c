@@ -1,5 +1,5 @@
 /* Per-thread last-error message for the "vmm: what failed and why" line. */
-#include "vmm/err.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <stdarg.h>

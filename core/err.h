@@ -3,8 +3,8 @@
  * what failed and why, and returns -1; the CLI prints it as "vmm: <line>".
  * The message is per thread, so vCPU threads cannot clobber the main one's.
  */
-#ifndef VMM_ERR_H
-#define VMM_ERR_H
+#ifndef CORE_ERR_H
+#define CORE_ERR_H
 
 /* Records the message and returns -1, so callers can `return err_set(...)`. */
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,8 +2,8 @@
  * One vCPU: its KVM file descriptor, the shared kvm_run page, the thread
  * running the KVM_RUN loop and the per-reason count of exits to user space.
  */
-#ifndef VMM_VCPU_H
-#define VMM_VCPU_H
+#ifndef CORE_VCPU_H
+#define CORE_VCPU_H
 
 #include <pthread.h>
 #include <stdbool.h>

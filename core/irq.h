@@ -7,12 +7,14 @@
  * Changes are serialised by a mutex, so MSI-X table writes from any vCPU
  * thread may update routes concurrently.
  */
-#ifndef VMM_IRQ_H
-#define VMM_IRQ_H
+#ifndef CORE_IRQ_H
+#define CORE_IRQ_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "core/irq_ops.h"
 
 struct kvm_irq_routing_entry;
 
@@ -53,18 +55,6 @@ int irq_line(int vm_fd, uint32_t gsi, int level);
 int irqfd_assign(int vm_fd, int fd, uint32_t gsi);
 int irqfd_deassign(int vm_fd, int fd, uint32_t gsi);
 
-/* KVM_IOEVENTFD: a guest write of len bytes (1, 2, 4 or 8; 0 = any length,
- * MMIO only) to addr signals fd in the kernel, with no exit to user space.
- * With datamatch, only writes of exactly that value do.  The same
- * arguments must be given to deassign. */
-struct ioeventfd {
-	uint64_t addr;
-	uint32_t len;
-	bool mmio;              /* false: port I/O */
-	bool datamatch;
-	uint64_t data;
-	int fd;
-};
 int ioeventfd_assign(int vm_fd, const struct ioeventfd *ev);
 int ioeventfd_deassign(int vm_fd, const struct ioeventfd *ev);
 

@@ -1,5 +1,5 @@
 /* vCPU threads: the KVM_RUN loop and the dispatch of exits to the buses. */
-#include "vmm/vcpu.h"
+#include "core/vcpu.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
-#include "vmm/vm.h"
+#include "core/err.h"
+#include "core/vm.h"
 
 /* The signal that interrupts KVM_RUN.  Its handler does nothing: the point
  * is the EINTR.  Only vCPU threads unblock it. */

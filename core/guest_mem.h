@@ -3,8 +3,8 @@
  * become host pointers.  Every range the guest hands us goes through
  * guest_mem_ptr(), which refuses anything not wholly inside one RAM region.
  */
-#ifndef VMM_GUEST_MEM_H
-#define VMM_GUEST_MEM_H
+#ifndef CORE_GUEST_MEM_H
+#define CORE_GUEST_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>

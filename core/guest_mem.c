@@ -1,5 +1,5 @@
 /* Guest physical memory map: bounds-checked translation of guest ranges. */
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #include <string.h>
 

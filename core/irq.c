@@ -1,5 +1,5 @@
 /* GSI routing table, irq lines, irqfds and ioeventfds (KVM ioctls). */
-#include "vmm/irq.h"
+#include "core/irq.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 int irq_routing_init(struct irq_routing *r, int vm_fd, uint32_t first_msi_gsi)
 {

@@ -2,8 +2,8 @@
  * The main thread's event loop (epoll): stdin, signals, the VM's stop
  * eventfd.  Each watched fd has a caller-owned struct loop_watch.
  */
-#ifndef VMM_LOOP_H
-#define VMM_LOOP_H
+#ifndef CORE_LOOP_H
+#define CORE_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
