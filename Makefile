@@ -169,13 +169,14 @@ install: $(B)/vmm
 uninstall:
 	rm -f '$(DESTDIR)$(BINDIR)/vmm' '$(DESTDIR)$(MAN1DIR)/vmm.1'
 
-# The Debian package: vmm built again with Debian's hardening flags
+# The Debian package: vmm built again with all of Debian's hardening flags
 # (dpkg-buildflags), laid out under /usr, Depends from dpkg-shlibdeps.
 DEB_ARCH   = $(shell dpkg --print-architecture)
 DEB        = $(B)/vmm_$(VERSION)_$(DEB_ARCH).deb
-DEB_CFLAGS = $(CFLAGS) $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null) \
-	$(filter-out -O% -g,$(shell dpkg-buildflags --get CFLAGS 2>/dev/null))
-DEB_LDFLAGS = $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+BUILDFLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags
+DEB_CFLAGS = $(CFLAGS) $(shell $(BUILDFLAGS) --get CPPFLAGS 2>/dev/null) \
+	$(filter-out -O% -g,$(shell $(BUILDFLAGS) --get CFLAGS 2>/dev/null))
+DEB_LDFLAGS = $(shell $(BUILDFLAGS) --get LDFLAGS 2>/dev/null)
 DEB_OBJS   = $(LIB_SRCS:%.c=$(B)/deb/obj/%.o) $(B)/deb/obj/vmm/main.o
 
 $(B)/deb/obj/%.o: %.c | deps deps-deb
@@ -189,6 +190,7 @@ $(B)/deb/vmm: $(DEB_OBJS)
 
 deb: $(DEB)
 $(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | deps-deb
+	rm -f $(B)/vmm_*.deb
 	scripts/mkdeb $(B)/deb/vmm doc/vmm.1 '$(VERSION)' $(B)/deb $@
 
 # Everything a user installs: make install, make deb, the man page; as

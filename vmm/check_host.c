@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/util.h"
 #include "core/vm.h"
 
 const struct check_host_paths check_host_default_paths = {
@@ -91,7 +92,7 @@ static bool check_kvm_fd(struct report *r, int kvm, const char *dev)
 		return false;
 	}
 	line(r, "ok", "KVM API version %d", v);
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (ioctl(kvm, KVM_CHECK_EXTENSION, caps[i].cap) > 0)
 			continue;
 		size_t n = strlen(missing);
@@ -102,7 +103,7 @@ static bool check_kvm_fd(struct report *r, int kvm, const char *dev)
 		return false;
 	}
 	fprintf(r->out, "ok    capabilities:");
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
 		fprintf(r->out, "%s %s", i ? "," : "", caps[i].what);
 	fputc('\n', r->out);
 	return true;
