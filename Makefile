@@ -3,7 +3,11 @@
 
 B         := build
 CC        := gcc
-WARN      := -Wall -Wextra -Werror
+# kvmtool's warning set on top of -Wall -Wextra.
+WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations \
+	     -Wmissing-prototypes -Wnested-externs -Wold-style-definition -Wredundant-decls \
+	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
+	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
 LDLIBS    := -lpthread -luring
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -13,6 +17,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_LINT    := shellcheck cppcheck clang-format
 # make deb, the install tests (tests/install/run) and the JSON checks.
 PKGS_DEB     := dpkg-dev lintian man-db groff-base binutils jq
 ENSURE       := scripts/ensure-packages
@@ -35,14 +40,25 @@ UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
 
-deps:
+# Each package set is checked once and remembered in a stamp, so a plain
+# make does not run the installer again; editing the lists re-checks.
+STAMP := $(B)/.deps
+$(STAMP)/build: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_BUILD)
-deps-guest:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/guest: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_GUEST)
-deps-kvmhost:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/kvmhost: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
-deps-deb:
+	@mkdir -p $(@D) && touch $@
+$(STAMP)/deb: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_DEB)
+	@mkdir -p $(@D) && touch $@
+deps: $(STAMP)/build
+deps-guest: $(STAMP)/guest
+deps-kvmhost: $(STAMP)/kvmhost
+deps-deb: $(STAMP)/deb
 
 # The version --version prints and the .deb carries (scripts/version: git
 # describe, or the fixed one in vmm/version.h).  Only vmm/version.c sees
@@ -54,11 +70,11 @@ $(B)/version: FORCE
 $(B)/obj/vmm/version.o $(B)/san/vmm/version.o: $(B)/version
 $(B)/obj/vmm/version.o $(B)/san/vmm/version.o: CFLAGS += -DVMM_VERSION='"$(VERSION)"'
 
-$(B)/obj/%.o: %.c | deps
+$(B)/obj/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c | deps
+$(B)/san/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -c -o $@ $<
 
@@ -75,25 +91,25 @@ $(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a
 
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
-$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | deps
+$(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS) $$(pkg-config --libs check)
 
-$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | deps
+$(B)/tools/kvmcheck: tests/kvmhost/kvmcheck.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
 # Fuzz target for the virtqueue chain parser.  gcc builds a sanitized
 # replayer (fuzz_virtq FILE...); clang -fsanitize=fuzzer -DFUZZ_LIBFUZZER
 # builds the libFuzzer binary from the same source.
-$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | deps
+$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(B)/libvmm-san.a | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(B)/libvmm-san.a $(LDLIBS)
 
 # Guest images: Debian's cloud kernel, an initramfs that mounts a virtio-blk
 # root, and an ext4 root disk with busybox, fio and the guest.run scripts.
 GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
-$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | deps-guest
+$(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
@@ -105,18 +121,18 @@ $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts
 
 # Runs in the guest: reports a guest.run script's status through vmm's
 # debug-exit port.  Static, so it needs nothing from the rootfs.
-$(B)/guest/debug-exit: guest/tools/debug-exit.c | deps
+$(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | deps-guest
+$(B)/guest/rootfs.img: guest/mkrootfs.sh guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
-$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | deps-kvmhost
+$(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
 	guest/fetch-kernel.sh generic $(B)/kvmhost/kernel $@
 
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
@@ -130,9 +146,12 @@ kvmhost: $(B)/kvmhost/vmlinuz $(B)/kvmhost/initrd.img $(B)/tools/kvmcheck
 unit: $(UNIT_BINS) $(UNIT_KVMHOST)
 	@tests/unit/run-all $(filter-out $(UNIT_KVM),$(UNIT_BINS)) --kvm $(UNIT_KVM)
 
-# The tree's habits: include direction (and, as they are added, format and
-# static checks of the C and shell sources).
-lint:
+# The tree's habits: include direction, shellcheck, cppcheck (and the
+# format check).
+$(STAMP)/lint: Makefile $(ENSURE)
+	@$(ENSURE) $(PKGS_LINT)
+	@mkdir -p $(@D) && touch $@
+lint: | $(STAMP)/lint
 	@tests/lint/run-all
 
 kvmhost-check: kvmhost guest
@@ -179,7 +198,7 @@ DEB_CFLAGS = $(CFLAGS) $(shell $(BUILDFLAGS) --get CPPFLAGS 2>/dev/null) \
 DEB_LDFLAGS = $(shell $(BUILDFLAGS) --get LDFLAGS 2>/dev/null)
 DEB_OBJS   = $(LIB_SRCS:%.c=$(B)/deb/obj/%.o) $(B)/deb/obj/vmm/main.o
 
-$(B)/deb/obj/%.o: %.c | deps deps-deb
+$(B)/deb/obj/%.o: %.c | $(STAMP)/build $(STAMP)/deb
 	@mkdir -p $(@D)
 	$(CC) $(DEB_CFLAGS) -c -o $@ $<
 $(B)/deb/obj/vmm/version.o: $(B)/version
@@ -189,13 +208,13 @@ $(B)/deb/vmm: $(DEB_OBJS)
 	$(CC) $(DEB_CFLAGS) $(DEB_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deb: $(DEB)
-$(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | deps-deb
+$(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | $(STAMP)/deb
 	rm -f $(B)/vmm_*.deb
 	scripts/mkdeb $(B)/deb/vmm doc/vmm.1 '$(VERSION)' $(B)/deb $@
 
 # Everything a user installs: make install, make deb, the man page; as
 # root also a real apt install of the .deb, purged again (part of make check).
-install-check: all $(DEB) | deps-deb
+install-check: all $(DEB) | $(STAMP)/deb
 	tests/install/run
 
 -include $(shell find $(B)/obj $(B)/san $(B)/deb/obj -name '*.d' 2>/dev/null)

@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/vm.h"
+#include "core/thread.h"
 
 /* The signal that interrupts KVM_RUN.  Its handler does nothing: the point
  * is the EINTR.  Only vCPU threads unblock it. */
@@ -186,11 +187,10 @@ int vcpu_start(struct vcpu *vcpu)
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
-	int e = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	if (e) {
-		errno = e;
-		return err_errno("cannot start the thread of vCPU %u", vcpu->id);
-	}
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	if (thread_spawn(&vcpu->thread, name, vcpu_thread, vcpu))
+		return -1;
 	vcpu->started = true;
 	return 0;
 }

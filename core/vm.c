@@ -52,10 +52,11 @@ static int check_kvm(struct vm *vm)
 
 static int map_ram(struct vm *vm, uint64_t size)
 {
-	struct ram_bank banks[GUEST_MEM_MAX_REGIONS];
+	struct ram_bank *banks = vm->banks;
 	int n = arch_ram_banks(size, banks, GUEST_MEM_MAX_REGIONS);
 	if (n < 0)
 		return -1;
+	vm->nbanks = (unsigned int)n;
 	uint64_t top = banks[n - 1].gpa + banks[n - 1].size;
 	uint64_t max = arch_max_ram_top(vm);
 	if (top > max)

@@ -31,6 +31,8 @@ struct vm {
 
 	uint8_t *ram;                   /* one mapping for all RAM banks */
 	uint64_t ram_size;
+	struct ram_bank banks[GUEST_MEM_MAX_REGIONS];   /* from arch_ram_banks */
+	unsigned int nbanks;
 	struct guest_mem mem;
 
 	struct bus pio;

@@ -2,7 +2,7 @@
  * ACPI hardware-reduced power management registers on three I/O ports:
  *   base + 0  sleep control: writing SLP_EN with SLP_TYP 5 (S5) powers off
  *   base + 1  sleep status: reads 0 (no wake events)
- *   base + 2  reset register: writing ACPI_RESET_VALUE (1) reboots
+ *   base + 2  reset register: writing ACPI_PM_RESET_VALUE (1) reboots
  * The FADT (arch/x86/acpi.c) points the guest at them.  Power-off and reboot
  * both end the VM with exit status 0 through the backend.
  */

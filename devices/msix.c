@@ -14,13 +14,14 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
 
 static void report(struct msix *m)
 {
 	if (m->p.report)
 		m->p.report(m->p.report_opaque, err_msg());
 	else
-		fprintf(stderr, "vmm: MSI-X: %s\n", err_msg());
+		log_warn("MSI-X: %s", err_msg());
 }
 
 static bool vector_live(const struct msix *m, const struct msix_vector *v)

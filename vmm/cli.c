@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "vmm/disk_config.h"
 #include "vmm/version.h"
 
 void cli_usage(FILE *out)
@@ -109,11 +110,10 @@ static int parse_cpus(const char *s, unsigned int *cpus)
 
 static int parse_disk(const char *s, struct vm_config *cfg)
 {
-	char msg[512];
 	if (cfg->ndisks == CLI_MAX_DISKS)
 		return err_set("too many --disk options: at most %d", CLI_MAX_DISKS);
-	if (disk_config_parse(s, &cfg->disks[cfg->ndisks], msg, sizeof(msg)))
-		return err_set("%s", msg);
+	if (disk_config_parse(s, &cfg->disks[cfg->ndisks]))
+		return -1;
 	cfg->ndisks++;
 	return 0;
 }

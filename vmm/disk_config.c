@@ -1,13 +1,12 @@
 /* Parsing of the --disk option: comma-separated key=value pairs. */
-#include "devices/block/disk.h"
+#include "vmm/disk_config.h"
+#include "core/err.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#define DISK_USAGE "path=FILE[,readonly=on][,direct=on][,serial=ID][,queues=N]"
-
-static int parse_on_off(const char *key, const char *value, bool *out, char *err, size_t errlen)
+static int parse_on_off(const char *key, const char *value, bool *out)
 {
 	if (strcmp(value, "on") == 0) {
 		*out = true;
@@ -17,21 +16,21 @@ static int parse_on_off(const char *key, const char *value, bool *out, char *err
 		*out = false;
 		return 0;
 	}
-	snprintf(err, errlen, "--disk %s=%s: expected on or off", key, value);
+	err_set("--disk %s=%s: expected on or off", key, value);
 	return -1;
 }
 
-static int parse_serial(const char *value, char *out, char *err, size_t errlen)
+static int parse_serial(const char *value, char *out)
 {
 	size_t len = strlen(value);
 
 	if (len == 0 || len > DISK_SERIAL_LEN) {
-		snprintf(err, errlen, "--disk serial: must be 1 to %u characters", DISK_SERIAL_LEN);
+		err_set("--disk serial: must be 1 to %u characters", DISK_SERIAL_LEN);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (!isprint((unsigned char)value[i])) {
-			snprintf(err, errlen, "--disk serial: printable characters only");
+			err_set("--disk serial: printable characters only");
 			return -1;
 		}
 	}
@@ -39,7 +38,7 @@ static int parse_serial(const char *value, char *out, char *err, size_t errlen)
 	return 0;
 }
 
-static int parse_queues(const char *value, unsigned int *out, char *err, size_t errlen)
+static int parse_queues(const char *value, unsigned int *out)
 {
 	unsigned long n = 0;
 	const char *p = value;
@@ -48,7 +47,7 @@ static int parse_queues(const char *value, unsigned int *out, char *err, size_t 
 	for (; *p >= '0' && *p <= '9' && n <= DISK_MAX_QUEUES; p++)
 		n = n * 10 + (unsigned long)(*p - '0');
 	if (p == value || *p != '\0' || n < 1 || n > DISK_MAX_QUEUES) {
-		snprintf(err, errlen, "--disk queues=%s: expected a number from 1 to %u", value,
+		err_set("--disk queues=%s: expected a number from 1 to %u", value,
 			 DISK_MAX_QUEUES);
 		return -1;
 	}
@@ -57,19 +56,18 @@ static int parse_queues(const char *value, unsigned int *out, char *err, size_t 
 }
 
 /* One key=value pair; `seen` rejects repeated keys, which are mistakes. */
-static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, char *err,
-		      size_t errlen)
+static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen)
 {
 	static const char *const keys[] = { "path", "readonly", "direct", "serial", "queues" };
 	char *eq = strchr(pair, '=');
 	unsigned int k;
 
 	if (*pair == '\0') {
-		snprintf(err, errlen, "--disk: empty option (expected " DISK_USAGE ")");
+		err_set("--disk: empty option (expected " DISK_USAGE ")");
 		return -1;
 	}
 	if (eq == NULL) {
-		snprintf(err, errlen, "--disk: '%s' is not key=value (expected " DISK_USAGE ")", pair);
+		err_set("--disk: '%s' is not key=value (expected " DISK_USAGE ")", pair);
 		return -1;
 	}
 	*eq = '\0';
@@ -79,11 +77,11 @@ static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, c
 			break;
 	}
 	if (k == sizeof(keys) / sizeof(keys[0])) {
-		snprintf(err, errlen, "--disk: unknown option '%s' (expected " DISK_USAGE ")", pair);
+		err_set("--disk: unknown option '%s' (expected " DISK_USAGE ")", pair);
 		return -1;
 	}
 	if (*seen & (1u << k)) {
-		snprintf(err, errlen, "--disk: option '%s' given twice", pair);
+		err_set("--disk: option '%s' given twice", pair);
 		return -1;
 	}
 	*seen |= 1u << k;
@@ -91,27 +89,27 @@ static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen, c
 	switch (k) {
 	case 0:
 		if (*value == '\0') {
-			snprintf(err, errlen, "--disk: path is empty");
+			err_set("--disk: path is empty");
 			return -1;
 		}
 		if (strlen(value) >= sizeof(cfg->path)) {
-			snprintf(err, errlen, "--disk: path is too long");
+			err_set("--disk: path is too long");
 			return -1;
 		}
 		strcpy(cfg->path, value);
 		return 0;
 	case 1:
-		return parse_on_off("readonly", value, &cfg->readonly, err, errlen);
+		return parse_on_off("readonly", value, &cfg->readonly);
 	case 2:
-		return parse_on_off("direct", value, &cfg->direct, err, errlen);
+		return parse_on_off("direct", value, &cfg->direct);
 	case 3:
-		return parse_serial(value, cfg->serial, err, errlen);
+		return parse_serial(value, cfg->serial);
 	default:
-		return parse_queues(value, &cfg->queues, err, errlen);
+		return parse_queues(value, &cfg->queues);
 	}
 }
 
-int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_t errlen)
+int disk_config_parse(const char *arg, struct disk_config *cfg)
 {
 	char buf[DISK_PATH_MAX + 256];
 	unsigned int seen = 0;
@@ -119,7 +117,7 @@ int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (strlen(arg) >= sizeof(buf)) {
-		snprintf(err, errlen, "--disk: option string too long");
+		err_set("--disk: option string too long");
 		return -1;
 	}
 	strcpy(buf, arg);
@@ -128,11 +126,11 @@ int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_
 		next = strchr(pair, ',');
 		if (next)
 			*next++ = '\0';
-		if (parse_pair(pair, cfg, &seen, err, errlen) < 0)
+		if (parse_pair(pair, cfg, &seen) < 0)
 			return -1;
 	}
 	if (!(seen & 1u)) {
-		snprintf(err, errlen, "--disk: missing path= (expected " DISK_USAGE ")");
+		err_set("--disk: missing path= (expected " DISK_USAGE ")");
 		return -1;
 	}
 	return 0;

@@ -1,31 +1,36 @@
 /*
  * vmm: boot a Linux guest in a KVM virtual machine from the command line.
- * main() wires the pieces together: CLI -> VM -> platform devices -> boot
- * image -> vCPU threads, then runs the event loop (console input, signals)
- * until the VM stops, and turns the outcome into the exit status.
+ * main() is init / run / exit: app_init wires CLI -> VM -> platform devices
+ * -> disks -> boot image -> vCPU state; app_run starts the vCPUs and runs
+ * the event loop (console input, signals) until the VM stops; app_exit
+ * releases whatever init got to, on every path.  This is the only file
+ * that prints the "vmm: what failed and why" line.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/arch.h"
+#include "core/err.h"
+#include "core/loop.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 #include "vmm/check_host.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
-#include "vmm/disks.h"
-#include "core/err.h"
-#include "core/loop.h"
+#include "vmm/disk_attach.h"
 #include "vmm/stats_report.h"
-#include "core/vcpu.h"
-#include "core/vm.h"
+
+/* Exit statuses of vmm itself (the guest's own are 0 and debug-exit values). */
+enum { STATUS_ERROR = 1, STATUS_USAGE = 2 };
 
 struct app {
+	struct vm_config cfg;
 	struct vm vm;
 	struct loop loop;
 	struct console con;
@@ -33,6 +38,9 @@ struct app {
 	struct loop_watch stop_watch, sig_watch;
 	int sig_fd;
 	int signo;      /* the signal that ended us, or 0 */
+	FILE *stats_out;        /* --stats: stderr or the --stats-file */
+	/* What app_init got to, for app_exit. */
+	bool have_vm, have_loop, have_con;
 };
 
 static void on_stop(void *opaque, uint32_t events)
@@ -61,46 +69,12 @@ static void on_quit(void *opaque)
 	vm_stop(&a->vm, 0);
 }
 
-static int fail(struct app *a, const char *msg)
+/* Signals are read from a signalfd by the loop, never delivered
+ * asynchronously; every thread inherits or is given a mask without them. */
+static int init_signals(struct app *a)
 {
-	console_restore(&a->con);
-	fprintf(stderr, "vmm: %s\n", msg);
-	return 1;
-}
-
-int main(int argc, char **argv)
-{
-	static struct app app;
-	struct app *a = &app;
-	static struct vm_config cfg;   /* large: the --disk table */
-	struct console_frontend fe;
 	sigset_t sigs;
-	FILE *stats_out = NULL;
 
-	a->vm.start_ns = vm_now_ns();
-	/* A closed stdin/stdout/stderr would be reused by the next open()
-	 * (say /dev/kvm) and then read or written as the console. */
-	for (int fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-			return 1;
-	switch (cli_parse(argc, argv, &cfg, stdout)) {
-	case CLI_DONE:
-		return 0;
-	case CLI_CHECK_HOST:
-		return check_host(stdout, &check_host_default_paths);
-	case CLI_USAGE:
-		fprintf(stderr, "vmm: %s\n", err_msg());
-		return 2;
-	case CLI_RUN:
-		break;
-	}
-	if (cfg.stats && (stats_out = stats_open(&cfg)) == NULL) {
-		fprintf(stderr, "vmm: %s\n", err_msg());
-		return 1;
-	}
-
-	/* Signals are read from a signalfd by the loop, never delivered
-	 * asynchronously; the vCPU threads inherit this mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -110,60 +84,119 @@ int main(int argc, char **argv)
 	/* A closed stdout must not kill us: console_output sees EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	a->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (a->sig_fd < 0) {
-		err_errno("signalfd");
-		fprintf(stderr, "vmm: %s\n", err_msg());
-		return 1;
-	}
+	return a->sig_fd < 0 ? err_errno("signalfd") : 0;
+}
 
-	if (vm_create(&a->vm, cfg.cpus, cfg.memory)) {
-		fprintf(stderr, "vmm: %s\n", err_msg());
-		return 1;
-	}
+/* Everything up to the vCPUs' first KVM_RUN.  -1 with err_msg() set. */
+static int app_init(struct app *a)
+{
+	const struct vm_config *cfg = &a->cfg;
+	struct console_frontend fe;
+
+	if (init_signals(a))
+		return -1;
+	if (vm_create(&a->vm, cfg->cpus, cfg->memory))
+		return -1;
+	a->have_vm = true;
+	if (loop_init(&a->loop))
+		return -1;
+	a->have_loop = true;
+	if (console_init(&a->con, STDIN_FILENO, STDOUT_FILENO))
+		return -1;
+	a->have_con = true;
+
 	struct console_backend con_be = console_backend(&a->con);
-	struct boot_config boot = { .kernel = cfg.kernel, .initrd = cfg.initrd, .cmdline = cfg.cmdline };
-	if (loop_init(&a->loop) || console_init(&a->con, STDIN_FILENO, STDOUT_FILENO) ||
-	    arch_platform_init(&a->vm, &con_be, &fe) || vm_disks_attach(&a->disks, &a->vm, &cfg) ||
+	struct boot_config boot = { .kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->cmdline };
+	if (arch_platform_init(&a->vm, &con_be, &fe) || vm_disks_attach(&a->disks, &a->vm, cfg) ||
 	    arch_boot_load(&a->vm, &boot))
-		goto fail;
+		return -1;
 	for (unsigned int i = 0; i < a->vm.ncpus; i++)
 		if (arch_vcpu_init(&a->vm, &a->vm.vcpus[i]))
-			goto fail;
+			return -1;
 
 	a->stop_watch = (struct loop_watch){ .fd = a->vm.stop_fd, .fn = on_stop, .opaque = a };
 	a->sig_watch = (struct loop_watch){ .fd = a->sig_fd, .fn = on_signal, .opaque = a };
 	if (loop_add(&a->loop, &a->stop_watch, EPOLLIN) ||
 	    loop_add(&a->loop, &a->sig_watch, EPOLLIN) ||
 	    console_attach(&a->con, &a->loop, &fe, on_quit, a))
-		goto fail;
+		return -1;
+	return 0;
+}
 
-	if (vm_start(&a->vm)) {
+/* Runs the guest until it stops; returns the exit status. */
+static int app_run(struct app *a)
+{
+	if (vm_start(&a->vm))
 		vm_fail(&a->vm, "%s", err_msg());
-	} else if (loop_run(&a->loop)) {
+	else if (loop_run(&a->loop))
 		vm_fail(&a->vm, "%s", err_msg());
-	}
 	vm_join_vcpus(&a->vm);
 	console_restore(&a->con);
-
-	int status = a->vm.exit_status;
 	if (a->vm.fail_msg[0])
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)
 		fprintf(stderr, "vmm: stopped by signal %d (%s)\n", a->signo, strsignal(a->signo));
-	if (cfg.stats && stats_report(stats_out, &cfg, &a->vm, &a->disks, status)) {
+	int status = a->vm.exit_status;
+	if (a->cfg.stats && stats_report(a->stats_out, &a->cfg, &a->vm, &a->disks, status)) {
 		fprintf(stderr, "vmm: %s\n", err_msg());
-		status = status ? status : 1;
+		status = status ? status : STATUS_ERROR;
 	}
-	vm_disks_destroy(&a->disks);
-	console_destroy(&a->con);
-	vm_destroy(&a->vm);
-	loop_destroy(&a->loop);
 	return status;
-fail:
-	{
-		int r = fail(a, err_msg());
-		vm_disks_destroy(&a->disks);
+}
+
+/* Releases what app_init set up, in reverse order: the disks drain their
+ * in-flight requests before the VM's memory goes away. */
+static void app_exit(struct app *a)
+{
+	if (a->have_con)
+		console_restore(&a->con);
+	vm_disks_destroy(&a->disks);
+	if (a->have_con)
+		console_destroy(&a->con);
+	if (a->have_vm)
 		vm_destroy(&a->vm);
-		return r;
+	if (a->have_loop)
+		loop_destroy(&a->loop);
+	if (a->sig_fd >= 0)
+		close(a->sig_fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app = { .sig_fd = -1 };   /* large: the --disk table */
+	struct app *a = &app;
+	int status;
+
+	a->vm.start_ns = vm_now_ns();
+	/* A closed stdin/stdout/stderr would be reused by the next open()
+	 * (say /dev/kvm) and then read or written as the console. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return STATUS_ERROR;
+	switch (cli_parse(argc, argv, &a->cfg, stdout)) {
+	case CLI_DONE:
+		return 0;
+	case CLI_CHECK_HOST:
+		return check_host(stdout, &check_host_default_paths);
+	case CLI_USAGE:
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		return STATUS_USAGE;
+	case CLI_RUN:
+		break;
 	}
+	if (a->cfg.stats && (a->stats_out = stats_open(&a->cfg)) == NULL) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		return STATUS_ERROR;
+	}
+
+	if (app_init(a) == 0) {
+		status = app_run(a);
+	} else {
+		if (a->have_con)
+			console_restore(&a->con);
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		status = STATUS_ERROR;
+	}
+	app_exit(a);
+	return status;
 }

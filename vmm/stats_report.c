@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "devices/virtio/blk.h"
-#include "vmm/disks.h"
+#include "vmm/disk_attach.h"
 #include "core/err.h"
 #include "vmm/version.h"
 #include "core/vm.h"

@@ -4,14 +4,15 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/util.h"
+#include "devices/acpi_pm.h"
+#include "devices/debug_exit.h"
+#include "devices/serial.h"
 
 #define OEM_ID          "VMMVMM"
 #define OEM_TABLE_ID    "VMMTABLE"
 #define CREATOR_ID      "VMM "
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -25,13 +26,13 @@ void acpi_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
 {
 	memset(t, 0, ACPI_HEADER_SIZE);
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	put_le32(t + 4, len);
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put32(t + 24, 1);                       /* OEM revision */
+	put_le32(t + 24, 1);                       /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	put32(t + 32, 1);                       /* creator revision */
+	put_le32(t + 32, 1);                       /* creator revision */
 }
 
 static void finish(uint8_t *t)
@@ -49,7 +50,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8;               /* bit width */
 	g[2] = 0;               /* bit offset */
 	g[3] = 1;               /* byte access */
-	put64(g + 4, port);
+	put_le64(g + 4, port);
 }
 
 /* Tables are laid out one after the other, 16-byte aligned. */
@@ -81,7 +82,7 @@ static void build_dsdt_aml(const struct acpi_config *cfg, struct aml *a)
 	aml_integer(a, 1);
 	aml_name(a, "_CRS");
 	aml_resources_begin(a);
-	aml_res_io(a, cfg->com1_port, 8);
+	aml_res_io(a, cfg->com1_port, SERIAL_NR_REGS);
 	aml_res_irq(a, cfg->com1_irq);
 	aml_end(a);
 	aml_end(a);
@@ -95,8 +96,8 @@ static void build_dsdt_aml(const struct acpi_config *cfg, struct aml *a)
 	aml_integer(a, 0);
 	aml_name(a, "_CRS");
 	aml_resources_begin(a);
-	aml_res_io(a, cfg->pm_port, 3);
-	aml_res_io(a, cfg->debug_exit_port, 1);
+	aml_res_io(a, cfg->pm_port, ACPI_PM_NR_PORTS);
+	aml_res_io(a, cfg->debug_exit_port, DEBUG_EXIT_NR_PORTS);
 	aml_end(a);
 	aml_end(a);
 
@@ -108,7 +109,7 @@ static void build_dsdt_aml(const struct acpi_config *cfg, struct aml *a)
 	 * register (only SLP_TYPa is used in hardware-reduced mode). */
 	aml_name(a, "\\_S5");
 	aml_package_begin(a, 4);
-	aml_integer(a, ACPI_S5_SLP_TYP);
+	aml_integer(a, ACPI_PM_S5);
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_integer(a, 0);
@@ -144,16 +145,16 @@ static int build_fadt(const struct acpi_config *cfg, struct out *o, uint64_t dsd
 	acpi_header(t, "FACP", ACPI_FADT_SIZE, 6);
 	/* IAPC_BOOT_ARCH: no VGA, no CMOS RTC; no 8042 and no legacy devices
 	 * (their bits stay clear).  MSI stays allowed for PCI. */
-	put16(t + 109, (1u << 2) | (1u << 5));
+	put_le16(t + 109, (1u << 2) | (1u << 5));
 	/* Flags: WBINVD works, power and sleep buttons are control-method
 	 * (there are none), reset register supported, hardware-reduced. */
-	put32(t + 112, (1u << 0) | (1u << 4) | (1u << 5) | (1u << 10) | (1u << 20));
-	gas_io8(t + 116, (uint16_t)(cfg->pm_port + 2));        /* RESET_REG */
-	t[128] = ACPI_RESET_VALUE;
+	put_le32(t + 112, (1u << 0) | (1u << 4) | (1u << 5) | (1u << 10) | (1u << 20));
+	gas_io8(t + 116, (uint16_t)(cfg->pm_port + ACPI_PM_RESET));    /* RESET_REG */
+	t[128] = ACPI_PM_RESET_VALUE;
 	t[131] = 3;                                             /* FADT minor version */
-	put64(t + 140, dsdt);                                   /* X_DSDT */
-	gas_io8(t + 244, cfg->pm_port);                         /* SLEEP_CONTROL_REG */
-	gas_io8(t + 256, (uint16_t)(cfg->pm_port + 1));         /* SLEEP_STATUS_REG */
+	put_le64(t + 140, dsdt);                                   /* X_DSDT */
+	gas_io8(t + 244, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_CONTROL)); /* SLEEP_CONTROL_REG */
+	gas_io8(t + 256, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_STATUS));  /* SLEEP_STATUS_REG */
 	memcpy(t + 268, "VMMVMMVM", 8);                         /* hypervisor vendor */
 	finish(t);
 	return 0;
@@ -166,28 +167,28 @@ static int build_madt(const struct acpi_config *cfg, struct out *o, uint64_t *gp
 	if (t == NULL)
 		return err_set("ACPI: tables do not fit in %zu bytes", o->size);
 	acpi_header(t, "APIC", (uint32_t)len, 5);
-	put32(t + 36, (uint32_t)cfg->lapic_addr);
-	put32(t + 40, 1);               /* PCAT_COMPAT: the in-kernel 8259s exist */
+	put_le32(t + 36, (uint32_t)cfg->lapic_addr);
+	put_le32(t + 40, 1);               /* PCAT_COMPAT: the in-kernel 8259s exist */
 	uint8_t *e = t + 44;
 	for (unsigned int i = 0; i < cfg->ncpus; i++, e += 8) {
 		e[0] = 0;               /* Processor Local APIC */
 		e[1] = 8;
 		e[2] = (uint8_t)i;      /* ACPI processor UID */
 		e[3] = (uint8_t)i;      /* APIC ID */
-		put32(e + 4, 1);        /* enabled */
+		put_le32(e + 4, 1);        /* enabled */
 	}
 	e[0] = 1;                       /* I/O APIC */
 	e[1] = 12;
 	e[2] = 0;                       /* I/O APIC ID */
-	put32(e + 4, (uint32_t)cfg->ioapic_addr);
-	put32(e + 8, 0);                /* GSI base */
+	put_le32(e + 4, (uint32_t)cfg->ioapic_addr);
+	put_le32(e + 8, 0);                /* GSI base */
 	e += 12;
 	e[0] = 2;                       /* Interrupt Source Override */
 	e[1] = 10;
 	e[2] = 0;                       /* ISA */
 	e[3] = 0;                       /* IRQ 0 (the PIT) ... */
-	put32(e + 4, 2);                /* ... is GSI 2, as on every PC */
-	put16(e + 8, 0);                /* bus-conforming polarity/trigger */
+	put_le32(e + 4, 2);                /* ... is GSI 2, as on every PC */
+	put_le16(e + 8, 0);                /* bus-conforming polarity/trigger */
 	finish(t);
 	return 0;
 }
@@ -220,7 +221,7 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size, uint64_
 		if (t == NULL)
 			return err_set("ACPI: tables do not fit in %zu bytes", size);
 		memcpy(t, x->data, x->len);
-		put32(t + 4, (uint32_t)x->len);
+		put_le32(t + 4, (uint32_t)x->len);
 		finish(t);
 		n++;
 	}
@@ -229,15 +230,15 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size, uint64_
 		return err_set("ACPI: tables do not fit in %zu bytes", size);
 	acpi_header(t, "XSDT", (uint32_t)(ACPI_HEADER_SIZE + 8 * n), 1);
 	for (unsigned int i = 0; i < n; i++)
-		put64(t + ACPI_HEADER_SIZE + 8 * i, entries[i]);
+		put_le64(t + ACPI_HEADER_SIZE + 8 * i, entries[i]);
 	finish(t);
 
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + 9, OEM_ID, 6);
 	rsdp[15] = 2;                           /* ACPI 2.0+: XSDT */
-	put32(rsdp + 16, 0);                    /* no RSDT */
-	put32(rsdp + 20, ACPI_RSDP_SIZE);
-	put64(rsdp + 24, xsdt);
+	put_le32(rsdp + 16, 0);                    /* no RSDT */
+	put_le32(rsdp + 20, ACPI_RSDP_SIZE);
+	put_le64(rsdp + 24, xsdt);
 	rsdp[8] = acpi_checksum(rsdp, 20);
 	rsdp[32] = acpi_checksum(rsdp, ACPI_RSDP_SIZE);
 	*rsdp_gpa = rsdp_at;

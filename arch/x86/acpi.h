@@ -22,10 +22,6 @@
 #define ACPI_MAX_EXTRA_TABLES   8
 
 /* Sleep control register value for S5: SLP_TYP (bits 4:2) = 5, SLP_EN (5). */
-#define ACPI_S5_SLP_TYP         5
-#define ACPI_SLP_TYP_SHIFT      2
-#define ACPI_SLP_EN             0x20
-#define ACPI_RESET_VALUE        0x01
 
 struct acpi_table {
 	const uint8_t *data;    /* a complete table; its checksum is fixed here */

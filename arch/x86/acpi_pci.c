@@ -7,10 +7,8 @@
 #include <string.h>
 
 #include "arch/x86/acpi.h"
+#include "core/util.h"
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 void acpi_mcfg_build(uint8_t t[ACPI_MCFG_SIZE], const struct acpi_pci *pci)
 {
@@ -18,8 +16,8 @@ void acpi_mcfg_build(uint8_t t[ACPI_MCFG_SIZE], const struct acpi_pci *pci)
 	acpi_header(t, "MCFG", ACPI_MCFG_SIZE, 1);
 	/* 8 reserved bytes, then one allocation: base, segment, bus range. */
 	uint8_t *e = t + ACPI_HEADER_SIZE + 8;
-	put64(e, pci->ecam_base);
-	put16(e + 8, 0);
+	put_le64(e, pci->ecam_base);
+	put_le16(e + 8, 0);
 	e[10] = 0;
 	e[11] = (uint8_t)(pci->ecam_buses - 1);
 }

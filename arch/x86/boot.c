@@ -10,13 +10,8 @@
 
 #include "arch/x86/layout.h"
 #include "core/err.h"
+#include "core/util.h"
 
-static uint16_t get16(const uint8_t *p, size_t off) { return (uint16_t)(p[off] | p[off + 1] << 8); }
-static uint32_t get32(const uint8_t *p, size_t off) { return get16(p, off) | (uint32_t)get16(p, off + 2) << 16; }
-static uint64_t get64(const uint8_t *p, size_t off) { return get32(p, off) | (uint64_t)get32(p, off + 4) << 32; }
-static void put16(uint8_t *p, size_t off, uint16_t v) { p[off] = (uint8_t)v; p[off + 1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, size_t off, uint32_t v) { put16(p, off, (uint16_t)v); put16(p, off + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, size_t off, uint64_t v) { put32(p, off, (uint32_t)v); put32(p, off + 4, (uint32_t)(v >> 32)); }
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -30,21 +25,21 @@ int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, st
 	memset(bz, 0, sizeof(*bz));
 	if (len < BZ_HEADER_LIMIT || buflen < BZ_HEADER_LIMIT)
 		return err_set("not a bzImage: only %llu bytes", (unsigned long long)len);
-	if (get16(buf, BZ_BOOT_FLAG) != 0xaa55 || memcmp(buf + BZ_HEADER, "HdrS", 4) != 0)
+	if (get_le16(buf + BZ_BOOT_FLAG) != 0xaa55 || memcmp(buf + BZ_HEADER, "HdrS", 4) != 0)
 		return err_set("not a Linux bzImage (no boot sector signature or 'HdrS' header)");
-	bz->version = get16(buf, BZ_VERSION);
+	bz->version = get_le16(buf + BZ_VERSION);
 	if (bz->version < BZ_MIN_VERSION)
 		return err_set("boot protocol %u.%02u is too old: need %u.%02u or later",
 			       bz->version >> 8, bz->version & 0xff,
 			       BZ_MIN_VERSION >> 8, BZ_MIN_VERSION & 0xff);
 	if (!(buf[BZ_LOADFLAGS] & LOADFLAG_LOADED_HIGH))
 		return err_set("not a bzImage: a zImage loaded low is not supported");
-	if (!(get16(buf, BZ_XLOADFLAGS) & XLF_KERNEL_64))
+	if (!(get_le16(buf + BZ_XLOADFLAGS) & XLF_KERNEL_64))
 		return err_set("kernel has no 64-bit entry point (not an x86-64 kernel)");
 
 	unsigned int sects = buf[BZ_SETUP_SECTS] ? buf[BZ_SETUP_SECTS] : 4;
 	uint64_t setup = (uint64_t)(sects + 1) * 512;
-	uint64_t pm = (uint64_t)get32(buf, BZ_SYSSIZE) * 16;
+	uint64_t pm = (uint64_t)get_le32(buf + BZ_SYSSIZE) * 16;
 	if (setup + pm > len)
 		return err_set("truncated bzImage: %llu bytes, the header describes %llu",
 			       (unsigned long long)len, (unsigned long long)(setup + pm));
@@ -56,18 +51,18 @@ int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, st
 	bz->len = buflen;
 	bz->setup_size = (uint32_t)setup;
 	bz->kernel_size = (uint32_t)(len - setup);
-	bz->initrd_addr_max = get32(buf, BZ_INITRD_ADDR_MAX);
+	bz->initrd_addr_max = get_le32(buf + BZ_INITRD_ADDR_MAX);
 	if (bz->initrd_addr_max == 0)
 		bz->initrd_addr_max = 0x37ffffff;       /* the protocol's default */
-	bz->kernel_alignment = get32(buf, BZ_KERNEL_ALIGNMENT);
+	bz->kernel_alignment = get_le32(buf + BZ_KERNEL_ALIGNMENT);
 	if (bz->kernel_alignment == 0 || (bz->kernel_alignment & (bz->kernel_alignment - 1)))
 		return err_set("invalid bzImage: kernel_alignment 0x%x is not a power of two",
 			       bz->kernel_alignment);
-	bz->pref_address = get64(buf, BZ_PREF_ADDRESS);
-	bz->init_size = get32(buf, BZ_INIT_SIZE);
+	bz->pref_address = get_le64(buf + BZ_PREF_ADDRESS);
+	bz->init_size = get_le32(buf + BZ_INIT_SIZE);
 	if (bz->init_size == 0)
 		return err_set("invalid bzImage: init_size is 0");
-	bz->cmdline_size = get32(buf, BZ_CMDLINE_SIZE);
+	bz->cmdline_size = get_le32(buf + BZ_CMDLINE_SIZE);
 	return 0;
 }
 
@@ -159,22 +154,22 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz,
 	if (a->e820_nr > E820_MAX_ENTRIES)
 		return err_set("too many e820 entries (%u)", a->e820_nr);
 
-	put16(zp, BZ_VID_MODE, 0xffff);                 /* "normal" text mode */
+	put_le16(zp + BZ_VID_MODE, 0xffff);                 /* "normal" text mode */
 	zp[BZ_TYPE_OF_LOADER] = 0xff;                   /* undefined loader */
 	zp[BZ_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
-	put16(zp, BZ_HEAP_END_PTR, 0xfe00);
-	put32(zp, BZ_CODE32_START, (uint32_t)X86_KERNEL_LOAD_ADDR);
-	put32(zp, BZ_CMD_LINE_PTR, (uint32_t)a->cmdline_addr);
-	put32(zp, BZ_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
-	put32(zp, BZ_RAMDISK_SIZE, (uint32_t)a->initrd_size);
+	put_le16(zp + BZ_HEAP_END_PTR, 0xfe00);
+	put_le32(zp + BZ_CODE32_START, (uint32_t)X86_KERNEL_LOAD_ADDR);
+	put_le32(zp + BZ_CMD_LINE_PTR, (uint32_t)a->cmdline_addr);
+	put_le32(zp + BZ_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
+	put_le32(zp + BZ_RAMDISK_SIZE, (uint32_t)a->initrd_size);
 	if (bz->version >= 0x020e)      /* acpi_rsdp_addr: protocol 2.14 */
-		put64(zp, BP_ACPI_RSDP_ADDR, a->rsdp_addr);
+		put_le64(zp + BP_ACPI_RSDP_ADDR, a->rsdp_addr);
 	zp[BP_E820_ENTRIES] = (uint8_t)a->e820_nr;
 	for (unsigned int i = 0; i < a->e820_nr; i++) {
 		size_t off = BP_E820_TABLE + i * 20;
-		put64(zp, off, a->e820[i].addr);
-		put64(zp, off + 8, a->e820[i].size);
-		put32(zp, off + 16, a->e820[i].type);
+		put_le64(zp + off, a->e820[i].addr);
+		put_le64(zp + (off + 8), a->e820[i].size);
+		put_le32(zp + (off + 16), a->e820[i].type);
 	}
 	return 0;
 }

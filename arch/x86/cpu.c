@@ -9,6 +9,7 @@
 
 #include "arch/x86/layout.h"
 #include "core/err.h"
+#include "core/util.h"
 
 #define CPUID_MAX_ENTRIES_START 128
 #define CPUID_MAX_ENTRIES_LIMIT 4096
@@ -111,9 +112,12 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned in
 
 unsigned int x86_phys_bits(const struct kvm_cpuid2 *c)
 {
-	for (unsigned int i = 0; i < c->nent; i++)
-		if (c->entries[i].function == 0x80000008 && (c->entries[i].eax & 0xff))
-			return c->entries[i].eax & 0xff;
+	for (unsigned int i = 0; i < c->nent; i++) {
+		unsigned int bits = c->entries[i].eax & 0xff;
+		if (c->entries[i].function == 0x80000008 && bits)
+			return bits;
+	}
+	/* Leaf 0x80000008 missing or empty: the architectural default. */
 	return 36;
 }
 
@@ -171,7 +175,7 @@ static int setup_msrs(int fd)
 		{ MSR_IA32_MISC_ENABLE, 1 },                    /* fast strings */
 		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },          /* MTRRs on, write-back */
 	};
-	enum { N = sizeof(msrs) / sizeof(msrs[0]) };
+	enum { N = ARRAY_SIZE(msrs) };
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[N];

@@ -11,6 +11,7 @@
  *   0xf000_0000  hole     unused, free for future platform MMIO
  *   0xfec0_0000  IOAPIC   (in-kernel)
  *   0xfee0_0000  LAPIC    (in-kernel)
+ *   0xfffb_c000  KVM      EPT identity map (1 page), TSS (3 pages)
  *   0x1_0000_0000 RAM     whatever did not fit below the hole
  *   above RAM    64-bit PCI MMIO BAR window (64 GiB, 1 GiB aligned)
  */
@@ -52,6 +53,11 @@
 #define X86_PCI_MMIO32_SIZE     0x20000000ULL   /* 512 MiB */
 #define X86_PCI_ECAM_START      0xe0000000ULL
 #define X86_PCI_ECAM_SIZE       0x10000000ULL   /* 256 buses x 1 MiB */
+/* KVM wants three pages for the TSS and one for the EPT identity map that
+ * real mode needs on Intel; they sit at the top of the hole, clear of the
+ * IOAPIC, LAPIC and PCI windows. */
+#define X86_KVM_IDENTITY_MAP    0xfffbc000ULL
+#define X86_KVM_TSS             0xfffbd000ULL
 #define X86_IOAPIC_ADDR         0xfec00000ULL
 #define X86_LAPIC_ADDR          0xfee00000ULL
 #define X86_HIGH_RAM_START      0x100000000ULL

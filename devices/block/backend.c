@@ -2,6 +2,7 @@
  * both backends share. */
 #define _GNU_SOURCE
 #include "devices/block/backend.h"
+#include "core/err.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -9,25 +10,23 @@
 #include <string.h>
 
 struct blk_backend *blk_backend_create(enum blk_backend_kind kind,
-				       const struct blk_backend_params *params, char *err,
-				       size_t errlen)
+				       const struct blk_backend_params *params)
 {
 	struct blk_backend *be = NULL;
-	int error = 0;
 
 	if (kind == BLK_BACKEND_AUTO || kind == BLK_BACKEND_IO_URING) {
-		be = blk_backend_uring_create(params, &error);
+		be = blk_backend_uring_create(params);
 		if (be != NULL || kind == BLK_BACKEND_IO_URING) {
 			if (be == NULL)
-				snprintf(err, errlen, "io_uring unavailable: %s", strerror(error));
+				err_prefix("io_uring unavailable");
 			return be;
 		}
 	}
 	/* io_uring can be missing (old kernel), disabled by sysctl or blocked
 	 * by a seccomp filter; the synchronous backend always works. */
-	be = blk_backend_sync_create(params, &error);
+	be = blk_backend_sync_create(params);
 	if (be == NULL)
-		snprintf(err, errlen, "block backend: %s", strerror(error));
+		err_prefix("block backend");
 	return be;
 }
 

@@ -75,13 +75,12 @@ enum blk_backend_kind {
 };
 
 /* Creates a backend; AUTO falls back to sync when io_uring cannot start.
- * NULL with a message in err on failure. */
+ * NULL with err_msg() set on failure. */
 struct blk_backend *blk_backend_create(enum blk_backend_kind kind,
-				       const struct blk_backend_params *params, char *err,
-				       size_t errlen);
+				       const struct blk_backend_params *params);
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params, int *error);
-struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params, int *error);
+struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params);
+struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params);
 
 /* fallocate mode for a DISCARD or WRITE_ZEROES io, -1 if unsupported. */
 int blk_io_fallocate_mode(const struct blk_backend_params *params, const struct blk_io *io);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
 
 struct sync_backend {
 	struct blk_backend be;
@@ -126,12 +127,12 @@ static const struct blk_backend_ops sync_ops = {
 	.destroy = sync_destroy,
 };
 
-struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params, int *error)
+struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params)
 {
 	struct sync_backend *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
-		*error = ENOMEM;
+		err_set("out of memory");
 		return NULL;
 	}
 	s->be.ops = &sync_ops;

@@ -11,10 +11,12 @@
 #include <limits.h>
 #include <liburing.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
 
 struct uring_backend {
 	struct blk_backend be;
@@ -186,14 +188,14 @@ static const struct blk_backend_ops uring_ops = {
 	.destroy = uring_destroy,
 };
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params, int *error)
+struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	unsigned int entries = params->depth;
 	int r;
 
 	if (u == NULL) {
-		*error = ENOMEM;
+		err_set("out of memory");
 		return NULL;
 	}
 	if (entries < 8)
@@ -202,20 +204,20 @@ struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *pa
 		entries = 1024;
 	r = io_uring_queue_init(entries, &u->ring, 0);
 	if (r < 0) {
-		*error = -r;
+		err_set("io_uring_queue_init: %s", strerror(-r));
 		free(u);
 		return NULL;
 	}
 	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->efd < 0) {
-		*error = errno;
+		err_errno("eventfd");
 		io_uring_queue_exit(&u->ring);
 		free(u);
 		return NULL;
 	}
 	r = io_uring_register_eventfd(&u->ring, u->efd);
 	if (r < 0) {
-		*error = -r;
+		err_set("io_uring_register_eventfd: %s", strerror(-r));
 		close(u->efd);
 		io_uring_queue_exit(&u->ring);
 		free(u);

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "devices/block/disk.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,22 +26,20 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#define ERR(...) snprintf(err, errlen, __VA_ARGS__)
-
-static int check_type(const char *path, const struct stat *st, char *err, size_t errlen)
+static int check_type(const char *path, const struct stat *st)
 {
 	if (S_ISDIR(st->st_mode)) {
-		ERR("disk %s: is a directory", path);
+		err_set("disk %s: is a directory", path);
 		return -1;
 	}
 	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode)) {
-		ERR("disk %s: not a regular file or block device", path);
+		err_set("disk %s: not a regular file or block device", path);
 		return -1;
 	}
 	return 0;
 }
 
-static int open_image(const struct disk_config *cfg, char *err, size_t errlen)
+static int open_image(const struct disk_config *cfg)
 {
 	const char *path = cfg->path;
 	/* O_NONBLOCK: a FIFO swapped in after stat() must not hang us; it is
@@ -54,13 +53,13 @@ static int open_image(const struct disk_config *cfg, char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		ERR("disk %s: no such file", path);
+		err_set("disk %s: no such file", path);
 	else if (!cfg->readonly && (errno == EACCES || errno == EROFS || errno == EPERM))
-		ERR("disk %s: file is read-only; use readonly=on", path);
+		err_set("disk %s: file is read-only; use readonly=on", path);
 	else if (cfg->direct && errno == EINVAL)
-		ERR("disk %s: direct=on is not supported by its file system", path);
+		err_set("disk %s: direct=on is not supported by its file system", path);
 	else
-		ERR("disk %s: %s", path, strerror(errno));
+		err_set("disk %s: %s", path, strerror(errno));
 	return -1;
 }
 
@@ -78,7 +77,7 @@ static int image_size(int fd, const struct stat *st, uint64_t *size)
  * locks belong to the open file, not the process, so they also conflict
  * within one process and are not dropped by closing some other fd.
  */
-static int lock_image(int fd, const struct disk_config *cfg, char *err, size_t errlen)
+static int lock_image(int fd, const struct disk_config *cfg)
 {
 	struct flock fl = {
 		.l_type = cfg->readonly ? F_RDLCK : F_WRLCK,
@@ -89,13 +88,13 @@ static int lock_image(int fd, const struct disk_config *cfg, char *err, size_t e
 		return 0;
 	if (errno == EAGAIN || errno == EACCES) {
 		if (cfg->readonly)
-			ERR("disk %s: image is locked: another process has it open for writing",
+			err_set("disk %s: image is locked: another process has it open for writing",
 			    cfg->path);
 		else
-			ERR("disk %s: image is locked: another process (another vmm?) is using it",
+			err_set("disk %s: image is locked: another process (another vmm?) is using it",
 			    cfg->path);
 	} else {
-		ERR("disk %s: cannot lock: %s", cfg->path, strerror(errno));
+		err_set("disk %s: cannot lock: %s", cfg->path, strerror(errno));
 	}
 	return -1;
 }
@@ -158,40 +157,39 @@ static void derive_serial(struct disk *disk, const struct disk_config *cfg, cons
 	memcpy(disk->serial, buf, DISK_SERIAL_LEN);
 }
 
-static int check_image(const struct disk_config *cfg, struct disk *disk, struct stat *st,
-		       char *err, size_t errlen)
+static int check_image(const struct disk_config *cfg, struct disk *disk, struct stat *st)
 {
 	const char *path = cfg->path;
 	int flags;
 
 	if (fstat(disk->fd, st) < 0) {
-		ERR("disk %s: %s", path, strerror(errno));
+		err_set("disk %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (check_type(path, st, err, errlen) < 0)
+	if (check_type(path, st) < 0)
 		return -1;
 	flags = fcntl(disk->fd, F_GETFL);
 	if (flags < 0 || fcntl(disk->fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		ERR("disk %s: %s", path, strerror(errno));
+		err_set("disk %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (image_size(disk->fd, st, &disk->size) < 0) {
-		ERR("disk %s: cannot get size: %s", path, strerror(errno));
+		err_set("disk %s: cannot get size: %s", path, strerror(errno));
 		return -1;
 	}
 	if (disk->size == 0) {
-		ERR("disk %s: is empty", path);
+		err_set("disk %s: is empty", path);
 		return -1;
 	}
 	if (disk->size % DISK_SECTOR_SIZE) {
-		ERR("disk %s: size %llu is not a multiple of %u bytes", path,
+		err_set("disk %s: size %llu is not a multiple of %u bytes", path,
 		    (unsigned long long)disk->size, DISK_SECTOR_SIZE);
 		return -1;
 	}
-	return lock_image(disk->fd, cfg, err, errlen);
+	return lock_image(disk->fd, cfg);
 }
 
-int disk_open(const struct disk_config *cfg, struct disk *disk, char *err, size_t errlen)
+int disk_open(const struct disk_config *cfg, struct disk *disk)
 {
 	const char *path = cfg->path;
 	struct stat st;
@@ -200,25 +198,25 @@ int disk_open(const struct disk_config *cfg, struct disk *disk, char *err, size_
 	disk->fd = -1;
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
-			ERR("disk %s: no such file", path);
+			err_set("disk %s: no such file", path);
 		else
-			ERR("disk %s: %s", path, strerror(errno));
+			err_set("disk %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (check_type(path, &st, err, errlen) < 0)
+	if (check_type(path, &st) < 0)
 		return -1;
 	/* root may open a file without write permission bits for writing; a
 	 * file nobody may write is meant read-only all the same. */
 	if (!cfg->readonly && S_ISREG(st.st_mode) && !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
-		ERR("disk %s: file is read-only; use readonly=on", path);
+		err_set("disk %s: file is read-only; use readonly=on", path);
 		return -1;
 	}
-	disk->fd = open_image(cfg, err, errlen);
+	disk->fd = open_image(cfg);
 	if (disk->fd < 0)
 		return -1;
 	disk->readonly = cfg->readonly;
 	disk->direct = cfg->direct;
-	if (check_image(cfg, disk, &st, err, errlen) < 0) {
+	if (check_image(cfg, disk, &st) < 0) {
 		disk_close(disk);
 		return -1;
 	}

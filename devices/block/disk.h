@@ -26,9 +26,6 @@ struct disk_config {
 	unsigned int queues;               /* request queues; 0: the VMM's default */
 };
 
-/* Parses one --disk argument.  0, or -1 with a message in err. */
-int disk_config_parse(const char *arg, struct disk_config *cfg, char *err, size_t errlen);
-
 struct disk {
 	int fd;
 	uint64_t size;            /* bytes, a multiple of DISK_SECTOR_SIZE */
@@ -47,7 +44,7 @@ struct disk {
  * lock for a read-only one) so no other process writes the image while we
  * use it.  0, or -1 with one line in err ("disk FILE: reason").
  */
-int disk_open(const struct disk_config *cfg, struct disk *disk, char *err, size_t errlen);
+int disk_open(const struct disk_config *cfg, struct disk *disk);
 
 /* Closes the fd (which drops the lock). */
 void disk_close(struct disk *disk);

@@ -14,6 +14,8 @@
 
 #include "devices/virtio/blk_request.h"
 #include "devices/virtio/blk_worker.h"
+#include "core/util.h"
+#include "core/err.h"
 
 struct blk_device {
 	struct virtio_device vdev;
@@ -29,24 +31,6 @@ struct blk_device {
 static struct blk_device *to_blk(struct virtio_device *dev)
 {
 	return (struct blk_device *)((char *)dev - offsetof(struct blk_device, vdev));
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
 }
 
 static uint32_t seg_max(const struct blk_device *blk)
@@ -169,7 +153,7 @@ static void blk_config_write(struct virtio_device *dev, uint32_t offset, const v
 }
 
 static int blk_queue_start(struct virtio_device *dev, unsigned int q,
-			   const struct virtq_config *cfg, int kick_fd, char *err, size_t errlen)
+			   const struct virtq_config *cfg, int kick_fd)
 {
 	struct blk_device *blk = to_blk(dev);
 	struct blk_worker_params wp;
@@ -179,11 +163,11 @@ static int blk_queue_start(struct virtio_device *dev, unsigned int q,
 	/* Without MQ a driver uses queue 0 only; serving the others anyway
 	 * is harmless, each has its own thread and rings. */
 	if (q >= dev->num_queues) {
-		snprintf(err, errlen, "virtio-blk: no queue %u", q);
+		err_set("virtio-blk: no queue %u", q);
 	} else if (blk->workers[q]) {
-		snprintf(err, errlen, "virtio-blk: queue %u already started", q);
+		err_set("virtio-blk: queue %u already started", q);
 	} else if (cfg->size > dev->queue_max_size) {
-		snprintf(err, errlen, "virtio-blk: queue size %u above maximum %u", cfg->size,
+		err_set("virtio-blk: queue size %u above maximum %u", cfg->size,
 			 dev->queue_max_size);
 	} else {
 		wp = (struct blk_worker_params){
@@ -199,7 +183,7 @@ static int blk_queue_start(struct virtio_device *dev, unsigned int q,
 		};
 		/* The rings only know what the driver really negotiated. */
 		wp.vq.features = blk->negotiated;
-		r = blk_worker_start(&wp, &blk->workers[q], err, errlen);
+		r = blk_worker_start(&wp, &blk->workers[q]);
 	}
 	pthread_mutex_unlock(&blk->lock);
 	return r;
@@ -253,8 +237,7 @@ static const struct virtio_device_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-struct virtio_device *blk_device_create(const struct blk_device_params *params, char *err,
-					size_t errlen)
+struct virtio_device *blk_device_create(const struct blk_device_params *params)
 {
 	uint16_t qsize = params->queue_size ? params->queue_size : VIRTIO_BLK_DEFAULT_QUEUE_SIZE;
 	unsigned int nq = params->num_queues ? params->num_queues : 1;
@@ -262,17 +245,17 @@ struct virtio_device *blk_device_create(const struct blk_device_params *params, 
 
 	/* At least 4: a request needs 3 descriptors without indirect. */
 	if (qsize < 4 || qsize > VIRTQ_MAX_SIZE || (qsize & (qsize - 1))) {
-		snprintf(err, errlen, "virtio-blk: queue size %u is not a power of two in 4..%u",
+		err_set("virtio-blk: queue size %u is not a power of two in 4..%u",
 			 qsize, VIRTQ_MAX_SIZE);
 		return NULL;
 	}
 	if (nq > VIRTIO_BLK_MAX_QUEUES) {
-		snprintf(err, errlen, "virtio-blk: %u queues (at most %u)", nq, VIRTIO_BLK_MAX_QUEUES);
+		err_set("virtio-blk: %u queues (at most %u)", nq, VIRTIO_BLK_MAX_QUEUES);
 		return NULL;
 	}
 	blk = calloc(1, sizeof(*blk));
 	if (blk == NULL) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		return NULL;
 	}
 	blk->p = *params;

@@ -59,8 +59,7 @@ struct blk_device_params {
  * dev->transport before the driver runs; dev->ops->destroy frees it.
  * NULL with a message in err on failure.
  */
-struct virtio_device *blk_device_create(const struct blk_device_params *params, char *err,
-					size_t errlen);
+struct virtio_device *blk_device_create(const struct blk_device_params *params);
 
 /* Totals over all queues since creation (the stopped ones' included).
  * dev must be a blk device.  Any thread. */

@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "devices/iov.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/thread.h"
 
 #define MAX_DWZ_SEG 256u
 
@@ -234,7 +237,7 @@ static void reap(struct blk_worker *w, bool wait)
 {
 	int r = w->be->ops->reap(w->be, wait, io_done, w);
 	if (r < 0)
-		fprintf(stderr, "vmm: virtio-blk queue %u: %s: reaping completions: %s\n",
+		log_warn("virtio-blk queue %u: %s: reaping completions: %s",
 			w->p.queue_index, w->be->ops->name, strerror(-r));
 }
 
@@ -243,7 +246,7 @@ static void report_broken(struct blk_worker *w)
 	if (w->broken_reported)
 		return;
 	w->broken_reported = true;
-	fprintf(stderr, "vmm: virtio-blk queue %u: %s; device needs reset\n", w->p.queue_index,
+	log_warn("virtio-blk queue %u: %s; device needs reset", w->p.queue_index,
 		virtq_strerror(w->vq.error));
 	w->p.transport.needs_reset(w->p.transport.opaque);
 }
@@ -265,7 +268,7 @@ static bool drain_avail(struct blk_worker *w)
 		case VIRTQ_POP_BAD_CHAIN:
 			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
-				fprintf(stderr, "vmm: virtio-blk queue %u: bad request: %s\n",
+				log_warn("virtio-blk queue %u: bad request: %s",
 					w->p.queue_index, virtq_strerror(w->vq.error));
 			push_used(w, slot->vreq.head, 0);
 			continue;
@@ -290,7 +293,7 @@ static void process_queue(struct blk_worker *w)
 		/* One submission for the whole batch. */
 		int r = w->be->ops->submit(w->be);
 		if (r < 0)
-			fprintf(stderr, "vmm: virtio-blk queue %u: submit: %s\n", w->p.queue_index,
+			log_warn("virtio-blk queue %u: submit: %s", w->p.queue_index,
 				strerror(-r));
 		reap(w, false);
 		if (!more || virtq_is_broken(&w->vq))
@@ -314,7 +317,7 @@ static uint64_t read_eventfd(int fd)
 	if (read(fd, &n, sizeof(n)) == sizeof(n))
 		return n;
 	if (errno != EAGAIN && errno != EINTR)
-		fprintf(stderr, "vmm: virtio-blk: reading eventfd: %s\n", strerror(errno));
+		log_warn("virtio-blk: reading eventfd: %s", strerror(errno));
 	return 0;
 }
 
@@ -331,7 +334,7 @@ static void *worker_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "vmm: virtio-blk queue %u: epoll_wait: %s\n",
+			log_warn("virtio-blk queue %u: epoll_wait: %s",
 				w->p.queue_index, strerror(errno));
 			w->p.transport.needs_reset(w->p.transport.opaque);
 			break;
@@ -401,7 +404,7 @@ static int setup_slots(struct blk_worker *w)
 	return 0;
 }
 
-static int setup_fds(struct blk_worker *w, char *err, size_t errlen)
+static int setup_fds(struct blk_worker *w)
 {
 	int cfd = w->be->ops->completion_fd(w->be);
 
@@ -410,36 +413,19 @@ static int setup_fds(struct blk_worker *w, char *err, size_t errlen)
 	if (w->epfd < 0 || w->stop_fd < 0 || epoll_add(w->epfd, w->p.kick_fd, EV_KICK) < 0 ||
 	    epoll_add(w->epfd, w->stop_fd, EV_STOP) < 0 ||
 	    (cfd >= 0 && epoll_add(w->epfd, cfd, EV_COMPLETION) < 0)) {
-		snprintf(err, errlen, "virtio-blk: I/O thread setup: %s", strerror(errno));
+		err_set("virtio-blk: I/O thread setup: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* The thread takes no signals: they belong to the main and vCPU threads. */
-static int spawn_thread(struct blk_worker *w)
-{
-	sigset_t all, old;
-	int r;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		pthread_setname_np(w->thread, "vmm-blk-io");
-	return r;
-}
-
-int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
-		     size_t errlen)
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
 	struct blk_backend_params bp;
-	int r;
 
 	if (w == NULL) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		return -1;
 	}
 	w->p = *params;
@@ -447,13 +433,13 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 	w->dio_align = params->disk->dio_mem_align > DISK_SECTOR_SIZE ? params->disk->dio_mem_align
 								      : DISK_SECTOR_SIZE;
 	if (virtq_init(&w->vq, params->mem, &params->vq) < 0) {
-		snprintf(err, errlen, "virtio-blk queue %u: %s", params->queue_index,
+		err_set("virtio-blk queue %u: %s", params->queue_index,
 			 virtq_strerror(w->vq.error));
 		worker_free(w);
 		return -1;
 	}
 	if (setup_slots(w) < 0) {
-		snprintf(err, errlen, "virtio-blk: out of memory");
+		err_set("virtio-blk: out of memory");
 		worker_free(w);
 		return -1;
 	}
@@ -463,14 +449,14 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		.can_zero_range = params->disk->can_zero_range,
 		.depth = w->nslots,
 	};
-	w->be = blk_backend_create(params->backend, &bp, err, errlen);
-	if (w->be == NULL || setup_fds(w, err, errlen) < 0) {
+	w->be = blk_backend_create(params->backend, &bp);
+	if (w->be == NULL || setup_fds(w) < 0) {
 		worker_free(w);
 		return -1;
 	}
-	r = spawn_thread(w);
-	if (r != 0) {
-		snprintf(err, errlen, "virtio-blk: cannot start I/O thread: %s", strerror(r));
+	char name[16];
+	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
+	if (thread_spawn(&w->thread, name, worker_main, w)) {
 		worker_free(w);
 		return -1;
 	}
@@ -491,7 +477,7 @@ void blk_worker_stop(struct blk_worker *w)
 
 	/* An eventfd write of 1 cannot fail short of a counter overflow. */
 	if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
-		fprintf(stderr, "vmm: virtio-blk: stopping I/O thread: %s\n", strerror(errno));
+		log_warn("virtio-blk: stopping I/O thread: %s", strerror(errno));
 	pthread_join(w->thread, NULL);
 	worker_free(w);
 }

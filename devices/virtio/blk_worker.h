@@ -41,8 +41,7 @@ struct blk_queue_stats {
 
 /* Maps the queue, creates the backend and starts the thread.  0, or -1
  * with a message in err. */
-int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out, char *err,
-		     size_t errlen);
+int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out);
 
 /* Stops taking requests, waits for those in flight to complete (their
  * used elements are published, without interrupts), joins the thread and

@@ -58,7 +58,7 @@ struct virtio_device_ops {
 	 * message (a bad ring configuration: DEVICE_NEEDS_RESET).
 	 */
 	int (*queue_start)(struct virtio_device *dev, unsigned int q, const struct virtq_config *cfg,
-			   int kick_fd, char *err, size_t errlen);
+			   int kick_fd);
 	/*
 	 * Device reset (status written 0): stops every queue after its
 	 * in-flight requests completed, and forgets negotiated features.

@@ -16,13 +16,14 @@
 
 #include "devices/virtio/pci_priv.h"
 #include "core/err.h"
+#include "core/log.h"
 
-void virtio_pci_report(struct virtio_pci *vp)
+static void report(struct virtio_pci *vp)
 {
 	if (vp->p.report)
 		vp->p.report(vp->p.report_opaque, err_msg());
 	else
-		fprintf(stderr, "vmm: virtio-pci: %s\n", err_msg());
+		log_warn("virtio-pci: %s", err_msg());
 }
 
 static void kick(struct virtio_pci *vp, unsigned int q)
@@ -31,7 +32,7 @@ static void kick(struct virtio_pci *vp, unsigned int q)
 
 	if (write(vp->queues[q].kick_fd, &one, sizeof(one)) != sizeof(one)) {
 		err_errno("queue %u kick eventfd", q);
-		virtio_pci_report(vp);
+		report(vp);
 	}
 }
 
@@ -48,21 +49,135 @@ static void notify_queue(void *opaque, unsigned int q)
 		return;
 	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_QUEUE);
 	if (msix_notify(&vp->msix, vector))
-		virtio_pci_report(vp);
+		report(vp);
 }
 
-void virtio_pci_set_needs_reset(struct virtio_pci *vp)
+static void set_needs_reset(struct virtio_pci *vp)
 {
 	atomic_store(&vp->needs_reset, true);
 	atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG);
 	uint16_t vector = atomic_load(&vp->msix_config);
 	if (vector != VIRTIO_MSI_NO_VECTOR && msix_notify(&vp->msix, vector))
-		virtio_pci_report(vp);
+		report(vp);
 }
 
 static void needs_reset(void *opaque)
 {
-	virtio_pci_set_needs_reset(opaque);
+	set_needs_reset(opaque);
+}
+
+/* ---- notify ioeventfds ---- */
+
+static struct ioeventfd queue_ioeventfd(const struct virtio_pci *vp, unsigned int i, uint64_t addr)
+{
+	/* Length 0 matches a write of any size at exactly this address;
+	 * KVM also takes it on its fast MMIO path. */
+	return (struct ioeventfd){ .addr = addr, .len = 0, .mmio = true, .fd = vp->queues[i].kick_fd };
+}
+
+static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i)
+{
+	struct virtio_pci_queue *q = &vp->queues[i];
+	uint64_t addr = vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+	struct ioeventfd ev = queue_ioeventfd(vp, i, addr);
+
+	if (q->ioeventfd || !q->enabled || !vp->bar_mapped)
+		return;
+	/* On failure the notify write still exits and is signalled by
+	 * hand: slower, not broken. */
+	if (vp->p.ioeventfd_ops->assign(vp->p.ioeventfd_ctx, &ev)) {
+		err_prefix("queue %u notify ioeventfd", i);
+		report(vp);
+		return;
+	}
+	q->ioeventfd = true;
+	q->ioeventfd_addr = addr;
+}
+
+static void queue_ioeventfd_del(struct virtio_pci *vp, unsigned int i)
+{
+	struct virtio_pci_queue *q = &vp->queues[i];
+	struct ioeventfd ev = queue_ioeventfd(vp, i, q->ioeventfd_addr);
+
+	if (!q->ioeventfd)
+		return;
+	if (vp->p.ioeventfd_ops->deassign(vp->p.ioeventfd_ctx, &ev)) {
+		err_prefix("queue %u notify ioeventfd", i);
+		report(vp);
+	}
+	q->ioeventfd = false;
+}
+
+static void ioeventfds_add(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->nr_queues; i++)
+		queue_ioeventfd_add(vp, i);
+}
+
+static void ioeventfds_del(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->nr_queues; i++)
+		queue_ioeventfd_del(vp, i);
+}
+
+/* ---- acting on status writes (lock held) ---- */
+
+static void reset_device(struct virtio_pci *vp)
+{
+	uint64_t stale;
+
+	/* Returns once in-flight requests completed: the driver may reuse
+	 * its rings as soon as it reads status 0. */
+	vp->vdev->ops->reset(vp->vdev);
+	ioeventfds_del(vp);
+	/* Kicks of the previous life would wake the next one for nothing. */
+	for (unsigned int i = 0; i < vp->nr_queues; i++)
+		while (read(vp->queues[i].kick_fd, &stale, sizeof(stale)) == sizeof(stale))
+			;
+	virtio_pci_state_init(vp);
+}
+
+static void start_queues(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->nr_queues; i++) {
+		struct virtio_pci_queue *q = &vp->queues[i];
+		if (!q->enabled)
+			continue;
+		queue_ioeventfd_add(vp, i);
+		struct virtq_config cfg = {
+			.size = q->size,
+			.desc_gpa = q->desc,
+			.avail_gpa = q->driver,
+			.used_gpa = q->device,
+			.features = vp->driver_features,
+		};
+		err_set("refused by the device");
+		if (vp->vdev->ops->queue_start(vp->vdev, i, &cfg, q->kick_fd)) {
+			err_prefix("queue %u", i);
+			report(vp);
+			set_needs_reset(vp);
+		}
+	}
+}
+
+static void common_write(struct virtio_pci *vp, uint64_t off, const void *data, unsigned int len)
+{
+	pthread_mutex_lock(&vp->lock);
+	switch (virtio_pci_common_write(vp, off, data, len)) {
+	case VIRTIO_PCI_ACT_NONE:
+		break;
+	case VIRTIO_PCI_ACT_RESET:
+		reset_device(vp);
+		break;
+	case VIRTIO_PCI_ACT_START_QUEUES:
+		start_queues(vp);
+		break;
+	case VIRTIO_PCI_ACT_QUEUE_ENABLED:
+		/* Early, so kicks before DRIVER_OK need no exit either. */
+		queue_ioeventfd_add(vp, vp->queue_select);
+		break;
+	}
+	pthread_mutex_unlock(&vp->lock);
 }
 
 /* ---- BAR 0 ---- */
@@ -107,7 +222,7 @@ static void bar_write(void *opaque, uint64_t offset, const void *data, unsigned 
 		return;
 	switch (region) {
 	case VIRTIO_PCI_COMMON_BASE:
-		virtio_pci_common_write(vp, off, data, len);
+		common_write(vp, off, data, len);
 		break;
 	case VIRTIO_PCI_DEVCFG_BASE:
 		if (off < vp->vdev->config_size)
@@ -200,7 +315,7 @@ static void bar_mapped(void *opaque, unsigned int bar, uint64_t addr)
 	pthread_mutex_lock(&vp->lock);
 	vp->bar_mapped = true;
 	vp->bar_addr = addr;
-	virtio_pci_ioeventfds_add(vp);
+	ioeventfds_add(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -212,9 +327,9 @@ static void bar_moved(void *opaque, unsigned int bar, uint64_t old_addr, uint64_
 	if (bar != VIRTIO_PCI_BAR)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	virtio_pci_ioeventfds_del(vp);
+	ioeventfds_del(vp);
 	vp->bar_addr = new_addr;
-	virtio_pci_ioeventfds_add(vp);
+	ioeventfds_add(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -226,7 +341,7 @@ static void bar_unmapped(void *opaque, unsigned int bar, uint64_t old_addr)
 	if (bar != VIRTIO_PCI_BAR)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	virtio_pci_ioeventfds_del(vp);
+	ioeventfds_del(vp);
 	vp->bar_mapped = false;
 	pthread_mutex_unlock(&vp->lock);
 }
@@ -417,7 +532,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	pci_bus_unplug(&vp->pci);
 	pthread_mutex_lock(&vp->lock);
 	vp->vdev->ops->reset(vp->vdev);
-	virtio_pci_ioeventfds_del(vp);
+	ioeventfds_del(vp);
 	pthread_mutex_unlock(&vp->lock);
 	vp->vdev->transport = (struct virtio_transport){ 0 };
 	msix_destroy(&vp->msix);

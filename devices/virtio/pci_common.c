@@ -43,76 +43,7 @@ void virtio_pci_state_init(struct virtio_pci *vp)
 	}
 }
 
-/* ---- notify ioeventfds ---- */
-
-static struct ioeventfd queue_ioeventfd(const struct virtio_pci *vp, unsigned int i, uint64_t addr)
-{
-	/* Length 0 matches a write of any size at exactly this address;
-	 * KVM also takes it on its fast MMIO path. */
-	return (struct ioeventfd){ .addr = addr, .len = 0, .mmio = true, .fd = vp->queues[i].kick_fd };
-}
-
-static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i)
-{
-	struct virtio_pci_queue *q = &vp->queues[i];
-	uint64_t addr = vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
-	struct ioeventfd ev = queue_ioeventfd(vp, i, addr);
-
-	if (q->ioeventfd || !q->enabled || !vp->bar_mapped)
-		return;
-	/* On failure the notify write still exits and is signalled by
-	 * hand: slower, not broken. */
-	if (vp->p.ioeventfd_ops->assign(vp->p.ioeventfd_ctx, &ev)) {
-		err_prefix("queue %u notify ioeventfd", i);
-		virtio_pci_report(vp);
-		return;
-	}
-	q->ioeventfd = true;
-	q->ioeventfd_addr = addr;
-}
-
-static void queue_ioeventfd_del(struct virtio_pci *vp, unsigned int i)
-{
-	struct virtio_pci_queue *q = &vp->queues[i];
-	struct ioeventfd ev = queue_ioeventfd(vp, i, q->ioeventfd_addr);
-
-	if (!q->ioeventfd)
-		return;
-	if (vp->p.ioeventfd_ops->deassign(vp->p.ioeventfd_ctx, &ev)) {
-		err_prefix("queue %u notify ioeventfd", i);
-		virtio_pci_report(vp);
-	}
-	q->ioeventfd = false;
-}
-
-void virtio_pci_ioeventfds_add(struct virtio_pci *vp)
-{
-	for (unsigned int i = 0; i < vp->nr_queues; i++)
-		queue_ioeventfd_add(vp, i);
-}
-
-void virtio_pci_ioeventfds_del(struct virtio_pci *vp)
-{
-	for (unsigned int i = 0; i < vp->nr_queues; i++)
-		queue_ioeventfd_del(vp, i);
-}
-
 /* ---- status ---- */
-
-static void reset(struct virtio_pci *vp)
-{
-	uint64_t stale;
-
-	/* Returns once in-flight requests completed: the driver may reuse
-	 * its rings as soon as it reads status 0. */
-	vp->vdev->ops->reset(vp->vdev);
-	virtio_pci_ioeventfds_del(vp);
-	/* Kicks of the previous life would wake the next one for nothing. */
-	for (unsigned int i = 0; i < vp->nr_queues; i++)
-		while (read(vp->queues[i].kick_fd, &stale, sizeof(stale)) == sizeof(stale))
-			;
-	virtio_pci_state_init(vp);
-}
 
 static bool features_ok(struct virtio_pci *vp)
 {
@@ -124,37 +55,10 @@ static bool features_ok(struct virtio_pci *vp)
 	return vp->vdev->ops->set_features(vp->vdev, wanted) == 0;
 }
 
-static void start_queues(struct virtio_pci *vp)
+static enum virtio_pci_action write_status(struct virtio_pci *vp, uint8_t val)
 {
-	char msg[256];
-
-	for (unsigned int i = 0; i < vp->nr_queues; i++) {
-		struct virtio_pci_queue *q = &vp->queues[i];
-		if (!q->enabled)
-			continue;
-		queue_ioeventfd_add(vp, i);
-		struct virtq_config cfg = {
-			.size = q->size,
-			.desc_gpa = q->desc,
-			.avail_gpa = q->driver,
-			.used_gpa = q->device,
-			.features = vp->driver_features,
-		};
-		msg[0] = '\0';
-		if (vp->vdev->ops->queue_start(vp->vdev, i, &cfg, q->kick_fd, msg, sizeof(msg))) {
-			err_set("queue %u: %s", i, msg[0] ? msg : "refused by the device");
-			virtio_pci_report(vp);
-			virtio_pci_set_needs_reset(vp);
-		}
-	}
-}
-
-static void write_status(struct virtio_pci *vp, uint8_t val)
-{
-	if (val == 0) {
-		reset(vp);
-		return;
-	}
+	if (val == 0)
+		return VIRTIO_PCI_ACT_RESET;
 	/* Only a reset clears bits; DEVICE_NEEDS_RESET is the device's. */
 	uint8_t next = (uint8_t)((val | vp->status) & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	uint8_t added = (uint8_t)(next & ~vp->status);
@@ -168,8 +72,7 @@ static void write_status(struct virtio_pci *vp, uint8_t val)
 		added &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
 	}
 	vp->status = next;
-	if (added & VIRTIO_STATUS_DRIVER_OK)
-		start_queues(vp);
+	return (added & VIRTIO_STATUS_DRIVER_OK) ? VIRTIO_PCI_ACT_START_QUEUES : VIRTIO_PCI_ACT_NONE;
 }
 
 /* ---- registers ---- */
@@ -231,22 +134,23 @@ static void write_addr(uint64_t *addr, unsigned int at, unsigned int len, uint64
 		*addr = (*addr & 0xffffffffull) | val << 32;
 }
 
-static void write_queue(struct virtio_pci *vp, unsigned int field, unsigned int len, uint64_t val)
+static enum virtio_pci_action write_queue(struct virtio_pci *vp, unsigned int field, unsigned int len,
+					  uint64_t val)
 {
 	struct virtio_pci_queue *q = selected(vp);
 
 	if (q == NULL)
-		return;
+		return VIRTIO_PCI_ACT_NONE;
 	/* The vector may be changed at any time (only the routing of the
 	 * interrupt changes); the ring is fixed once the queue is enabled,
 	 * and no queue may be enabled after DRIVER_OK. */
 	if (field == VIRTIO_PCI_COMMON_Q_MSIX) {
 		if (len == 2)
 			atomic_store(&q->vector, checked_vector(vp, (uint16_t)val));
-		return;
+		return VIRTIO_PCI_ACT_NONE;
 	}
 	if (q->enabled || (vp->status & VIRTIO_STATUS_DRIVER_OK))
-		return;
+		return VIRTIO_PCI_ACT_NONE;
 	switch (field) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		if (len == 2 && val && val <= vp->vdev->queue_max_size && !(val & (val - 1)))
@@ -255,7 +159,7 @@ static void write_queue(struct virtio_pci *vp, unsigned int field, unsigned int 
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		if (len == 2 && val == 1) {
 			q->enabled = true;
-			queue_ioeventfd_add(vp, vp->queue_select);
+			return VIRTIO_PCI_ACT_QUEUE_ENABLED;
 		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_DESC:
@@ -271,23 +175,24 @@ static void write_queue(struct virtio_pci *vp, unsigned int field, unsigned int 
 		write_addr(&q->device, field - VIRTIO_PCI_COMMON_Q_DEVICE, len, val);
 		break;
 	}
+	return VIRTIO_PCI_ACT_NONE;
 }
 
-void virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset, const void *data,
-			     unsigned int len)
+enum virtio_pci_action virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset,
+					       const void *data, unsigned int len)
 {
+	enum virtio_pci_action act = VIRTIO_PCI_ACT_NONE;
 	uint64_t val = 0;
 
 	/* Fields are written with their own width at their own offset
 	 * (64-bit ones also as two dwords); anything else is ignored. */
 	if (offset >= VIRTIO_PCI_COMMON_SIZE || (len != 1 && len != 2 && len != 4 && len != 8) ||
 	    (offset & (len - 1)))
-		return;
+		return act;
 	memcpy(&val, data, len);
 	val = le64toh(val);
 	unsigned int off = (unsigned int)offset;
 
-	pthread_mutex_lock(&vp->lock);
 	switch (off) {
 	case VIRTIO_PCI_COMMON_DFSELECT:
 		if (len == 4)
@@ -312,7 +217,7 @@ void virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset, const void 
 		break;
 	case VIRTIO_PCI_COMMON_STATUS:
 		if (len == 1)
-			write_status(vp, (uint8_t)val);
+			act = write_status(vp, (uint8_t)val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_SELECT:
 		if (len == 2)
@@ -320,8 +225,8 @@ void virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset, const void 
 		break;
 	default:
 		if (off >= VIRTIO_PCI_COMMON_Q_SIZE)
-			write_queue(vp, off, len, val);
+			act = write_queue(vp, off, len, val);
 		break;
 	}
-	pthread_mutex_unlock(&vp->lock);
+	return act;
 }

@@ -57,24 +57,24 @@ struct virtio_pci {
 	uint64_t bar_addr;
 };
 
-/* Common config structure accesses (offset inside it). */
+/* What a common config write asks of the transport: pci_common.c keeps the
+ * register state, pci.c acts on the device, ioeventfds and interrupts. */
+enum virtio_pci_action {
+	VIRTIO_PCI_ACT_NONE,
+	VIRTIO_PCI_ACT_RESET,           /* status 0 written */
+	VIRTIO_PCI_ACT_START_QUEUES,    /* DRIVER_OK accepted */
+	VIRTIO_PCI_ACT_QUEUE_ENABLED,   /* queue_select's queue was enabled */
+};
+
+/* Common config structure accesses (offset inside it).  Reads take the
+ * lock; writes expect it held and return what the transport must do. */
 void virtio_pci_common_read(struct virtio_pci *vp, uint64_t offset, void *data, unsigned int len);
-void virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset, const void *data,
-			     unsigned int len);
+enum virtio_pci_action virtio_pci_common_write(struct virtio_pci *vp, uint64_t offset,
+					       const void *data, unsigned int len);
 
 /* The transport's initial state (also what reset returns to).  Lock held
  * or not yet shared. */
 void virtio_pci_state_init(struct virtio_pci *vp);
 
-/* Registers / removes the ioeventfds of the enabled queues at the BAR's
- * current address.  Lock held. */
-void virtio_pci_ioeventfds_add(struct virtio_pci *vp);
-void virtio_pci_ioeventfds_del(struct virtio_pci *vp);
-
-/* DEVICE_NEEDS_RESET and a configuration interrupt (any thread). */
-void virtio_pci_set_needs_reset(struct virtio_pci *vp);
-
-/* Passes err_msg() (prefixed) to the params' report callback. */
-void virtio_pci_report(struct virtio_pci *vp);
 
 #endif

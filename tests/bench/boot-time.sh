@@ -56,8 +56,8 @@ stats() {
 
 run_config() {
 	local who=$1 mem=$2
-	local markers=() firsts=() i r
-	for i in $(seq "$RUNS"); do
+	local markers=() firsts=() r
+	for _ in $(seq "$RUNS"); do
 		if [ "$who" = vmm ]; then
 			r=$(measure "$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
 				--cmdline "$CMDLINE" --memory "$mem" --stats)

@@ -15,14 +15,14 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/aml.h"
 #include "arch/x86/layout.h"
+#include "core/util.h"
+#include "devices/acpi_pm.h"
 
 #define BASE 0xe0000ULL
 #define SIZE 0x20000
 
 static uint8_t buf[SIZE];
 
-static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -53,7 +53,7 @@ static const uint8_t *table(uint64_t gpa, const char *sig)
 {
 	const uint8_t *t = at(gpa);
 	ck_assert_mem_eq(t, sig, 4);
-	uint32_t len = get32(t + 4);
+	uint32_t len = get_le32(t + 4);
 	ck_assert_uint_ge(len, ACPI_HEADER_SIZE);
 	ck_assert_uint_le(gpa - BASE + len, SIZE);
 	ck_assert_msg(sum(t, len) == 0, "%s checksum", sig);
@@ -75,46 +75,46 @@ static unsigned int build_and_walk(const struct acpi_config *cfg, const uint8_t 
 	ck_assert_uint_eq(sum(r, 20), 0);
 	ck_assert_uint_eq(sum(r, 36), 0);
 	ck_assert_uint_eq(r[15], 2);
-	ck_assert_uint_eq(get32(r + 20), 36);
-	const uint8_t *x = table(get64(r + 24), "XSDT");
-	unsigned int n = (get32(x + 4) - ACPI_HEADER_SIZE) / 8;
+	ck_assert_uint_eq(get_le32(r + 20), 36);
+	const uint8_t *x = table(get_le64(r + 24), "XSDT");
+	unsigned int n = (get_le32(x + 4) - ACPI_HEADER_SIZE) / 8;
 	*fadt_out = *madt_out = NULL;
 	for (unsigned int i = 0; i < n; i++) {
-		const uint8_t *t = at(get64(x + 36 + 8 * i));
+		const uint8_t *t = at(get_le64(x + 36 + 8 * i));
 		if (!memcmp(t, "FACP", 4))
-			*fadt_out = table(get64(x + 36 + 8 * i), "FACP");
+			*fadt_out = table(get_le64(x + 36 + 8 * i), "FACP");
 		else if (!memcmp(t, "APIC", 4))
-			*madt_out = table(get64(x + 36 + 8 * i), "APIC");
+			*madt_out = table(get_le64(x + 36 + 8 * i), "APIC");
 		else
-			table(get64(x + 36 + 8 * i), (const char *)t);
+			table(get_le64(x + 36 + 8 * i), (const char *)t);
 	}
 	ck_assert_ptr_nonnull(*fadt_out);
 	ck_assert_ptr_nonnull(*madt_out);
-	*dsdt_out = table(get64(*fadt_out + 140), "DSDT");
+	*dsdt_out = table(get_le64(*fadt_out + 140), "DSDT");
 	return n;
 }
 
 START_TEST(tables_per_cpu_count)
 {
 	unsigned int counts[] = { 1, 2, 8, 64, 254 };
-	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+	for (size_t c = 0; c < ARRAY_SIZE(counts); c++) {
 		struct acpi_config cfg = config(counts[c]);
 		const uint8_t *fadt, *madt, *dsdt;
 		ck_assert_uint_eq(build_and_walk(&cfg, &fadt, &madt, &dsdt), 2);
 		/* MADT: header, LAPIC address, flags, then entries. */
-		ck_assert_uint_eq(get32(madt + 36), X86_LAPIC_ADDR);
-		uint32_t len = get32(madt + 4);
+		ck_assert_uint_eq(get_le32(madt + 36), X86_LAPIC_ADDR);
+		uint32_t len = get_le32(madt + 4);
 		unsigned int lapics = 0, ioapics = 0, isos = 0;
 		for (uint32_t off = 44; off < len; off += madt[off + 1]) {
 			ck_assert_uint_gt(madt[off + 1], 0);
 			switch (madt[off]) {
 			case 0:
 				ck_assert_uint_eq(madt[off + 3], lapics);        /* APIC ID */
-				ck_assert_uint_eq(get32(madt + off + 4), 1);     /* enabled */
+				ck_assert_uint_eq(get_le32(madt + off + 4), 1);     /* enabled */
 				lapics++;
 				break;
 			case 1:
-				ck_assert_uint_eq(get32(madt + off + 4), X86_IOAPIC_ADDR);
+				ck_assert_uint_eq(get_le32(madt + off + 4), X86_IOAPIC_ADDR);
 				ioapics++;
 				break;
 			case 2:
@@ -135,23 +135,23 @@ START_TEST(fadt_hw_reduced)
 	struct acpi_config cfg = config(2);
 	const uint8_t *fadt, *madt, *dsdt;
 	build_and_walk(&cfg, &fadt, &madt, &dsdt);
-	ck_assert_uint_eq(get32(fadt + 4), 276);
+	ck_assert_uint_eq(get_le32(fadt + 4), 276);
 	ck_assert_uint_eq(fadt[8], 6);
-	uint32_t flags = get32(fadt + 112);
+	uint32_t flags = get_le32(fadt + 112);
 	ck_assert(flags & (1u << 20));          /* HW_REDUCED_ACPI */
 	ck_assert(flags & (1u << 10));          /* RESET_REG_SUP */
 	/* Reset register: SystemIO byte at pm_port + 2, value 1. */
 	ck_assert_uint_eq(fadt[116], 1);
 	ck_assert_uint_eq(fadt[117], 8);
-	ck_assert_uint_eq(get64(fadt + 120), X86_ACPI_PM_PORT + 2);
-	ck_assert_uint_eq(fadt[128], ACPI_RESET_VALUE);
+	ck_assert_uint_eq(get_le64(fadt + 120), X86_ACPI_PM_PORT + 2);
+	ck_assert_uint_eq(fadt[128], ACPI_PM_RESET_VALUE);
 	/* Sleep control and status registers. */
 	ck_assert_uint_eq(fadt[244], 1);
-	ck_assert_uint_eq(get64(fadt + 248), X86_ACPI_PM_PORT);
+	ck_assert_uint_eq(get_le64(fadt + 248), X86_ACPI_PM_PORT);
 	ck_assert_uint_eq(fadt[256], 1);
-	ck_assert_uint_eq(get64(fadt + 260), X86_ACPI_PM_PORT + 1);
+	ck_assert_uint_eq(get_le64(fadt + 260), X86_ACPI_PM_PORT + 1);
 	/* Only the 64-bit DSDT pointer is set. */
-	ck_assert_uint_eq(get32(fadt + 40), 0);
+	ck_assert_uint_eq(get_le32(fadt + 40), 0);
 }
 END_TEST
 
@@ -182,15 +182,15 @@ START_TEST(extensions)
 	add_pci(&cfg, mcfg);
 	const uint8_t *fadt, *madt, *dsdt;
 	ck_assert_uint_eq(build_and_walk(&cfg, &fadt, &madt, &dsdt), 3);
-	ck_assert_ptr_nonnull(memmem(dsdt, get32(dsdt + 4), "PCI0", 4));
+	ck_assert_ptr_nonnull(memmem(dsdt, get_le32(dsdt + 4), "PCI0", 4));
 	/* The MCFG as placed: length, one allocation for segment 0, buses
 	 * 0-255 at the ECAM base, and a valid checksum. */
-	const uint8_t *xsdt = at(get64(buf + 24));
-	const uint8_t *m = at(get64(xsdt + ACPI_HEADER_SIZE + 16));
+	const uint8_t *xsdt = at(get_le64(buf + 24));
+	const uint8_t *m = at(get_le64(xsdt + ACPI_HEADER_SIZE + 16));
 	ck_assert_int_eq(memcmp(m, "MCFG", 4), 0);
-	ck_assert_uint_eq(get32(m + 4), 60);
+	ck_assert_uint_eq(get_le32(m + 4), 60);
 	ck_assert_uint_eq(acpi_checksum(m, 60), 0);
-	ck_assert_uint_eq(get64(m + 44), 0xe0000000);
+	ck_assert_uint_eq(get_le64(m + 44), 0xe0000000);
 	ck_assert_uint_eq(m[54], 0);
 	ck_assert_uint_eq(m[55], 255);
 	/* Too short an extra table is refused. */
@@ -279,7 +279,7 @@ static void write_table(const char *dir, const char *name, const uint8_t *t)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	FILE *f = fopen(path, "wb");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(t, 1, get32(t + 4), f), get32(t + 4));
+	ck_assert_uint_eq(fwrite(t, 1, get_le32(t + 4), f), get_le32(t + 4));
 	fclose(f);
 }
 
@@ -315,8 +315,8 @@ START_TEST(iasl_disassembles)
 	write_table(dir, "facp.dat", fadt);
 	write_table(dir, "apic.dat", madt);
 	write_table(dir, "dsdt.dat", dsdt);
-	write_table(dir, "xsdt.dat", at(get64(buf + 24)));
-	write_table(dir, "mcfg.dat", at(get64(at(get64(buf + 24)) + ACPI_HEADER_SIZE + 16)));
+	write_table(dir, "xsdt.dat", at(get_le64(buf + 24)));
+	write_table(dir, "mcfg.dat", at(get_le64(at(get_le64(buf + 24)) + ACPI_HEADER_SIZE + 16)));
 
 	static char out[65536];
 	char cmd[512];

@@ -18,12 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
 #include "devices/iov.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/blk_request.h"
 #include "fake_ring.h"
+#include "core/util.h"
 
 /* ======================= parsing ======================= */
 
@@ -227,7 +229,7 @@ END_TEST
 START_TEST(parse_unsupported)
 {
 	static const uint32_t types[] = { 2, 3, 5, 7, 10, 14, 0x80000000u, 0xffffffffu };
-	for (unsigned int i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(types); i++) {
 		make_req(types[i], 0, 512, true);
 		ck_assert_uint_eq(parse(&limits), VIRTIO_BLK_S_UNSUPP);
 	}
@@ -383,11 +385,9 @@ static void run_ios(struct blk_backend *be, struct blk_io *ios, unsigned int n)
 
 static struct blk_backend *backend_on(int fd, int kind, bool punch)
 {
-	char msg[256];
 	struct blk_backend_params bp = { .fd = fd, .can_punch_hole = punch, .depth = 4 };
-	struct blk_backend *be = blk_backend_create((enum blk_backend_kind)kind, &bp, msg,
-						    sizeof(msg));
-	ck_assert_msg(be != NULL, "%s", msg);
+	struct blk_backend *be = blk_backend_create((enum blk_backend_kind)kind, &bp);
+	ck_assert_msg(be != NULL, "%s", err_msg());
 	ck_assert_str_eq(be->ops->name, backend_names[kind]);
 	return be;
 }
@@ -540,26 +540,24 @@ static void on_needs_reset(void *opaque)
 static void open_disk(const char *options_path, bool readonly, bool direct)
 {
 	struct disk_config cfg;
-	char msg[512];
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.path, sizeof(cfg.path), "%s", options_path);
 	cfg.readonly = readonly;
 	cfg.direct = direct;
 	strcpy(cfg.serial, "test-serial-0123");
-	ck_assert_msg(disk_open(&cfg, &disk, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(disk_open(&cfg, &disk) == 0, "%s", err_msg());
 }
 
 /* Creates the device on `disk` and starts queue 0 with `features_mask`
  * of what it offers. */
 static void start_device(int backend, uint16_t qsize, uint64_t features_mask)
 {
-	char msg[512];
 	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem,
 					.backend = (enum blk_backend_kind)backend };
 
 	fr_init(&ring, qsize, 0);
-	dev = blk_device_create(&bp, msg, sizeof(msg));
-	ck_assert_msg(dev != NULL, "%s", msg);
+	dev = blk_device_create(&bp);
+	ck_assert_msg(dev != NULL, "%s", err_msg());
 	dev->transport = (struct virtio_transport){ .opaque = &ring, .notify_queue = on_notify,
 						    .needs_reset = on_needs_reset };
 	uint64_t features = dev->ops->features(dev) & features_mask;
@@ -567,8 +565,8 @@ static void start_device(int backend, uint16_t qsize, uint64_t features_mask)
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ck_assert_int_ge(kick_fd, 0);
 	struct virtq_config cfg = fr_config(&ring);
-	ck_assert_msg(dev->ops->queue_start(dev, 0, &cfg, kick_fd, msg, sizeof(msg)) == 0, "%s",
-		      msg);
+	ck_assert_msg(dev->ops->queue_start(dev, 0, &cfg, kick_fd) == 0, "%s",
+		      err_msg());
 	next_desc = 0;
 }
 
@@ -893,11 +891,10 @@ START_TEST(e2e_broken_ring_asks_for_reset)
 	/* Reset recovers: a fresh ring works. */
 	dev->ops->reset(dev);
 	fr_free(&ring);
-	char msg[256];
 	fr_init(&ring, 64, 0);
 	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
 	struct virtq_config cfg = fr_config(&ring);
-	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &cfg, kick_fd, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &cfg, kick_fd), 0);
 	next_desc = 0;
 	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
 }
@@ -1131,15 +1128,14 @@ static struct fake_ring swap_ring(struct fake_ring r, int *kfd, uint16_t *nd)
 
 START_TEST(e2e_multiqueue)
 {
-	char msg[256];
 	uint8_t cfg[VIRTIO_BLK_CONFIG_SIZE];
 	uint16_t nq;
 
 	open_disk(path, false, false);
 	fr_init(&ring, 64, 0);
 	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem, .num_queues = 2 };
-	dev = blk_device_create(&bp, msg, sizeof(msg));
-	ck_assert_msg(dev != NULL, "%s", msg);
+	dev = blk_device_create(&bp);
+	ck_assert_msg(dev != NULL, "%s", err_msg());
 	ck_assert_uint_eq(dev->num_queues, 2);
 	ck_assert(dev->ops->features(dev) & (1ull << VIRTIO_BLK_F_MQ));
 	dev->ops->config_read(dev, 0, cfg, sizeof(cfg));
@@ -1160,10 +1156,10 @@ START_TEST(e2e_multiqueue)
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ck_assert(kick_fd >= 0 && kick1 >= 0);
 	struct virtq_config c0 = fr_config(&ring), c1 = fr_config(&q1);
-	ck_assert_msg(dev->ops->queue_start(dev, 0, &c0, kick_fd, msg, sizeof(msg)) == 0, "%s", msg);
-	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1, msg, sizeof(msg)) == 0, "%s", msg);
-	ck_assert_int_eq(dev->ops->queue_start(dev, 2, &c1, kick1, msg, sizeof(msg)), -1);
-	ck_assert_ptr_nonnull(strstr(msg, "no queue 2"));
+	ck_assert_msg(dev->ops->queue_start(dev, 0, &c0, kick_fd) == 0, "%s", err_msg());
+	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1) == 0, "%s", err_msg());
+	ck_assert_int_eq(dev->ops->queue_start(dev, 2, &c1, kick1), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "no queue 2"));
 	/* Features are fixed while any queue runs. */
 	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), -1);
 
@@ -1200,25 +1196,24 @@ START_TEST(e2e_multiqueue)
 	blk_device_stats(dev, &st);
 	ck_assert_uint_eq(st.requests, 2);
 	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
-	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(dev->ops->queue_start(dev, 1, &c1, kick1) == 0, "%s", err_msg());
 	dev->ops->destroy(dev);
 	dev = NULL;
 	close(kick1);
 
 	/* More queues than a device can have. */
 	bp.num_queues = VIRTIO_BLK_MAX_QUEUES + 1;
-	ck_assert_ptr_null(blk_device_create(&bp, msg, sizeof(msg)));
-	ck_assert_ptr_nonnull(strstr(msg, "queues"));
+	ck_assert_ptr_null(blk_device_create(&bp));
+	ck_assert_ptr_nonnull(strstr(err_msg(), "queues"));
 }
 END_TEST
 
 START_TEST(device_config_and_features)
 {
 	open_disk(path, false, false);
-	char msg[256];
 	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem, .queue_size = 128 };
 	fr_init(&ring, 8, 0);
-	dev = blk_device_create(&bp, msg, sizeof(msg));
+	dev = blk_device_create(&bp);
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_uint_eq(dev->device_id, VIRTIO_ID_BLOCK);
 	ck_assert_uint_eq(dev->num_queues, 1);
@@ -1267,23 +1262,23 @@ START_TEST(device_config_and_features)
 	/* Queue configuration errors come back as messages. */
 	kick_fd = eventfd(0, EFD_CLOEXEC);
 	struct virtq_config qc = fr_config(&ring);
-	ck_assert_int_eq(dev->ops->queue_start(dev, 1, &qc, kick_fd, msg, sizeof(msg)), -1);
-	ck_assert_ptr_nonnull(strstr(msg, "no queue 1"));
+	ck_assert_int_eq(dev->ops->queue_start(dev, 1, &qc, kick_fd), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "no queue 1"));
 	qc.size = 256;
-	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd, msg, sizeof(msg)), -1);
-	ck_assert_ptr_nonnull(strstr(msg, "above maximum"));
+	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "above maximum"));
 	qc.size = 6;
-	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd, msg, sizeof(msg)), -1);
-	ck_assert_ptr_nonnull(strstr(msg, "power of two"));
+	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "power of two"));
 	qc = fr_config(&ring);
 	qc.used_gpa = 0x10;
-	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd, msg, sizeof(msg)), -1);
-	ck_assert_ptr_nonnull(strstr(msg, "outside guest RAM"));
+	ck_assert_int_eq(dev->ops->queue_start(dev, 0, &qc, kick_fd), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "outside guest RAM"));
 
 	/* Bad device parameters. */
 	bp.queue_size = 100;
-	ck_assert_ptr_null(blk_device_create(&bp, msg, sizeof(msg)));
-	ck_assert_ptr_nonnull(strstr(msg, "power of two"));
+	ck_assert_ptr_null(blk_device_create(&bp));
+	ck_assert_ptr_nonnull(strstr(err_msg(), "power of two"));
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include "core/arch.h"
 #include "core/err.h"
 #include "core/vm.h"
+#include "core/util.h"
 
 #define SETUP_SECTS 4
 #define PM_SIZE     (64 * 1024)
@@ -21,31 +22,26 @@
 
 static uint8_t img[IMG_SIZE];
 
-static void put16(uint8_t *p, size_t o, uint16_t v) { p[o] = (uint8_t)v; p[o + 1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, size_t o, uint32_t v) { put16(p, o, (uint16_t)v); put16(p, o + 2, (uint16_t)(v >> 16)); }
-static uint16_t get16(const uint8_t *p, size_t o) { return (uint16_t)(p[o] | p[o + 1] << 8); }
-static uint32_t get32(const uint8_t *p, size_t o) { return get16(p, o) | (uint32_t)get16(p, o + 2) << 16; }
-static uint64_t get64(const uint8_t *p, size_t o) { return get32(p, o) | (uint64_t)get32(p, o + 4) << 32; }
 
 /* A minimal bzImage as a 6.1 kernel's header describes itself. */
 static void make_image(void)
 {
 	memset(img, 0, sizeof(img));
 	img[BZ_SETUP_SECTS] = SETUP_SECTS;
-	put32(img, BZ_SYSSIZE, PM_SIZE / 16);
-	put16(img, BZ_BOOT_FLAG, 0xaa55);
+	put_le32(img + BZ_SYSSIZE, PM_SIZE / 16);
+	put_le16(img + BZ_BOOT_FLAG, 0xaa55);
 	img[BZ_JUMP] = 0xeb;
 	img[BZ_JUMP + 1] = 0x6a;                /* header ends at 0x26c */
 	memcpy(img + BZ_HEADER, "HdrS", 4);
-	put16(img, BZ_VERSION, 0x020f);
+	put_le16(img + BZ_VERSION, 0x020f);
 	img[BZ_LOADFLAGS] = LOADFLAG_LOADED_HIGH;
-	put32(img, BZ_INITRD_ADDR_MAX, 0x7fffffff);
-	put32(img, BZ_KERNEL_ALIGNMENT, 0x200000);
+	put_le32(img + BZ_INITRD_ADDR_MAX, 0x7fffffff);
+	put_le32(img + BZ_KERNEL_ALIGNMENT, 0x200000);
 	img[BZ_RELOCATABLE] = 1;
-	put16(img, BZ_XLOADFLAGS, XLF_KERNEL_64 | 0x2);
-	put32(img, BZ_CMDLINE_SIZE, 2047);
-	put32(img, BZ_PREF_ADDRESS, 0x1000000);
-	put32(img, BZ_INIT_SIZE, 0x2000000);    /* 32 MiB */
+	put_le16(img + BZ_XLOADFLAGS, XLF_KERNEL_64 | 0x2);
+	put_le32(img + BZ_CMDLINE_SIZE, 2047);
+	put_le32(img + BZ_PREF_ADDRESS, 0x1000000);
+	put_le32(img + BZ_INIT_SIZE, 0x2000000);    /* 32 MiB */
 	for (size_t i = (SETUP_SECTS + 1) * 512; i < IMG_SIZE; i++)
 		img[i] = (uint8_t)i;
 }
@@ -81,7 +77,7 @@ START_TEST(parse_bad)
 {
 	make_image();
 	parse_fails(100, "only 100 bytes");
-	put16(img, BZ_BOOT_FLAG, 0x1234);
+	put_le16(img + BZ_BOOT_FLAG, 0x1234);
 	parse_fails(IMG_SIZE, "not a Linux bzImage");
 	make_image();
 	memcpy(img + BZ_HEADER, "HdrX", 4);
@@ -90,19 +86,19 @@ START_TEST(parse_bad)
 	parse_fails(IMG_SIZE - 1, "truncated");
 	parse_fails(3000, "truncated");
 	make_image();
-	put16(img, BZ_VERSION, 0x020b);
+	put_le16(img + BZ_VERSION, 0x020b);
 	parse_fails(IMG_SIZE, "2.11 is too old");
 	make_image();
-	put16(img, BZ_XLOADFLAGS, 0);
+	put_le16(img + BZ_XLOADFLAGS, 0);
 	parse_fails(IMG_SIZE, "no 64-bit entry");
 	make_image();
 	img[BZ_LOADFLAGS] = 0;
 	parse_fails(IMG_SIZE, "zImage");
 	make_image();
-	put32(img, BZ_INIT_SIZE, 0);
+	put_le32(img + BZ_INIT_SIZE, 0);
 	parse_fails(IMG_SIZE, "init_size");
 	make_image();
-	put32(img, BZ_KERNEL_ALIGNMENT, 0x3000);
+	put_le32(img + BZ_KERNEL_ALIGNMENT, 0x3000);
 	parse_fails(IMG_SIZE, "power of two");
 }
 END_TEST
@@ -225,29 +221,29 @@ START_TEST(zero_page)
 	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), 0);
 	/* The header was copied... */
 	ck_assert_mem_eq(zp + BZ_HEADER, "HdrS", 4);
-	ck_assert_uint_eq(get16(zp, BZ_VERSION), 0x020f);
-	ck_assert_uint_eq(get32(zp, BZ_INIT_SIZE), 0x2000000);
+	ck_assert_uint_eq(get_le16(zp + BZ_VERSION), 0x020f);
+	ck_assert_uint_eq(get_le32(zp + BZ_INIT_SIZE), 0x2000000);
 	/* ...and the loader's fields filled in. */
 	ck_assert_uint_eq(zp[BZ_TYPE_OF_LOADER], 0xff);
 	ck_assert_uint_eq(zp[BZ_LOADFLAGS], LOADFLAG_LOADED_HIGH | LOADFLAG_CAN_USE_HEAP);
-	ck_assert_uint_eq(get32(zp, BZ_CMD_LINE_PTR), X86_CMDLINE_ADDR);
-	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_IMAGE), 0x1f000000);
-	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_SIZE), 123456);
-	ck_assert_uint_eq(get16(zp, BZ_VID_MODE), 0xffff);
-	ck_assert_uint_eq(get64(zp, BP_ACPI_RSDP_ADDR), X86_ACPI_ADDR);
+	ck_assert_uint_eq(get_le32(zp + BZ_CMD_LINE_PTR), X86_CMDLINE_ADDR);
+	ck_assert_uint_eq(get_le32(zp + BZ_RAMDISK_IMAGE), 0x1f000000);
+	ck_assert_uint_eq(get_le32(zp + BZ_RAMDISK_SIZE), 123456);
+	ck_assert_uint_eq(get_le16(zp + BZ_VID_MODE), 0xffff);
+	ck_assert_uint_eq(get_le64(zp + BP_ACPI_RSDP_ADDR), X86_ACPI_ADDR);
 	ck_assert_uint_eq(zp[BP_E820_ENTRIES], n);
 	for (int i = 0; i < n; i++) {
-		ck_assert_uint_eq(get64(zp, BP_E820_TABLE + i * 20), e[i].addr);
-		ck_assert_uint_eq(get64(zp, BP_E820_TABLE + i * 20 + 8), e[i].size);
-		ck_assert_uint_eq(get32(zp, BP_E820_TABLE + i * 20 + 16), e[i].type);
+		ck_assert_uint_eq(get_le64(zp + (BP_E820_TABLE + i * 20)), e[i].addr);
+		ck_assert_uint_eq(get_le64(zp + (BP_E820_TABLE + i * 20 + 8)), e[i].size);
+		ck_assert_uint_eq(get_le32(zp + (BP_E820_TABLE + i * 20 + 16)), e[i].type);
 	}
 	/* Nothing past the header but what we set. */
 	ck_assert_uint_eq(zp[0x26c], 0);
 	/* Before protocol 2.14 there is no acpi_rsdp_addr field. */
-	put16(img, BZ_VERSION, 0x020d);
+	put_le16(img + BZ_VERSION, 0x020d);
 	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
 	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), 0);
-	ck_assert_uint_eq(get64(zp, BP_ACPI_RSDP_ADDR), 0);
+	ck_assert_uint_eq(get_le64(zp + BP_ACPI_RSDP_ADDR), 0);
 	/* A command line longer than the kernel takes. */
 	a.cmdline_len = 2048;
 	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), -1);
@@ -290,8 +286,8 @@ START_TEST(load_from_files)
 	ck_assert_mem_eq(ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);
 	ck_assert_str_eq((char *)ram + X86_CMDLINE_ADDR, "console=ttyS0");
 	const uint8_t *zp = ram + X86_BOOT_PARAMS_ADDR;
-	uint32_t ird = get32(zp, BZ_RAMDISK_IMAGE);
-	ck_assert_uint_eq(get32(zp, BZ_RAMDISK_SIZE), sizeof(initrd));
+	uint32_t ird = get_le32(zp + BZ_RAMDISK_IMAGE);
+	ck_assert_uint_eq(get_le32(zp + BZ_RAMDISK_SIZE), sizeof(initrd));
 	ck_assert_uint_eq(ird % 4096, 0);
 	ck_assert_uint_le(ird + sizeof(initrd), mem_size);
 	ck_assert_uint_gt(ird + sizeof(initrd), mem_size - 4096);

@@ -9,6 +9,7 @@
 
 #include "vmm/cli.h"
 #include "core/err.h"
+#include "core/util.h"
 #include "vmm/version.h"
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)
@@ -71,7 +72,7 @@ START_TEST(help_version)
 	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
 			       "--disk", "readonly=on", "direct=on", "--stats", "--stats-file",
 			       "--check-host", "--help", "--version" };
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
 END_TEST

@@ -14,10 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "devices/block/disk.h"
+#include "vmm/disk_config.h"
 
 static char dir[64];
-static char err[512];
 
 static void make_dir(void)
 {
@@ -69,11 +70,11 @@ static struct disk_config config_for(const char *path, bool readonly, bool direc
 static void expect_open_error(const struct disk_config *cfg, const char *want)
 {
 	struct disk d;
-	err[0] = '\0';
-	ck_assert_int_eq(disk_open(cfg, &d, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, want) != NULL, "message '%s' lacks '%s'", err, want);
-	ck_assert_msg(strstr(err, cfg->path) != NULL, "message '%s' lacks the path", err);
-	ck_assert_ptr_null(strchr(err, '\n'));
+	err_set("%s", "");
+	ck_assert_int_eq(disk_open(cfg, &d), -1);
+	ck_assert_msg(strstr(err_msg(), want) != NULL, "message '%s' lacks '%s'", err_msg(), want);
+	ck_assert_msg(strstr(err_msg(), cfg->path) != NULL, "message '%s' lacks the path", err_msg());
+	ck_assert_ptr_null(strchr(err_msg(), '\n'));
 	ck_assert_int_eq(d.fd, -1);
 }
 
@@ -82,15 +83,15 @@ static void expect_open_error(const struct disk_config *cfg, const char *want)
 static void expect_parse_error(const char *arg, const char *want)
 {
 	struct disk_config cfg;
-	err[0] = '\0';
-	ck_assert_int_eq(disk_config_parse(arg, &cfg, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, want) != NULL, "'%s': message '%s' lacks '%s'", arg, err, want);
+	err_set("%s", "");
+	ck_assert_int_eq(disk_config_parse(arg, &cfg), -1);
+	ck_assert_msg(strstr(err_msg(), want) != NULL, "'%s': message '%s' lacks '%s'", arg, err_msg(), want);
 }
 
 START_TEST(parse_path_only)
 {
 	struct disk_config cfg;
-	ck_assert_int_eq(disk_config_parse("path=/var/lib/a.img", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_config_parse("path=/var/lib/a.img", &cfg), 0);
 	ck_assert_str_eq(cfg.path, "/var/lib/a.img");
 	ck_assert(!cfg.readonly);
 	ck_assert(!cfg.direct);
@@ -103,21 +104,21 @@ START_TEST(parse_all_options)
 {
 	struct disk_config cfg;
 	ck_assert_int_eq(disk_config_parse("readonly=on,path=x.img,direct=on,serial=disk-0001",
-					   &cfg, err, sizeof(err)), 0);
+					   &cfg), 0);
 	ck_assert_str_eq(cfg.path, "x.img");
 	ck_assert(cfg.readonly);
 	ck_assert(cfg.direct);
 	ck_assert_str_eq(cfg.serial, "disk-0001");
-	ck_assert_int_eq(disk_config_parse("path=x,queues=1", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_config_parse("path=x,queues=1", &cfg), 0);
 	ck_assert_uint_eq(cfg.queues, 1);
-	ck_assert_int_eq(disk_config_parse("queues=16,path=x", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_config_parse("queues=16,path=x", &cfg), 0);
 	ck_assert_uint_eq(cfg.queues, DISK_MAX_QUEUES);
-	ck_assert_int_eq(disk_config_parse("path=x,readonly=off,direct=off", &cfg, err, sizeof(err)),
+	ck_assert_int_eq(disk_config_parse("path=x,readonly=off,direct=off", &cfg),
 			 0);
 	ck_assert(!cfg.readonly);
 	ck_assert(!cfg.direct);
 	/* '=' inside the path value is kept. */
-	ck_assert_int_eq(disk_config_parse("path=a=b", &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_config_parse("path=a=b", &cfg), 0);
 	ck_assert_str_eq(cfg.path, "a=b");
 }
 END_TEST
@@ -167,7 +168,7 @@ START_TEST(open_good_image)
 	const char *p = make_file("a.img", 1 << 20, 0644);
 	struct disk_config cfg = config_for(p, false, false);
 	struct disk d;
-	ck_assert_int_eq(disk_open(&cfg, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &d), 0);
 	ck_assert_int_ge(d.fd, 0);
 	ck_assert_uint_eq(d.size, 1 << 20);
 	ck_assert(!d.readonly);
@@ -192,7 +193,7 @@ START_TEST(open_readonly_image)
 	const char *p = make_file("ro.img", 4096, 0444);
 	struct disk_config cfg = config_for(p, true, false);
 	struct disk d;
-	ck_assert_int_eq(disk_open(&cfg, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &d), 0);
 	ck_assert(d.readonly);
 	ck_assert(!d.can_punch_hole);
 	ck_assert(!d.can_zero_range);
@@ -260,7 +261,7 @@ START_TEST(open_direct)
 	const char *p = make_file("d.img", 1 << 20, 0644);
 	struct disk_config cfg = config_for(p, false, true);
 	struct disk d;
-	ck_assert_int_eq(disk_open(&cfg, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &d), 0);
 	ck_assert(d.direct);
 	ck_assert(fcntl(d.fd, F_GETFL) & O_DIRECT);
 	ck_assert_uint_ge(d.dio_mem_align, 1);
@@ -276,9 +277,9 @@ START_TEST(serial_is_stable_and_overridable)
 	const char *q = make_file("t.img", 4096, 0644);
 	struct disk_config cfg = config_for(p, false, false);
 	struct disk a, b;
-	ck_assert_int_eq(disk_open(&cfg, &a, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &a), 0);
 	disk_close(&a);
-	ck_assert_int_eq(disk_open(&cfg, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &b), 0);
 	disk_close(&b);
 	ck_assert_int_eq(memcmp(a.serial, b.serial, DISK_SERIAL_LEN), 0);
 	ck_assert_int_eq(memcmp(a.serial, "vmm-", 4), 0);
@@ -286,12 +287,12 @@ START_TEST(serial_is_stable_and_overridable)
 		ck_assert(a.serial[i] > ' ' && a.serial[i] < 127);
 	/* Another file, another serial. */
 	cfg = config_for(q, false, false);
-	ck_assert_int_eq(disk_open(&cfg, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &b), 0);
 	disk_close(&b);
 	ck_assert_int_ne(memcmp(a.serial, b.serial, DISK_SERIAL_LEN), 0);
 	/* A given serial wins, NUL-padded. */
 	strcpy(cfg.serial, "my-disk");
-	ck_assert_int_eq(disk_open(&cfg, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &b), 0);
 	disk_close(&b);
 	ck_assert_int_eq(memcmp(b.serial, "my-disk\0\0\0\0\0\0\0\0\0\0\0\0\0", DISK_SERIAL_LEN), 0);
 }
@@ -304,7 +305,7 @@ START_TEST(second_writable_open_fails)
 	const char *p = make_file("lock.img", 4096, 0644);
 	struct disk_config cfg = config_for(p, false, false);
 	struct disk first, again;
-	ck_assert_int_eq(disk_open(&cfg, &first, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &first), 0);
 	expect_open_error(&cfg, "image is locked: another process (another vmm?) is using it");
 	/* A reader cannot slip in while we write either. */
 	cfg.readonly = true;
@@ -312,7 +313,7 @@ START_TEST(second_writable_open_fails)
 	disk_close(&first);
 	/* Closing releases the lock. */
 	cfg.readonly = false;
-	ck_assert_int_eq(disk_open(&cfg, &again, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &again), 0);
 	disk_close(&again);
 }
 END_TEST
@@ -323,14 +324,13 @@ START_TEST(second_process_cannot_open)
 	struct disk_config cfg = config_for(p, false, false);
 	struct disk first;
 	int status;
-	ck_assert_int_eq(disk_open(&cfg, &first, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&cfg, &first), 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct disk d;
-		char msg[512];
-		int r = disk_open(&cfg, &d, msg, sizeof(msg));
-		_exit(r == -1 && strstr(msg, "image is locked") ? 0 : 1);
+		int r = disk_open(&cfg, &d);
+		_exit(r == -1 && strstr(err_msg(), "image is locked") ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
@@ -345,8 +345,8 @@ START_TEST(readonly_opens_share_but_exclude_writers)
 	struct disk_config ro = config_for(p, true, false);
 	struct disk_config rw = config_for(p, false, false);
 	struct disk a, b;
-	ck_assert_int_eq(disk_open(&ro, &a, err, sizeof(err)), 0);
-	ck_assert_int_eq(disk_open(&ro, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(disk_open(&ro, &a), 0);
+	ck_assert_int_eq(disk_open(&ro, &b), 0);
 	expect_open_error(&rw, "image is locked");
 	disk_close(&a);
 	disk_close(&b);

@@ -12,6 +12,7 @@
 
 #include "devices/pci.h"
 #include "pci_fixture.h"
+#include "core/util.h"
 
 static struct pci_fixture pf;
 
@@ -249,7 +250,7 @@ START_TEST(read_only_fields_stay_read_only)
 		PCI_VENDOR_ID, PCI_REVISION_ID, PCI_HEADER_TYPE & ~3u, PCI_SUBSYS_VENDOR,
 		PCI_ROM_ADDRESS, PCI_CAP_PTR, 0x28, 0x38,
 	};
-	for (unsigned int i = 0; i < sizeof(ro_regs) / sizeof(ro_regs[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(ro_regs); i++) {
 		uint32_t before = pf_ecam_read(&pf, 3, ro_regs[i], 4);
 		pf_cf8_write(&pf, 3, ro_regs[i], 4, 0xffffffff);
 		pf_ecam_write(&pf, 3, ro_regs[i], 4, 0);

@@ -18,6 +18,7 @@
 #include "devices/virtio/pci.h"
 #include "fake_irq.h"
 #include "pci_fixture.h"
+#include "core/util.h"
 
 #define SLOT 1
 #define NQ 2
@@ -75,12 +76,12 @@ static void fd_config_write(struct virtio_device *d, uint32_t off, const void *b
 }
 
 static int fd_queue_start(struct virtio_device *d, unsigned int q, const struct virtq_config *cfg,
-			  int kick_fd, char *err, size_t errlen)
+			  int kick_fd)
 {
 	struct fake_dev *fd = (struct fake_dev *)d;
 	ck_assert_uint_lt(fd->starts, NQ + 1);
 	if (fd->refuse_start) {
-		snprintf(err, errlen, "fake: bad ring");
+		err_set("fake: bad ring");
 		return -1;
 	}
 	fd->started_q[fd->starts] = q;
@@ -398,7 +399,7 @@ START_TEST(queue_size_rules)
 {
 	static const uint16_t bad[] = { 0, 3, 48, QMAX + 1, QMAX * 2, 0xffff };
 	wr(C(Q_SELECT), 2, 1);
-	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
 		wr(C(Q_SIZE), 2, bad[i]);
 		ck_assert_uint_eq(rd(C(Q_SIZE), 2), QMAX);
 	}

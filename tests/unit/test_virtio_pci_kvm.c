@@ -65,14 +65,12 @@ static void k_config_write(struct virtio_device *d, uint32_t off, const void *bu
 }
 
 static int k_queue_start(struct virtio_device *d, unsigned int q, const struct virtq_config *cfg,
-			 int kick_fd, char *err, size_t errlen)
+			 int kick_fd)
 {
 	(void)d;
 	(void)q;
 	(void)cfg;
 	(void)kick_fd;
-	(void)err;
-	(void)errlen;
 	return 0;
 }
 

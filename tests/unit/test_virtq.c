@@ -12,6 +12,7 @@
 
 #include "devices/virtio/queue.h"
 #include "fake_ring.h"
+#include "core/util.h"
 
 #define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT_IDX (1ull << VIRTIO_RING_F_EVENT_IDX)
@@ -74,7 +75,7 @@ START_TEST(init_rejects_bad_sizes)
 {
 	static const uint16_t bad[] = { 0, 3, 6, 100, 255, 32767, 32769, 49152, 65535 };
 	setup_features(8, 0);
-	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
 		ck_assert_int_eq(init_with(bad[i], ring.desc_gpa, ring.avail_gpa, ring.used_gpa), -1);
 		ck_assert_int_eq(vq.error, VIRTQ_ERR_SIZE);
 		ck_assert(!vq.ready);
@@ -448,7 +449,7 @@ START_TEST(indirect_bad_lengths_are_refused)
 	setup_features(8, F_INDIRECT);
 	uint64_t table = fr_alloc(&ring, 64), a = fr_alloc(&ring, 16);
 	fr_table_desc(&ring, table, 0, a, 16, 0, 0);
-	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
 		fr_desc(&ring, 0, table, bad[i], VIRTQ_DESC_F_INDIRECT, 0);
 		fr_publish(&ring, 0);
 		expect_bad_chain(VIRTQ_ERR_INDIRECT_LEN);

@@ -1,5 +1,5 @@
 /* Wires each --disk into the VM: image -> virtio-blk -> virtio-pci -> PCI bus. */
-#include "vmm/disks.h"
+#include "vmm/disk_attach.h"
 
 #include <stdio.h>
 
@@ -25,10 +25,8 @@ static unsigned int disk_queues(const struct disk_config *dc, unsigned int cpus)
 static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 		      const struct disk_config *dc, unsigned int cpus)
 {
-	char msg[512];
-
-	if (disk_open(dc, &d->disk, msg, sizeof(msg)))
-		return err_set("%s", msg);
+	if (disk_open(dc, &d->disk))
+		return -1;
 	d->opened = true;
 	struct blk_device_params bp = {
 		.disk = &d->disk,
@@ -36,9 +34,9 @@ static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 		.backend = BLK_BACKEND_AUTO,
 		.num_queues = disk_queues(dc, cpus),
 	};
-	d->vdev = blk_device_create(&bp, msg, sizeof(msg));
+	d->vdev = blk_device_create(&bp);
 	if (d->vdev == NULL)
-		return err_set("disk %s: %s", dc->path, msg);
+		return err_prefix("disk %s", dc->path);
 	struct virtio_pci_params vpp = {
 		.vdev = d->vdev,
 		.irq_ops = &irq_kvm_msi_ops,

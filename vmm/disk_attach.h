@@ -4,8 +4,8 @@
  * into the platform's PCI bus in command-line order (so the first is the
  * guest's /dev/vda).
  */
-#ifndef VMM_DISKS_H
-#define VMM_DISKS_H
+#ifndef VMM_DISK_ATTACH_H
+#define VMM_DISK_ATTACH_H
 
 #include <stdio.h>
 

@@ -24,17 +24,10 @@
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
-
-/* KVM wants three pages for the TSS and one for the EPT identity map that
- * real mode needs on Intel; they sit at the top of the hole, clear of the
- * IOAPIC, LAPIC and PCI windows. */
-#define X86_KVM_IDENTITY_MAP    0xfffbc000ULL
-#define X86_KVM_TSS             0xfffbd000ULL
+#include "core/util.h"
 
 struct x86_machine {
 	struct kvm_cpuid2 *cpuid;
-	struct ram_bank banks[2];
-	unsigned int nbanks;
 	struct x86_boot_entry entry;
 	struct serial com1;
 	bool com1_ready;
@@ -59,7 +52,7 @@ int arch_check_kvm(int kvm_fd)
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 	};
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
 		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
 			return err_set("/dev/kvm: missing capability %s", caps[i].name);
 	return 0;
@@ -116,10 +109,6 @@ int arch_vm_init(struct vm *vm)
 	m->cpuid = x86_supported_cpuid(vm->kvm_fd);
 	if (m->cpuid == NULL)
 		return -1;
-	int n = arch_ram_banks(vm->ram_size, m->banks, 2);
-	if (n < 0)
-		return -1;
-	m->nbanks = (unsigned int)n;
 
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ X86_KVM_IDENTITY_MAP }) < 0)
 		return err_errno("KVM_SET_IDENTITY_MAP_ADDR");
@@ -156,7 +145,7 @@ static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
  * 64-bit window above RAM, configuration through 0xCF8 and ECAM. */
 static int pci_init(struct vm *vm, struct x86_machine *m)
 {
-	const struct ram_bank *last = &m->banks[m->nbanks - 1];
+	const struct ram_bank *last = &vm->banks[vm->nbanks - 1];
 	uint64_t mem64 = x86_pci_mmio64_start(last->gpa + last->size);
 
 	m->acpi_pci = (struct acpi_pci){
@@ -235,7 +224,7 @@ int arch_boot_load(struct vm *vm, const struct boot_config *boot)
 		return -1;
 	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
 		return -1;
-	return x86_boot_load(&vm->mem, m->banks, m->nbanks, boot->kernel, boot->initrd,
+	return x86_boot_load(&vm->mem, vm->banks, vm->nbanks, boot->kernel, boot->initrd,
 			     boot->cmdline, rsdp, &m->entry);
 }
 
