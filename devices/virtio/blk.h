@@ -6,6 +6,7 @@
 #ifndef DEVICES_VIRTIO_BLK_H
 #define DEVICES_VIRTIO_BLK_H
 
+#include <linux/virtio_blk.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,35 +16,26 @@
 #include "devices/virtio/device.h"
 #include "core/guest_mem.h"
 
-/* Feature bits (virtio 1.x, 5.2.3). */
-#define VIRTIO_BLK_F_SIZE_MAX     1
-#define VIRTIO_BLK_F_SEG_MAX      2
-#define VIRTIO_BLK_F_RO           5
-#define VIRTIO_BLK_F_BLK_SIZE     6
-#define VIRTIO_BLK_F_FLUSH        9
-#define VIRTIO_BLK_F_MQ           12
-#define VIRTIO_BLK_F_DISCARD      13
-#define VIRTIO_BLK_F_WRITE_ZEROES 14
-
-/* Config space layout (virtio 1.x, 5.2.4), byte offsets. */
-#define VIRTIO_BLK_CFG_CAPACITY                 0   /* le64, 512-byte sectors */
-#define VIRTIO_BLK_CFG_SIZE_MAX                 8   /* le32 */
-#define VIRTIO_BLK_CFG_SEG_MAX                  12  /* le32 */
-#define VIRTIO_BLK_CFG_BLK_SIZE                 20  /* le32 */
-#define VIRTIO_BLK_CFG_NUM_QUEUES               34  /* le16 */
-#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS      36  /* le32 */
-#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG          40  /* le32 */
-#define VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT 44  /* le32 */
-#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS 48  /* le32 */
-#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG     52  /* le32 */
-#define VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP   56  /* u8 */
-#define VIRTIO_BLK_CONFIG_SIZE                  60
+/* Feature bits, request types and statuses are <linux/virtio_blk.h>'s.
+ * Config space: the offsets of struct virtio_blk_config (virtio 1.x, 5.2.4);
+ * what is offered ends after write_zeroes_may_unmap (no secure erase). */
+#define VIRTIO_BLK_CFG(field) offsetof(struct virtio_blk_config, field)
+#define VIRTIO_BLK_CFG_CAPACITY                 VIRTIO_BLK_CFG(capacity)
+#define VIRTIO_BLK_CFG_SIZE_MAX                 VIRTIO_BLK_CFG(size_max)
+#define VIRTIO_BLK_CFG_SEG_MAX                  VIRTIO_BLK_CFG(seg_max)
+#define VIRTIO_BLK_CFG_BLK_SIZE                 VIRTIO_BLK_CFG(blk_size)
+#define VIRTIO_BLK_CFG_NUM_QUEUES               VIRTIO_BLK_CFG(num_queues)
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS      VIRTIO_BLK_CFG(max_discard_sectors)
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG          VIRTIO_BLK_CFG(max_discard_seg)
+#define VIRTIO_BLK_CFG_DISCARD_SECTOR_ALIGNMENT VIRTIO_BLK_CFG(discard_sector_alignment)
+#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS VIRTIO_BLK_CFG(max_write_zeroes_sectors)
+#define VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SEG     VIRTIO_BLK_CFG(max_write_zeroes_seg)
+#define VIRTIO_BLK_CFG_WRITE_ZEROES_MAY_UNMAP   VIRTIO_BLK_CFG(write_zeroes_may_unmap)
+#define VIRTIO_BLK_CONFIG_SIZE                  VIRTIO_BLK_CFG(max_secure_erase_sectors)
 
 #define VIRTIO_BLK_DEFAULT_QUEUE_SIZE 256u
 #define VIRTIO_BLK_MAX_QUEUES 16u          /* request queues, an I/O thread each */
 #define VIRTIO_BLK_MAX_SEG 254u            /* data buffers per request */
-#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22)  /* 2 GiB per range */
-#define VIRTIO_BLK_MAX_DWZ_SEG 32u
 
 struct blk_device_params {
 	struct disk *disk;              /* opened by disk_open; outlives the device */

@@ -6,6 +6,7 @@
 #ifndef DEVICES_VIRTIO_BLK_REQUEST_H
 #define DEVICES_VIRTIO_BLK_REQUEST_H
 
+#include <linux/virtio_blk.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -13,22 +14,16 @@
 #include "devices/virtio/queue.h"
 
 /* Request types. */
-#define VIRTIO_BLK_T_IN           0u
-#define VIRTIO_BLK_T_OUT          1u
-#define VIRTIO_BLK_T_FLUSH        4u
-#define VIRTIO_BLK_T_GET_ID       8u
-#define VIRTIO_BLK_T_DISCARD      11u
-#define VIRTIO_BLK_T_WRITE_ZEROES 13u
 
 /* Status byte values. */
-#define VIRTIO_BLK_S_OK     0u
-#define VIRTIO_BLK_S_IOERR  1u
-#define VIRTIO_BLK_S_UNSUPP 2u
 
-#define VIRTIO_BLK_HDR_SIZE 16u     /* le32 type, le32 reserved, le64 sector */
-#define VIRTIO_BLK_ID_BYTES 20u
-#define VIRTIO_BLK_DWZ_SEG_SIZE 16u /* le64 sector, le32 num_sectors, le32 flags */
-#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1u
+#define VIRTIO_BLK_HDR_SIZE sizeof(struct virtio_blk_outhdr)  /* type, ioprio, sector */
+#define VIRTIO_BLK_DWZ_SEG_SIZE sizeof(struct virtio_blk_discard_write_zeroes)
+
+/* What one DISCARD or WRITE_ZEROES request may carry (offered in the
+ * config space, enforced by the parser, sized for by the worker). */
+#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22)  /* 2 GiB per range */
+#define VIRTIO_BLK_MAX_DWZ_SEG 32u
 
 /* What the device accepts; derived from the disk and negotiated features. */
 struct blk_limits {

@@ -30,7 +30,6 @@
 #include "core/log.h"
 #include "core/thread.h"
 
-#define MAX_DWZ_SEG 256u
 
 enum { EV_KICK, EV_COMPLETION, EV_STOP };
 
@@ -171,11 +170,11 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 
 static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_dwz_range ranges[MAX_DWZ_SEG];
+	struct blk_dwz_range ranges[VIRTIO_BLK_MAX_DWZ_SEG];
 	unsigned int n;
 	uint8_t status;
 
-	status = blk_parse_dwz(&w->p.limits, &slot->req, ranges, MAX_DWZ_SEG, &n);
+	status = blk_parse_dwz(&w->p.limits, &slot->req, ranges, VIRTIO_BLK_MAX_DWZ_SEG, &n);
 	if (status != VIRTIO_BLK_S_OK || n == 0) {
 		complete_request(w, slot, status);
 		return;

@@ -18,6 +18,14 @@
 #include "core/err.h"
 #include "core/log.h"
 
+/* The BAR layout in pci.h: every structure fits its 4 KiB page. */
+_Static_assert(VIRTIO_PCI_COMMON_SIZE <= VIRTIO_PCI_REGION_SIZE, "common config page");
+_Static_assert(VIRTIO_PCI_MAX_QUEUES * VIRTIO_PCI_NOTIFY_MULTIPLIER <= VIRTIO_PCI_REGION_SIZE,
+	       "notify page");
+_Static_assert((VIRTIO_PCI_MAX_QUEUES + 1) * MSIX_ENTRY_SIZE <= VIRTIO_PCI_REGION_SIZE,
+	       "MSI-X table page: a vector per queue and one for configuration");
+_Static_assert(VIRTIO_PCI_MSIX_PBA_BASE + VIRTIO_PCI_REGION_SIZE <= VIRTIO_PCI_BAR_SIZE, "BAR size");
+
 static void report(struct virtio_pci *vp)
 {
 	if (vp->p.report)

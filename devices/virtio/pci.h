@@ -20,6 +20,7 @@
 #ifndef DEVICES_VIRTIO_PCI_H
 #define DEVICES_VIRTIO_PCI_H
 
+#include <linux/virtio_pci.h>
 #include <stdint.h>
 
 #include "devices/msix.h"
@@ -30,44 +31,21 @@
 #define VIRTIO_PCI_VENDOR            0x1af4
 #define VIRTIO_PCI_DEVICE_ID_BASE    0x1040
 #define VIRTIO_PCI_REVISION          1
-#define VIRTIO_MSI_NO_VECTOR         0xffff
 #define VIRTIO_PCI_MAX_QUEUES        255    /* vectors: queues + 1 <= 256, one table page */
 
-/* Vendor capability types. */
-#define VIRTIO_PCI_CAP_COMMON_CFG    1
-#define VIRTIO_PCI_CAP_NOTIFY_CFG    2
-#define VIRTIO_PCI_CAP_ISR_CFG       3
-#define VIRTIO_PCI_CAP_DEVICE_CFG    4
-#define VIRTIO_PCI_CAP_PCI_CFG       5
-
-/* struct virtio_pci_cap, offsets from the capability. */
-#define VIRTIO_PCI_CAP_LEN           2
-#define VIRTIO_PCI_CAP_CFG_TYPE      3
-#define VIRTIO_PCI_CAP_BAR           4
-#define VIRTIO_PCI_CAP_OFFSET        8
-#define VIRTIO_PCI_CAP_LENGTH        12
-#define VIRTIO_PCI_CAP_SIZE          16
-#define VIRTIO_PCI_NOTIFY_MULTIPLIER_OFF 16 /* notify cap: le32 after the cap */
-#define VIRTIO_PCI_CFG_DATA_OFF      16     /* pci_cfg cap: 4 data bytes */
-
-/* struct virtio_pci_common_cfg, byte offsets. */
-#define VIRTIO_PCI_COMMON_DFSELECT   0x00
-#define VIRTIO_PCI_COMMON_DF         0x04
-#define VIRTIO_PCI_COMMON_GFSELECT   0x08
-#define VIRTIO_PCI_COMMON_GF         0x0c
-#define VIRTIO_PCI_COMMON_MSIX       0x10
-#define VIRTIO_PCI_COMMON_NUMQ       0x12
-#define VIRTIO_PCI_COMMON_STATUS     0x14
-#define VIRTIO_PCI_COMMON_CFGGEN     0x15
-#define VIRTIO_PCI_COMMON_Q_SELECT   0x16
-#define VIRTIO_PCI_COMMON_Q_SIZE     0x18
-#define VIRTIO_PCI_COMMON_Q_MSIX     0x1a
-#define VIRTIO_PCI_COMMON_Q_ENABLE   0x1c
-#define VIRTIO_PCI_COMMON_Q_NOFF     0x1e
-#define VIRTIO_PCI_COMMON_Q_DESC     0x20
-#define VIRTIO_PCI_COMMON_Q_DRIVER   0x28
-#define VIRTIO_PCI_COMMON_Q_DEVICE   0x30
-#define VIRTIO_PCI_COMMON_SIZE       0x38
+/* The spec's layouts come from <linux/virtio_pci.h> (capability types and
+ * field offsets, VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_ISR_CONFIG); these name
+ * what it spells differently or leaves out, checked against its structs
+ * in pci.c. */
+#define VIRTIO_PCI_CAP_SIZE          sizeof(struct virtio_pci_cap)
+#define VIRTIO_PCI_NOTIFY_MULTIPLIER_OFF sizeof(struct virtio_pci_cap) /* notify cap: le32 after it */
+#define VIRTIO_PCI_CFG_DATA_OFF      sizeof(struct virtio_pci_cap)     /* pci_cfg cap: 4 data bytes */
+#define VIRTIO_PCI_COMMON_CFGGEN     VIRTIO_PCI_COMMON_CFGGENERATION
+#define VIRTIO_PCI_COMMON_Q_DESC     VIRTIO_PCI_COMMON_Q_DESCLO
+#define VIRTIO_PCI_COMMON_Q_DRIVER   VIRTIO_PCI_COMMON_Q_AVAILLO
+#define VIRTIO_PCI_COMMON_Q_DEVICE   VIRTIO_PCI_COMMON_Q_USEDLO
+/* The virtio 1.0 common config: no notify data, no queue reset. */
+#define VIRTIO_PCI_COMMON_SIZE       sizeof(struct virtio_pci_common_cfg)
 
 /* BAR 0 layout. */
 #define VIRTIO_PCI_BAR               0
@@ -85,7 +63,6 @@
 
 /* ISR bits. */
 #define VIRTIO_PCI_ISR_QUEUE         1
-#define VIRTIO_PCI_ISR_CONFIG        2
 
 struct virtio_pci_params {
 	struct virtio_device *vdev;     /* outlives the transport */

@@ -90,30 +90,36 @@ static inline void full_barrier(void)
 
 /* Ring layout: avail = flags, idx, ring[size], used_event;
  *              used  = flags, idx, {id, len}[size], avail_event. */
-static inline uint8_t *avail_flags(const struct virtq *vq) { return vq->avail; }
-static inline uint8_t *avail_idx(const struct virtq *vq) { return vq->avail + 2; }
-static inline uint8_t *avail_ring(const struct virtq *vq, uint16_t i) { return vq->avail + 4 + 2u * i; }
+static inline uint8_t *avail_flags(const struct virtq *vq) { return vq->avail + offsetof(struct vring_avail, flags); }
+static inline uint8_t *avail_idx(const struct virtq *vq) { return vq->avail + offsetof(struct vring_avail, idx); }
+static inline uint8_t *avail_ring(const struct virtq *vq, uint16_t i)
+{
+	return vq->avail + offsetof(struct vring_avail, ring) + sizeof(__virtio16) * i;
+}
 static inline uint8_t *used_event(const struct virtq *vq) { return avail_ring(vq, vq->size); }
-static inline uint8_t *used_flags(const struct virtq *vq) { return vq->used; }
-static inline uint8_t *used_idx(const struct virtq *vq) { return vq->used + 2; }
-static inline uint8_t *used_elem(const struct virtq *vq, uint16_t i) { return vq->used + 4 + 8u * i; }
+static inline uint8_t *used_flags(const struct virtq *vq) { return vq->used + offsetof(struct vring_used, flags); }
+static inline uint8_t *used_idx(const struct virtq *vq) { return vq->used + offsetof(struct vring_used, idx); }
+static inline uint8_t *used_elem(const struct virtq *vq, uint16_t i)
+{
+	return vq->used + offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * i;
+}
 static inline uint8_t *avail_event(const struct virtq *vq) { return used_elem(vq, vq->size); }
 
 /* Indirect tables need no alignment in the spec, so descriptors are copied
  * bytewise; the compiler barrier keeps the copy from being re-read later. */
 static void read_desc(const uint8_t *table, uint32_t i, struct desc *d)
 {
-	uint8_t raw[16];
+	uint8_t raw[sizeof(struct vring_desc)];
 	uint64_t addr;
 	uint32_t len;
 	uint16_t flags, next;
 
-	memcpy(raw, table + 16ull * i, sizeof(raw));
+	memcpy(raw, table + sizeof(struct vring_desc) * i, sizeof(raw));
 	__asm__ __volatile__("" ::: "memory");
-	memcpy(&addr, raw, 8);
-	memcpy(&len, raw + 8, 4);
-	memcpy(&flags, raw + 12, 2);
-	memcpy(&next, raw + 14, 2);
+	memcpy(&addr, raw + offsetof(struct vring_desc, addr), sizeof(addr));
+	memcpy(&len, raw + offsetof(struct vring_desc, len), sizeof(len));
+	memcpy(&flags, raw + offsetof(struct vring_desc, flags), sizeof(flags));
+	memcpy(&next, raw + offsetof(struct vring_desc, next), sizeof(next));
 	d->addr = le64toh(addr);
 	d->len = le32toh(len);
 	d->flags = le16toh(flags);
@@ -332,8 +338,8 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 		return -1;
 	}
 	elem = used_elem(vq, vq->used_idx & (vq->size - 1));
-	shared_store32(elem, head);
-	shared_store32(elem + 4, len);
+	shared_store32(elem + offsetof(struct vring_used_elem, id), head);
+	shared_store32(elem + offsetof(struct vring_used_elem, len), len);
 	vq->used_idx++;
 	vq->inflight--;
 	shared_store16_release(used_idx(vq), vq->used_idx);

@@ -11,7 +11,9 @@
 #ifndef DEVICES_VIRTIO_QUEUE_H
 #define DEVICES_VIRTIO_QUEUE_H
 
+#include <linux/virtio_ring.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -19,23 +21,23 @@
 
 #define VIRTQ_MAX_SIZE 32768u
 
-/* Descriptor flags. */
-#define VIRTQ_DESC_F_NEXT     1u
-#define VIRTQ_DESC_F_WRITE    2u
-#define VIRTQ_DESC_F_INDIRECT 4u
+/* The split ring's layout and flags are the spec's, from
+ * <linux/virtio_ring.h> (which also gives VIRTIO_RING_F_INDIRECT_DESC and
+ * VIRTIO_RING_F_EVENT_IDX). */
+#define VIRTQ_DESC_F_NEXT          VRING_DESC_F_NEXT
+#define VIRTQ_DESC_F_WRITE         VRING_DESC_F_WRITE
+#define VIRTQ_DESC_F_INDIRECT      VRING_DESC_F_INDIRECT
+#define VIRTQ_AVAIL_F_NO_INTERRUPT VRING_AVAIL_F_NO_INTERRUPT
+#define VIRTQ_USED_F_NO_NOTIFY     VRING_USED_F_NO_NOTIFY
 
-/* Ring flags: driver -> device and device -> driver. */
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1u
-#define VIRTQ_USED_F_NO_NOTIFY     1u
-
-/* Transport-independent ring feature bits. */
-#define VIRTIO_RING_F_INDIRECT_DESC 28
-#define VIRTIO_RING_F_EVENT_IDX     29
-
-/* Byte sizes of the three areas for a queue of `size` entries. */
-#define VIRTQ_DESC_BYTES(size)  (16ull * (size))
-#define VIRTQ_AVAIL_BYTES(size) (6ull + 2ull * (size))
-#define VIRTQ_USED_BYTES(size)  (6ull + 8ull * (size))
+/* Byte sizes of the three areas for a queue of `size` entries: each ring
+ * has size entries plus the event index after them (EVENT_IDX). */
+#define VIRTQ_DESC_BYTES(size)  (sizeof(struct vring_desc) * (uint64_t)(size))
+#define VIRTQ_AVAIL_BYTES(size) \
+	(offsetof(struct vring_avail, ring) + sizeof(__virtio16) * ((uint64_t)(size) + 1))
+#define VIRTQ_USED_BYTES(size) \
+	(offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * (uint64_t)(size) + \
+	 sizeof(__virtio16))
 
 /* Why a queue or a chain was refused; kept for tests and log messages. */
 enum virtq_error {
@@ -152,10 +154,7 @@ static inline bool virtq_is_broken(const struct virtq *vq)
 	return vq->broken;
 }
 
-/* The EVENT_IDX rule: does moving from old to new_idx pass event? */
-static inline bool vring_need_event(uint16_t event, uint16_t new_idx, uint16_t old)
-{
-	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
-}
+/* The EVENT_IDX rule (does moving from old to new_idx pass event?) is
+ * <linux/virtio_ring.h>'s vring_need_event. */
 
 #endif
