@@ -31,7 +31,7 @@ static int attach_one(struct vm_disk *d, struct vm *vm, struct pci_bus *bus,
 	struct blk_device_params bp = {
 		.disk = &d->disk,
 		.mem = &vm->mem,
-		.backend = BLK_BACKEND_AUTO,
+		.backend = BLOCK_BACKEND_AUTO,
 		.num_queues = disk_queues(dc, cpus),
 	};
 	d->vdev = blk_device_create(&bp);

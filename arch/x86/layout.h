@@ -49,9 +49,9 @@
 /* The 32-bit hole: no RAM from here to 4 GiB. */
 #define X86_MMIO_HOLE_START     0xc0000000ULL
 #define X86_MMIO_HOLE_END       0x100000000ULL
-#define X86_PCI_MMIO32_START    0xc0000000ULL
+#define X86_PCI_MMIO32_START    X86_MMIO_HOLE_START
 #define X86_PCI_MMIO32_SIZE     0x20000000ULL   /* 512 MiB */
-#define X86_PCI_ECAM_START      0xe0000000ULL
+#define X86_PCI_ECAM_START      (X86_PCI_MMIO32_START + X86_PCI_MMIO32_SIZE)
 #define X86_PCI_ECAM_SIZE       0x10000000ULL   /* 256 buses x 1 MiB */
 /* KVM wants three pages for the TSS and one for the EPT identity map that
  * real mode needs on Intel; they sit at the top of the hole, clear of the
@@ -60,7 +60,7 @@
 #define X86_KVM_TSS             0xfffbd000ULL
 #define X86_IOAPIC_ADDR         0xfec00000ULL
 #define X86_LAPIC_ADDR          0xfee00000ULL
-#define X86_HIGH_RAM_START      0x100000000ULL
+#define X86_HIGH_RAM_START      X86_MMIO_HOLE_END
 
 /* 64-bit PCI BAR window: 1 GiB aligned above the end of RAM. */
 #define X86_PCI_MMIO64_ALIGN    0x40000000ULL
@@ -83,5 +83,10 @@ static inline unsigned long long x86_pci_mmio64_start(unsigned long long ram_top
 #define X86_COM1_IRQ            4
 #define X86_DEBUG_EXIT_PORT     0xf4            /* see devices/debug_exit.h */
 #define X86_ACPI_PM_PORT        0x600           /* see devices/acpi_pm.h */
+
+_Static_assert(X86_PCI_ECAM_START + X86_PCI_ECAM_SIZE <= X86_IOAPIC_ADDR, "ECAM below the IOAPIC");
+_Static_assert(X86_KVM_IDENTITY_MAP > X86_LAPIC_ADDR && X86_KVM_TSS + 3 * 4096 <= X86_MMIO_HOLE_END,
+	       "KVM's pages inside the hole, above the LAPIC");
+_Static_assert(X86_CMDLINE_ADDR + X86_CMDLINE_MAX <= X86_EBDA_START, "command line in low RAM");
 
 #endif

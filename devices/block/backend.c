@@ -9,14 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
-struct blk_backend *blk_backend_create(enum blk_backend_kind kind,
-				       const struct blk_backend_params *params)
+struct block_backend *block_backend_create(enum block_backend_kind kind,
+				       const struct block_backend_params *params)
 {
-	struct blk_backend *be = NULL;
+	struct block_backend *be = NULL;
 
-	if (kind == BLK_BACKEND_AUTO || kind == BLK_BACKEND_IO_URING) {
-		be = blk_backend_uring_create(params);
-		if (be != NULL || kind == BLK_BACKEND_IO_URING) {
+	if (kind == BLOCK_BACKEND_AUTO || kind == BLOCK_BACKEND_IO_URING) {
+		be = block_backend_uring_create(params);
+		if (be != NULL || kind == BLOCK_BACKEND_IO_URING) {
 			if (be == NULL)
 				err_prefix("io_uring unavailable");
 			return be;
@@ -24,17 +24,17 @@ struct blk_backend *blk_backend_create(enum blk_backend_kind kind,
 	}
 	/* io_uring can be missing (old kernel), disabled by sysctl or blocked
 	 * by a seccomp filter; the synchronous backend always works. */
-	be = blk_backend_sync_create(params);
+	be = block_backend_sync_create(params);
 	if (be == NULL)
 		err_prefix("block backend");
 	return be;
 }
 
-int blk_io_fallocate_mode(const struct blk_backend_params *params, const struct blk_io *io)
+int block_io_fallocate_mode(const struct block_backend_params *params, const struct block_io *io)
 {
-	if (io->op == BLK_IO_DISCARD)
+	if (io->op == BLOCK_IO_DISCARD)
 		return params->can_punch_hole ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : -1;
-	if (io->op != BLK_IO_WRITE_ZEROES)
+	if (io->op != BLOCK_IO_WRITE_ZEROES)
 		return -1;
 	/* Deallocating is cheaper when the guest allows it; otherwise keep
 	 * the blocks allocated, as the guest expects without unmap. */
@@ -47,7 +47,7 @@ int blk_io_fallocate_mode(const struct blk_backend_params *params, const struct 
 	return -1;
 }
 
-uint64_t blk_io_bytes(const struct blk_io *io)
+uint64_t block_io_bytes(const struct block_io *io)
 {
 	uint64_t total = 0;
 	for (unsigned int i = 0; i < io->iovcnt; i++)

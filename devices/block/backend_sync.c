@@ -16,12 +16,12 @@
 #include "core/err.h"
 
 struct sync_backend {
-	struct blk_backend be;
-	struct blk_io *done_head;
-	struct blk_io *done_tail;
+	struct block_backend be;
+	struct block_io *done_head;
+	struct block_io *done_tail;
 };
 
-static int sync_rw(int fd, struct blk_io *io)
+static int sync_rw(int fd, struct block_io *io)
 {
 	struct iovec *iov = io->iov;
 	unsigned int n = io->iovcnt;
@@ -29,7 +29,7 @@ static int sync_rw(int fd, struct blk_io *io)
 
 	while (n > 0) {
 		int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
-		ssize_t r = io->op == BLK_IO_READ ? preadv(fd, iov, cnt, offset)
+		ssize_t r = io->op == BLOCK_IO_READ ? preadv(fd, iov, cnt, offset)
 						  : pwritev(fd, iov, cnt, offset);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -46,20 +46,20 @@ static int sync_rw(int fd, struct blk_io *io)
 	return 0;
 }
 
-static int sync_run(struct blk_backend *be, struct blk_io *io)
+static int sync_run(struct block_backend *be, struct block_io *io)
 {
 	int fd = be->params.fd;
 	int mode;
 
 	switch (io->op) {
-	case BLK_IO_READ:
-	case BLK_IO_WRITE:
+	case BLOCK_IO_READ:
+	case BLOCK_IO_WRITE:
 		return sync_rw(fd, io);
-	case BLK_IO_FLUSH:
+	case BLOCK_IO_FLUSH:
 		return fdatasync(fd) < 0 ? -errno : 0;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
-		mode = blk_io_fallocate_mode(&be->params, io);
+	case BLOCK_IO_DISCARD:
+	case BLOCK_IO_WRITE_ZEROES:
+		mode = block_io_fallocate_mode(&be->params, io);
 		if (mode < 0)
 			return -EOPNOTSUPP;
 		return fallocate(fd, mode, (off_t)io->offset, (off_t)io->len) < 0 ? -errno : 0;
@@ -67,7 +67,7 @@ static int sync_run(struct blk_backend *be, struct blk_io *io)
 	return -EINVAL;
 }
 
-static int sync_queue(struct blk_backend *be, struct blk_io *io)
+static int sync_queue(struct block_backend *be, struct block_io *io)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
 
@@ -82,13 +82,13 @@ static int sync_queue(struct blk_backend *be, struct blk_io *io)
 	return 0;
 }
 
-static int sync_submit(struct blk_backend *be)
+static int sync_submit(struct block_backend *be)
 {
 	(void)be;
 	return 0;
 }
 
-static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_io *io, void *ctx),
+static int sync_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		     void *ctx)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
@@ -96,7 +96,7 @@ static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_
 
 	(void)wait;  /* everything queued has already completed */
 	while (s->done_head) {
-		struct blk_io *io = s->done_head;
+		struct block_io *io = s->done_head;
 		s->done_head = io->next;
 		if (s->done_head == NULL)
 			s->done_tail = NULL;
@@ -107,18 +107,18 @@ static int sync_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_
 	return n;
 }
 
-static int sync_completion_fd(struct blk_backend *be)
+static int sync_completion_fd(struct block_backend *be)
 {
 	(void)be;
 	return -1;
 }
 
-static void sync_destroy(struct blk_backend *be)
+static void sync_destroy(struct block_backend *be)
 {
 	free(be);
 }
 
-static const struct blk_backend_ops sync_ops = {
+static const struct block_backend_ops sync_ops = {
 	.name = "sync",
 	.queue = sync_queue,
 	.submit = sync_submit,
@@ -127,7 +127,7 @@ static const struct blk_backend_ops sync_ops = {
 	.destroy = sync_destroy,
 };
 
-struct blk_backend *blk_backend_sync_create(const struct blk_backend_params *params)
+struct block_backend *block_backend_sync_create(const struct block_backend_params *params)
 {
 	struct sync_backend *s = calloc(1, sizeof(*s));
 

@@ -19,20 +19,20 @@
 #include "core/err.h"
 
 struct uring_backend {
-	struct blk_backend be;
+	struct block_backend be;
 	struct io_uring ring;
 	int efd;
 };
 
-static int uring_prep(struct uring_backend *u, struct blk_io *io)
+static int uring_prep(struct uring_backend *u, struct block_io *io)
 {
 	int fd = u->be.params.fd;
 	struct io_uring_sqe *sqe;
 	int mode = 0;
 	unsigned int cnt;
 
-	if (io->op == BLK_IO_DISCARD || io->op == BLK_IO_WRITE_ZEROES) {
-		mode = blk_io_fallocate_mode(&u->be.params, io);
+	if (io->op == BLOCK_IO_DISCARD || io->op == BLOCK_IO_WRITE_ZEROES) {
+		mode = block_io_fallocate_mode(&u->be.params, io);
 		if (mode < 0)
 			return -EOPNOTSUPP;
 	}
@@ -48,17 +48,17 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 	}
 	cnt = io->iovcnt > IOV_MAX ? IOV_MAX : io->iovcnt;
 	switch (io->op) {
-	case BLK_IO_READ:
+	case BLOCK_IO_READ:
 		io_uring_prep_readv(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_WRITE:
+	case BLOCK_IO_WRITE:
 		io_uring_prep_writev(sqe, fd, io->iov, cnt, io->offset);
 		break;
-	case BLK_IO_FLUSH:
+	case BLOCK_IO_FLUSH:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
+	case BLOCK_IO_DISCARD:
+	case BLOCK_IO_WRITE_ZEROES:
 		io_uring_prep_fallocate(sqe, fd, mode, io->offset, io->len);
 		break;
 	}
@@ -66,7 +66,7 @@ static int uring_prep(struct uring_backend *u, struct blk_io *io)
 	return 0;
 }
 
-static int uring_queue(struct blk_backend *be, struct blk_io *io)
+static int uring_queue(struct block_backend *be, struct block_io *io)
 {
 	int r = uring_prep((struct uring_backend *)be, io);
 	if (r == 0)
@@ -74,7 +74,7 @@ static int uring_queue(struct blk_backend *be, struct blk_io *io)
 	return r;
 }
 
-static int uring_submit(struct blk_backend *be)
+static int uring_submit(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 	int r;
@@ -90,7 +90,7 @@ static int uring_submit(struct blk_backend *be)
  * it was queued again (short transfer, EAGAIN): regular files can return
  * less than asked, e.g. when a signal or memory pressure interrupts.
  */
-static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
+static bool uring_finish(struct uring_backend *u, struct block_io *io, int res)
 {
 	if (res == -EAGAIN || res == -EINTR) {
 		if (uring_prep(u, io) == 0)
@@ -102,8 +102,8 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 		io->result = res;
 		return true;
 	}
-	if (io->op == BLK_IO_READ || io->op == BLK_IO_WRITE) {
-		uint64_t want = blk_io_bytes(io);
+	if (io->op == BLOCK_IO_READ || io->op == BLOCK_IO_WRITE) {
+		uint64_t want = block_io_bytes(io);
 		if ((uint64_t)res < want) {
 			if (res == 0) {
 				io->result = -EIO;
@@ -121,7 +121,7 @@ static bool uring_finish(struct uring_backend *u, struct blk_io *io, int res)
 	return true;
 }
 
-static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk_io *io, void *ctx),
+static int uring_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		      void *ctx)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
@@ -145,7 +145,7 @@ static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk
 	if (read(u->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -errno;
 	while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
-		struct blk_io *io = io_uring_cqe_get_data(cqe);
+		struct block_io *io = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&u->ring, cqe);
@@ -165,12 +165,12 @@ static int uring_reap(struct blk_backend *be, bool wait, void (*done)(struct blk
 	return n;
 }
 
-static int uring_completion_fd(struct blk_backend *be)
+static int uring_completion_fd(struct block_backend *be)
 {
 	return ((struct uring_backend *)be)->efd;
 }
 
-static void uring_destroy(struct blk_backend *be)
+static void uring_destroy(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 
@@ -179,7 +179,7 @@ static void uring_destroy(struct blk_backend *be)
 	free(u);
 }
 
-static const struct blk_backend_ops uring_ops = {
+static const struct block_backend_ops uring_ops = {
 	.name = "io_uring",
 	.queue = uring_queue,
 	.submit = uring_submit,
@@ -188,7 +188,7 @@ static const struct blk_backend_ops uring_ops = {
 	.destroy = uring_destroy,
 };
 
-struct blk_backend *blk_backend_uring_create(const struct blk_backend_params *params)
+struct block_backend *block_backend_uring_create(const struct block_backend_params *params)
 {
 	struct uring_backend *u = calloc(1, sizeof(*u));
 	unsigned int entries = params->depth;

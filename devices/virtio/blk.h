@@ -40,7 +40,7 @@
 struct blk_device_params {
 	struct disk *disk;              /* opened by disk_open; outlives the device */
 	const struct guest_mem *mem;    /* outlives the device */
-	enum blk_backend_kind backend;
+	enum block_backend_kind backend;
 	uint16_t queue_size;            /* max queue size offered; 0: 256 */
 	unsigned int num_queues;        /* request queues, 1..VIRTIO_BLK_MAX_QUEUES; 0: 1 */
 };

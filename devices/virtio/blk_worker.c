@@ -38,8 +38,8 @@ struct blk_slot {
 	struct blk_request req;
 	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
 	struct iovec *data;       /* the request's data slice of them */
-	struct blk_io io;         /* READ, WRITE or FLUSH */
-	struct blk_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
+	struct block_io io;         /* READ, WRITE or FLUSH */
+	struct block_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
 	unsigned int pending;     /* ios not completed yet */
 	uint8_t status;
 	void *bounce;             /* aligned copy for O_DIRECT, see disk.c */
@@ -50,7 +50,7 @@ struct blk_slot {
 struct blk_worker {
 	struct blk_worker_params p;
 	struct virtq vq;
-	struct blk_backend *be;
+	struct block_backend *be;
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
 	unsigned int nslots;
@@ -105,7 +105,7 @@ static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_
 	w->free = slot;
 }
 
-static void io_done(struct blk_io *io, void *ctx)
+static void io_done(struct block_io *io, void *ctx)
 {
 	struct blk_worker *w = ctx;
 	struct blk_slot *slot = io->opaque;
@@ -120,7 +120,7 @@ static void io_done(struct blk_io *io, void *ctx)
 }
 
 /* Queues io on the backend; a refusal completes it with an error. */
-static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct blk_io *io)
+static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct block_io *io)
 {
 	io->opaque = slot;
 	io->result = 0;
@@ -147,14 +147,14 @@ static int setup_bounce(struct blk_worker *w, struct blk_slot *slot)
 
 static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_io *io = &slot->io;
+	struct block_io *io = &slot->io;
 
 	if (slot->req.data_len == 0) {
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
 		return;
 	}
-	*io = (struct blk_io){
-		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLK_IO_READ : BLK_IO_WRITE,
+	*io = (struct block_io){
+		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
 		.offset = slot->req.sector * DISK_SECTOR_SIZE,
 		.iov = slot->req.data,
 		.iovcnt = slot->req.data_cnt,
@@ -187,9 +187,9 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 	/* Count them all before queueing: a sync backend completes at once. */
 	slot->pending = n;
 	for (unsigned int i = 0; i < n; i++) {
-		slot->dwz[i] = (struct blk_io){
-			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLK_IO_DISCARD
-								      : BLK_IO_WRITE_ZEROES,
+		slot->dwz[i] = (struct block_io){
+			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLOCK_IO_DISCARD
+								      : BLOCK_IO_WRITE_ZEROES,
 			.offset = ranges[i].sector * DISK_SECTOR_SIZE,
 			.len = (uint64_t)ranges[i].num_sectors * DISK_SECTOR_SIZE,
 			.unmap = ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
@@ -215,7 +215,7 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 		start_rw(w, slot);
 		return;
 	case VIRTIO_BLK_T_FLUSH:
-		slot->io = (struct blk_io){ .op = BLK_IO_FLUSH };
+		slot->io = (struct block_io){ .op = BLOCK_IO_FLUSH };
 		slot->pending = 1;
 		queue_io(w, slot, &slot->io);
 		return;
@@ -421,7 +421,7 @@ static int setup_fds(struct blk_worker *w)
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
-	struct blk_backend_params bp;
+	struct block_backend_params bp;
 
 	if (w == NULL) {
 		err_set("virtio-blk: out of memory");
@@ -442,13 +442,13 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		worker_free(w);
 		return -1;
 	}
-	bp = (struct blk_backend_params){
+	bp = (struct block_backend_params){
 		.fd = params->disk->fd,
 		.can_punch_hole = params->disk->can_punch_hole,
 		.can_zero_range = params->disk->can_zero_range,
 		.depth = w->nslots,
 	};
-	w->be = blk_backend_create(params->backend, &bp);
+	w->be = block_backend_create(params->backend, &bp);
 	if (w->be == NULL || setup_fds(w) < 0) {
 		worker_free(w);
 		return -1;

@@ -24,7 +24,7 @@ struct blk_worker_params {
 	const struct disk *disk;         /* must outlive the worker */
 	struct blk_limits limits;
 	unsigned int seg_max;            /* data buffers per request */
-	enum blk_backend_kind backend;
+	enum block_backend_kind backend;
 	int kick_fd;                     /* the transport's; read, never closed */
 	unsigned int queue_index;
 	struct virtio_transport transport;

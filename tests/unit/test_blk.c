@@ -365,14 +365,14 @@ static void read_image(uint64_t off, void *buf, size_t len)
 
 static const char *backend_names[] = { "auto", "io_uring", "sync" };
 
-static void backend_done(struct blk_io *io, void *ctx)
+static void backend_done(struct block_io *io, void *ctx)
 {
 	(*(int *)ctx)++;
 	(void)io;
 }
 
 /* Runs ios to completion: queue all, one submit, reap until done. */
-static void run_ios(struct blk_backend *be, struct blk_io *ios, unsigned int n)
+static void run_ios(struct block_backend *be, struct block_io *ios, unsigned int n)
 {
 	int done = 0;
 	for (unsigned int i = 0; i < n; i++)
@@ -383,10 +383,10 @@ static void run_ios(struct blk_backend *be, struct blk_io *ios, unsigned int n)
 	ck_assert_uint_eq(be->inflight, 0);
 }
 
-static struct blk_backend *backend_on(int fd, int kind, bool punch)
+static struct block_backend *backend_on(int fd, int kind, bool punch)
 {
-	struct blk_backend_params bp = { .fd = fd, .can_punch_hole = punch, .depth = 4 };
-	struct blk_backend *be = blk_backend_create((enum blk_backend_kind)kind, &bp);
+	struct block_backend_params bp = { .fd = fd, .can_punch_hole = punch, .depth = 4 };
+	struct block_backend *be = block_backend_create((enum block_backend_kind)kind, &bp);
 	ck_assert_msg(be != NULL, "%s", err_msg());
 	ck_assert_str_eq(be->ops->name, backend_names[kind]);
 	return be;
@@ -397,10 +397,10 @@ START_TEST(backend_read_write_batch)
 	make_image();
 	int fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	struct blk_backend *be = backend_on(fd, _i, false);
+	struct block_backend *be = backend_on(fd, _i, false);
 	static uint8_t wbuf[3][4096], rbuf[2][1536];
 	struct iovec wv[3], rv[2];
-	struct blk_io ios[8];
+	struct block_io ios[8];
 
 	/* One write from three buffers, and more than the ring depth (4)
 	 * of ios in one batch. */
@@ -409,16 +409,16 @@ START_TEST(backend_read_write_batch)
 		wv[i] = (struct iovec){ wbuf[i], sizeof(wbuf[i]) };
 	}
 	memset(ios, 0, sizeof(ios));
-	ios[0] = (struct blk_io){ .op = BLK_IO_WRITE, .offset = 8192, .iov = wv, .iovcnt = 3 };
+	ios[0] = (struct block_io){ .op = BLOCK_IO_WRITE, .offset = 8192, .iov = wv, .iovcnt = 3 };
 	for (unsigned int i = 1; i < 8; i++)
-		ios[i] = (struct blk_io){ .op = BLK_IO_FLUSH };
+		ios[i] = (struct block_io){ .op = BLOCK_IO_FLUSH };
 	run_ios(be, ios, 8);
 	for (unsigned int i = 0; i < 8; i++)
 		ck_assert_int_eq(ios[i].result, 0);
 
 	rv[0] = (struct iovec){ rbuf[0], sizeof(rbuf[0]) };
 	rv[1] = (struct iovec){ rbuf[1], sizeof(rbuf[1]) };
-	ios[0] = (struct blk_io){ .op = BLK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv,
+	ios[0] = (struct block_io){ .op = BLOCK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv,
 				  .iovcnt = 2 };
 	run_ios(be, ios, 1);
 	ck_assert_int_eq(ios[0].result, 0);
@@ -436,12 +436,12 @@ START_TEST(backend_read_past_end_fails)
 {
 	make_image();
 	int fd = open(path, O_RDWR);
-	struct blk_backend *be = backend_on(fd, _i, false);
+	struct block_backend *be = backend_on(fd, _i, false);
 	static uint8_t buf[1024];
 	struct iovec v = { buf, sizeof(buf) };
 	/* Half the read exists: the short transfer is retried for the rest,
 	 * which hits end of file: an error, never silent garbage. */
-	struct blk_io io = { .op = BLK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1 };
+	struct block_io io = { .op = BLOCK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1 };
 	run_ios(be, &io, 1);
 	ck_assert_int_eq(io.result, -EIO);
 	be->ops->destroy(be);
@@ -455,8 +455,8 @@ START_TEST(backend_flush_calls_fdatasync)
 	 * flush reached the kernel's fsync path for the disk's fd. */
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
-	struct blk_backend *be = backend_on(p[1], _i, false);
-	struct blk_io io = { .op = BLK_IO_FLUSH };
+	struct block_backend *be = backend_on(p[1], _i, false);
+	struct block_io io = { .op = BLOCK_IO_FLUSH };
 	run_ios(be, &io, 1);
 	ck_assert_int_eq(io.result, -EINVAL);
 	be->ops->destroy(be);
@@ -469,10 +469,10 @@ START_TEST(backend_discard_and_zeroes)
 {
 	make_image();
 	int fd = open(path, O_RDWR);
-	struct blk_backend *be = backend_on(fd, _i, true);
-	struct blk_io ios[2] = {
-		{ .op = BLK_IO_DISCARD, .offset = 65536, .len = 65536 },
-		{ .op = BLK_IO_WRITE_ZEROES, .offset = 4096, .len = 1024 },
+	struct block_backend *be = backend_on(fd, _i, true);
+	struct block_io ios[2] = {
+		{ .op = BLOCK_IO_DISCARD, .offset = 65536, .len = 65536 },
+		{ .op = BLOCK_IO_WRITE_ZEROES, .offset = 4096, .len = 1024 },
 	};
 	struct stat before, after;
 	static uint8_t buf[65536];
@@ -496,7 +496,7 @@ START_TEST(backend_discard_and_zeroes)
 
 	/* Without deallocation support the backend says so. */
 	be = backend_on(fd, _i, false);
-	struct blk_io d = { .op = BLK_IO_DISCARD, .offset = 0, .len = 512 };
+	struct block_io d = { .op = BLOCK_IO_DISCARD, .offset = 0, .len = 512 };
 	int r = be->ops->queue(be, &d);
 	if (r == 0) {  /* sync: ran at once, the result says it */
 		int done = 0;
@@ -553,7 +553,7 @@ static void open_disk(const char *options_path, bool readonly, bool direct)
 static void start_device(int backend, uint16_t qsize, uint64_t features_mask)
 {
 	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem,
-					.backend = (enum blk_backend_kind)backend };
+					.backend = (enum block_backend_kind)backend };
 
 	fr_init(&ring, qsize, 0);
 	dev = blk_device_create(&bp);
@@ -1299,16 +1299,16 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, parse_discard_bad_payload);
 	suite_add_tcase(s, tc);
 
-	/* Loop index = backend kind: BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC. */
+	/* Loop index = backend kind: BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC. */
 	tc = tcase_create("backend");
 	tcase_add_checked_fixture(tc, make_dir, remove_dir);
-	tcase_add_loop_test(tc, backend_read_write_batch, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_read_past_end_fails, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_flush_calls_fdatasync, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, backend_discard_and_zeroes, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_read_write_batch, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_read_past_end_fails, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_flush_calls_fdatasync, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_discard_and_zeroes, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("e2e");
@@ -1316,28 +1316,28 @@ static Suite *blk_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, device_config_and_features);
 	tcase_add_test(tc, e2e_multiqueue);
-	tcase_add_loop_test(tc, e2e_write_then_read, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_flush_reaches_fdatasync, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_readonly_disk, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_discard_write_zeroes, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_discard_not_negotiated, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_bad_chain_fails_only_that_request, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_broken_ring_asks_for_reset, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLK_BACKEND_IO_URING, BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_direct_with_misaligned_buffer, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_stress_no_lost_wakeups, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLK_BACKEND_IO_URING,
-			    BLK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_write_then_read, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_flush_reaches_fdatasync, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_readonly_disk, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_discard_write_zeroes, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_discard_not_negotiated, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_bad_chain_fails_only_that_request, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_broken_ring_asks_for_reset, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_direct_with_misaligned_buffer, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_stress_no_lost_wakeups, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	suite_add_tcase(s, tc);
 	return s;
 }
