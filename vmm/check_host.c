@@ -33,15 +33,15 @@ static const struct {
 	int cap;
 	const char *what;
 } caps[] = {
-	{ KVM_CAP_IRQFD,       "irqfd" },
-	{ KVM_CAP_IOEVENTFD,   "ioeventfd" },
+	{ KVM_CAP_IRQFD, "irqfd" },
+	{ KVM_CAP_IOEVENTFD, "ioeventfd" },
 	{ KVM_CAP_IRQ_ROUTING, "GSI routing" },
-	{ KVM_CAP_SIGNAL_MSI,  "MSI" },
+	{ KVM_CAP_SIGNAL_MSI, "MSI" },
 #if defined(__x86_64__)
-	{ KVM_CAP_IRQCHIP,     "in-kernel irqchip (PIC, IOAPIC, LAPIC)" },
-	{ KVM_CAP_PIT2,        "in-kernel PIT" },
+	{ KVM_CAP_IRQCHIP, "in-kernel irqchip (PIC, IOAPIC, LAPIC)" },
+	{ KVM_CAP_PIT2, "in-kernel PIT" },
 #else
-	{ KVM_CAP_IRQCHIP,     "in-kernel irqchip" },
+	{ KVM_CAP_IRQCHIP, "in-kernel irqchip" },
 #endif
 };
 
@@ -86,7 +86,8 @@ static bool check_kvm_fd(struct report *r, int kvm, const char *dev)
 
 	if (v != KVM_API_VERSION) {
 		if (v < 0)
-			line(r, "FAIL", "%s: not a KVM device (KVM_GET_API_VERSION: %s)", dev, strerror(errno));
+			line(r, "FAIL", "%s: not a KVM device (KVM_GET_API_VERSION: %s)", dev,
+			     strerror(errno));
 		else
 			line(r, "FAIL", "KVM API version %d, vmm needs %d", v, KVM_API_VERSION);
 		return false;
@@ -127,9 +128,11 @@ static void check_vm(struct report *r)
 static void check_kind(struct report *r, const struct check_host_paths *p)
 {
 	if (module_loaded(p, "kvm_pvm")) {
-		line(r, "FAIL", "KVM is PVM (kvm_pvm): it runs only PVM guest kernels; a stock Linux "
+		line(r, "FAIL",
+		     "KVM is PVM (kvm_pvm): it runs only PVM guest kernels; a stock Linux "
 		     "kernel hangs or dies with \"KVM internal error ... emulation failure\"");
-		fprintf(r->out, "      (to boot stock kernels here, run vmm inside the test host of vmm's\n"
+		fprintf(r->out,
+			"      (to boot stock kernels here, run vmm inside the test host of vmm's\n"
 			"      source tree: tests/kvmhost/run -- vmm ...; see its README)\n");
 	} else if (module_loaded(p, "kvm_intel")) {
 		line(r, "ok", "KVM is hardware-assisted (kvm_intel: Intel VT-x)");
@@ -148,18 +151,25 @@ int check_host(FILE *out, const struct check_host_paths *p)
 	const char *dev = p->kvm_dev;
 
 	if (stat(dev, &st) < 0 && module_loaded(p, "kvm")) {
-		line(&r, "FAIL", "%s: not present (%s), although the kvm module is loaded: "
-		     "a container without the device?", dev, strerror(errno));
+		line(&r, "FAIL",
+		     "%s: not present (%s), although the kvm module is loaded: "
+		     "a container without the device?",
+		     dev, strerror(errno));
 	} else if (stat(dev, &st) < 0) {
-		line(&r, "FAIL", "%s: not present (%s): load kvm_intel or kvm_amd, or enable "
-		     "nested virtualization when this is a VM", dev, strerror(errno));
+		line(&r, "FAIL",
+		     "%s: not present (%s): load kvm_intel or kvm_amd, or enable "
+		     "nested virtualization when this is a VM",
+		     dev, strerror(errno));
 	} else {
 		int kvm = open(dev, O_RDWR | O_CLOEXEC);
 		if (kvm < 0 && (errno == EACCES || errno == EPERM)) {
-			line(&r, "FAIL", "%s: present, but no read-write access for this user (%s): "
-			     "join its group (ls -l %s; usually 'kvm')", dev, strerror(errno), dev);
+			line(&r, "FAIL",
+			     "%s: present, but no read-write access for this user (%s): "
+			     "join its group (ls -l %s; usually 'kvm')",
+			     dev, strerror(errno), dev);
 		} else if (kvm < 0) {
-			line(&r, "FAIL", "%s: present, but cannot be opened: %s", dev, strerror(errno));
+			line(&r, "FAIL", "%s: present, but cannot be opened: %s", dev,
+			     strerror(errno));
 		} else {
 			line(&r, "ok", "%s: present, opened read-write", dev);
 			bool usable = check_kvm_fd(&r, kvm, dev);
@@ -172,9 +182,11 @@ int check_host(FILE *out, const struct check_host_paths *p)
 	}
 	check_kind(&r, p);
 	if (r.failed)
-		fprintf(out, "vmm --check-host: this host cannot boot stock Linux guests with vmm (%u problem%s above)\n",
+		fprintf(out,
+			"vmm --check-host: this host cannot boot stock Linux guests with vmm (%u problem%s above)\n",
 			r.failed, r.failed == 1 ? "" : "s");
 	else
-		fprintf(out, "vmm --check-host: this host can run vmm and boot stock Linux guests\n");
+		fprintf(out,
+			"vmm --check-host: this host can run vmm and boot stock Linux guests\n");
 	return r.failed ? 1 : 0;
 }

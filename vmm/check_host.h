@@ -9,7 +9,7 @@
 
 /* Where the facts live; tests point these at scratch files. */
 struct check_host_paths {
-	const char *kvm_dev;    /* "/dev/kvm" */
+	const char *kvm_dev;	/* "/dev/kvm" */
 	const char *sys_module; /* "/sys/module": which KVM module is loaded */
 };
 

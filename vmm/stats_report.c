@@ -9,11 +9,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/vm.h"
 #include "devices/virtio/blk.h"
 #include "vmm/disk_attach.h"
-#include "core/err.h"
 #include "vmm/version.h"
-#include "core/vm.h"
 
 void stats_snapshot(struct stats_snapshot *s, const struct vm *vm, const struct vm_disks *ds,
 		    const struct vm_config *cfg, int exit_status)
@@ -49,11 +49,21 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"':  fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
 				fprintf(out, "\\u%04x", *p);

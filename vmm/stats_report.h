@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vmm/cli.h"
 #include "core/vcpu.h"
+#include "vmm/cli.h"
 
 struct vm;
 struct vm_disks;
@@ -25,9 +25,9 @@ struct stats_snapshot {
 	const char *version;
 	int exit_status;
 	unsigned int vcpus;
-	uint64_t memory;                    /* bytes */
-	uint64_t start_ns, first_run_ns;    /* first_run_ns 0: never ran */
-	uint64_t exits[VCPU_EXIT_REASONS + 1];  /* summed over vCPUs */
+	uint64_t memory;		       /* bytes */
+	uint64_t start_ns, first_run_ns;       /* first_run_ns 0: never ran */
+	uint64_t exits[VCPU_EXIT_REASONS + 1]; /* summed over vCPUs */
 	unsigned int ndisks;
 	struct stats_disk disks[CLI_MAX_DISKS];
 };

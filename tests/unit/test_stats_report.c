@@ -34,14 +34,15 @@ START_TEST(full)
 	s.exits[KVM_EXIT_IO] = 40;
 	s.exits[KVM_EXIT_MMIO] = 2;
 	s.exits[KVM_EXIT_HLT] = 0;
-	s.exits[63] = 1;        /* no name: "other" */
-	s.exits[62] = 2;        /* no name either: the same key */
+	s.exits[63] = 1; /* no name: "other" */
+	s.exits[62] = 2; /* no name either: the same key */
 	s.exits[VCPU_EXIT_INTR] = 5;
 	s.ndisks = 2;
 	s.disks[0] = (struct stats_disk){ "root.img", 100, 60, 90 };
 	s.disks[1] = (struct stats_disk){ "a \"b\"\\c\n\x01.img", 0, 0, 0 };
 	print(&s, out, sizeof(out));
-	ck_assert_str_eq(out,
+	ck_assert_str_eq(
+		out,
 		"{\"version\":\"0.1.0+git1.gabc\",\"exit_status\":3,\"vcpus\":2,"
 		"\"memory_bytes\":536870912,\"first_kvm_run_ms\":12.346,"
 		"\"exits\":{\"io\":40,\"mmio\":2,\"other\":3,\"interrupted\":5},"
@@ -63,9 +64,9 @@ START_TEST(never_ran)
 	s.vcpus = 1;
 	s.start_ns = 5;
 	print(&s, out, sizeof(out));
-	ck_assert_str_eq(out,
-		"{\"version\":\"v\",\"exit_status\":1,\"vcpus\":1,\"memory_bytes\":0,"
-		"\"first_kvm_run_ms\":null,\"exits\":{},\"exits_total\":0,\"disks\":[]}\n");
+	ck_assert_str_eq(
+		out, "{\"version\":\"v\",\"exit_status\":1,\"vcpus\":1,\"memory_bytes\":0,"
+		     "\"first_kvm_run_ms\":null,\"exits\":{},\"exits_total\":0,\"disks\":[]}\n");
 }
 END_TEST
 
