@@ -211,8 +211,10 @@ void msix_config_write(struct msix *m, uint32_t reg, unsigned int len)
 		if (vector_sync(m, i))
 			report(m);
 		/* A disabled function gives its GSIs back; the driver
-		 * programs the table again before it enables MSI-X. */
-		if (was_enabled && !m->enabled && vector_unroute(m, i))
+		 * programs the table again before it enables MSI-X.  Not
+		 * under an irqfd whose detach failed: KVM would keep it on
+		 * a GSI we no longer own. */
+		if (was_enabled && !m->enabled && !m->vec[i].attached && vector_unroute(m, i))
 			report(m);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -73,7 +73,9 @@ uint64_t x86_kernel_end(const struct bzimage *bz)
 	uint64_t run = align_up(X86_KERNEL_LOAD_ADDR, bz->kernel_alignment);
 	if (run < bz->pref_address)
 		run = bz->pref_address;
-	uint64_t end = run + bz->init_size;
+	/* A corrupt header can describe more than the address space:
+	 * saturate, so "does it fit" checks fail instead of wrapping. */
+	uint64_t end = run > UINT64_MAX - bz->init_size ? UINT64_MAX : run + bz->init_size;
 	uint64_t loaded = X86_KERNEL_LOAD_ADDR + bz->kernel_size;
 	return end > loaded ? end : loaded;
 }
@@ -84,8 +86,11 @@ int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t si
 	uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
 	if (top > low_ram_end)
 		top = low_ram_end;
-	uint64_t kend = align_up(x86_kernel_end(bz), 4096);
-	if (size > top || ((top - size) & ~0xfffULL) < kend)
+	uint64_t kend = x86_kernel_end(bz);
+	/* kend <= top (< 2^32 + 1) also keeps the rounding from wrapping. */
+	if (kend <= top)
+		kend = align_up(kend, 4096);
+	if (kend > top || size > top || ((top - size) & ~0xfffULL) < kend)
 		return err_set("initrd of %llu KiB does not fit in guest memory between the kernel (ends at %llu MiB) and %llu MiB",
 			       (unsigned long long)(size >> 10), (unsigned long long)(kend >> 20),
 			       (unsigned long long)(top >> 20));

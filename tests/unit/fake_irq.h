@@ -25,6 +25,7 @@ struct fake_irq {
 	} gsi[FI_MAX_GSI];
 	unsigned int adds, updates, removes, attaches, detaches;
 	bool fail_next_add;
+	bool fail_next_detach;
 	unsigned int reports;
 };
 
@@ -93,6 +94,10 @@ static inline int fi_irqfd_detach(void *ctx, int fd, uint32_t gsi)
 	struct fake_irq *fi = ctx;
 	ck_assert_uint_lt(gsi, FI_MAX_GSI);
 	ck_assert_int_eq(fi->gsi[gsi].irqfd, fd);
+	if (fi->fail_next_detach) {
+		fi->fail_next_detach = false;
+		return err_set("fake: irqfd detach failed");
+	}
 	fi->gsi[gsi].irqfd = -1;
 	fi->detaches++;
 	return 0;

@@ -102,23 +102,24 @@ static inline void fr_table_desc(struct fake_ring *r, uint64_t table_gpa, uint16
 	fr_write_desc(fr_host(r, table_gpa + 16ull * i), addr, len, flags, next);
 }
 
+/* Ring fields the device reads or writes concurrently (flags, indices,
+ * ring entries, event words, used elements): single untorn accesses, as a
+ * real driver's READ_ONCE/WRITE_ONCE, so ThreadSanitizer sees what a guest
+ * does.  Ordering comes from fr_publish (release) and
+ * fr_used_idx_acquire. */
 static inline void fr_put16(struct fake_ring *r, uint64_t gpa, uint16_t v)
 {
-	memcpy(fr_host(r, gpa), &v, 2);
+	__atomic_store_n((uint16_t *)fr_host(r, gpa), v, __ATOMIC_RELAXED);
 }
 
 static inline uint16_t fr_get16(struct fake_ring *r, uint64_t gpa)
 {
-	uint16_t v;
-	memcpy(&v, fr_host(r, gpa), 2);
-	return v;
+	return __atomic_load_n((uint16_t *)fr_host(r, gpa), __ATOMIC_RELAXED);
 }
 
 static inline uint32_t fr_get32(struct fake_ring *r, uint64_t gpa)
 {
-	uint32_t v;
-	memcpy(&v, fr_host(r, gpa), 4);
-	return v;
+	return __atomic_load_n((uint32_t *)fr_host(r, gpa), __ATOMIC_RELAXED);
 }
 
 /* Puts head in the avail ring and publishes it. */
@@ -126,7 +127,8 @@ static inline void fr_publish(struct fake_ring *r, uint16_t head)
 {
 	fr_put16(r, r->avail_gpa + 4 + 2ull * (r->avail_idx % r->size), head);
 	r->avail_idx++;
-	/* Release: the device may be polling from another thread. */
+	/* Release: the device may be polling from another thread, and must
+	 * see the descriptors and buffers written before. */
 	__atomic_store_n((uint16_t *)fr_host(r, r->avail_gpa + 2), r->avail_idx, __ATOMIC_RELEASE);
 }
 

@@ -634,8 +634,10 @@ struct sub {
 	uint64_t status;  /* gpa of the status byte */
 };
 
-/* Publishes header / data / status as three descriptors (not kicked). */
-static struct sub submit(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
+/* Writes header / data / status as three descriptors, not yet published:
+ * a test that changes the chain does so before fr_publish (the device
+ * may look at the ring any time after). */
+static struct sub prepare(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
 {
 	struct sub s = { .head = next_desc };
 	uint64_t hdr = fr_alloc(&ring, 16);
@@ -657,6 +659,13 @@ static struct sub submit(uint32_t type, uint64_t sector, uint32_t len, bool data
 	d = (uint16_t)((d + 1) % ring.size);
 	fr_desc(&ring, d, s.status, 1, VIRTQ_DESC_F_WRITE, 0);
 	next_desc = (uint16_t)((d + 1) % ring.size);
+	return s;
+}
+
+/* prepare(), published (not kicked). */
+static struct sub submit(uint32_t type, uint64_t sector, uint32_t len, bool data_writable)
+{
+	struct sub s = prepare(type, sector, len, data_writable);
 	fr_publish(&ring, s.head);
 	return s;
 }
@@ -693,10 +702,12 @@ START_TEST(e2e_write_then_read)
 	struct sub w, r;
 	uint32_t id, len;
 
-	/* Not submitted yet: fill the write buffer between submit and kick. */
+	/* Fill the write buffer before publishing: the device may look at
+	 * the ring before the kick. */
 	uint16_t used = fr_used_idx_acquire(&ring);
-	w = submit(VIRTIO_BLK_T_OUT, 16, 8192, false);
+	w = prepare(VIRTIO_BLK_T_OUT, 16, 8192, false);
 	memset(fr_host(&ring, w.data), 0x5a, 8192);
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
@@ -773,8 +784,9 @@ START_TEST(e2e_readonly_disk)
 
 	struct sub s;
 	uint16_t used = fr_used_idx_acquire(&ring);
-	s = submit(VIRTIO_BLK_T_OUT, 0, 512, false);
+	s = prepare(VIRTIO_BLK_T_OUT, 0, 512, false);
 	memset(fr_host(&ring, s.data), 0x77, 512);
+	fr_publish(&ring, s.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&s), VIRTIO_BLK_S_IOERR);
@@ -789,11 +801,12 @@ END_TEST
 static struct sub submit_dwz(uint32_t type, uint64_t sector, uint32_t num, uint32_t flags)
 {
 	uint16_t used = fr_used_idx_acquire(&ring);
-	struct sub s = submit(type, 0, 16, false);
+	struct sub s = prepare(type, 0, 16, false);
 	uint8_t *seg = fr_host(&ring, s.data);
 	memcpy(seg, &sector, 8);
 	memcpy(seg + 8, &num, 4);
 	memcpy(seg + 12, &flags, 4);
+	fr_publish(&ring, s.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	return s;
@@ -863,9 +876,10 @@ START_TEST(e2e_bad_chain_fails_only_that_request)
 	start_device(_i, 64, ALL_FEATURES);
 	uint16_t used = fr_used_idx_acquire(&ring);
 	/* A data buffer outside guest RAM. */
-	struct sub bad = submit(VIRTIO_BLK_T_IN, 0, 512, true);
+	struct sub bad = prepare(VIRTIO_BLK_T_IN, 0, 512, true);
 	fr_desc(&ring, (uint16_t)(bad.head + 1), 0x1000, 512,
 		VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, (uint16_t)(bad.head + 2));
+	fr_publish(&ring, bad.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	uint32_t id, len;
@@ -956,12 +970,13 @@ START_TEST(e2e_direct_with_misaligned_buffer)
 	open_disk(path, false, true);
 	start_device(_i, 64, ALL_FEATURES);
 	uint16_t used = fr_used_idx_acquire(&ring);
-	struct sub w = submit(VIRTIO_BLK_T_OUT, 4, 1024, false);
+	struct sub w = prepare(VIRTIO_BLK_T_OUT, 4, 1024, false);
 	/* Move the data buffer 8 bytes off alignment. */
 	uint64_t odd = fr_alloc(&ring, 1024 + 8) + 8;
 	memset(fr_host(&ring, odd), 0x3c, 1024);
 	fr_desc(&ring, (uint16_t)(w.head + 1), odd, 1024, VIRTQ_DESC_F_NEXT,
 		(uint16_t)(w.head + 2));
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);
@@ -1166,8 +1181,9 @@ START_TEST(e2e_multiqueue)
 	/* Written through queue 1 ... */
 	struct fake_ring q0 = swap_ring(q1, &kick1, &next1);
 	uint16_t used = fr_used_idx_acquire(&ring);
-	struct sub w = submit(VIRTIO_BLK_T_OUT, 40, 4096, false);
+	struct sub w = prepare(VIRTIO_BLK_T_OUT, 40, 4096, false);
 	memset(fr_host(&ring, w.data), 0xc3, 4096);
+	fr_publish(&ring, w.head);
 	kick();
 	wait_used((uint16_t)(used + 1));
 	ck_assert_uint_eq(status_of(&w), VIRTIO_BLK_S_OK);

@@ -123,6 +123,22 @@ START_TEST(initrd_placement)
 }
 END_TEST
 
+/* Found by fuzz_bzimage: a pref_address near 2^64 made the kernel's end
+ * wrap to a small value, so a kernel that cannot fit passed the RAM check
+ * and the initrd could be placed where it runs. */
+START_TEST(kernel_end_saturates)
+{
+	struct bzimage bz;
+	uint64_t addr;
+	make_image();
+	put_le32(img + BZ_PREF_ADDRESS, 0xfffff000);
+	put_le32(img + BZ_PREF_ADDRESS + 4, 0xffffffff);
+	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
+	ck_assert_uint_eq(x86_kernel_end(&bz), UINT64_MAX);
+	ck_assert_int_eq(x86_initrd_place(&bz, 512ULL << 20, 4096, &addr), -1);
+}
+END_TEST
+
 static int e820_for(uint64_t mem, struct e820_entry *e)
 {
 	struct ram_bank banks[2];
@@ -327,6 +343,7 @@ int main(void)
 	tcase_add_test(t, parse_valid);
 	tcase_add_test(t, parse_bad);
 	tcase_add_test(t, initrd_placement);
+	tcase_add_test(t, kernel_end_saturates);
 	tcase_add_test(t, e820_small);
 	tcase_add_test(t, e820_exactly_hole);
 	tcase_add_test(t, e820_above_hole);

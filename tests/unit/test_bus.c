@@ -21,8 +21,9 @@ struct dev {
 static void dev_read(void *opaque, uint64_t off, void *data, unsigned int len)
 {
 	struct dev *d = opaque;
-	d->last_off = off;
-	d->last_len = len;
+	/* Several reader threads may be here at once (concurrent_move). */
+	__atomic_store_n(&d->last_off, off, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->last_len, len, __ATOMIC_RELAXED);
 	atomic_fetch_add(&d->reads, 1);
 	memset(data, d->id, len);
 }

@@ -369,6 +369,28 @@ START_TEST(failed_route_is_reported_and_retried)
 }
 END_TEST
 
+/* Found by fuzz_msix: when detaching an irqfd failed as the guest disabled
+ * MSI-X, the route under it was removed anyway, leaving KVM's irqfd on a
+ * GSI the VMM no longer owned (and could hand to another vector). */
+START_TEST(failed_detach_keeps_the_route)
+{
+	control(MSIX_CONTROL_ENABLE);
+	program(0, 0xfee00000, 0x4041);
+	mask(0, false);
+	int g = gsi_of(0);
+	ck_assert_int_ge(g, 0);
+	fi.fail_next_detach = true;
+	control(0);
+	ck_assert_uint_eq(fi.reports, 1);
+	ck_assert(fi.gsi[g].used);
+	ck_assert_int_eq(gsi_of(0), g);
+	/* Enabled again, the vector still delivers through its route. */
+	control(MSIX_CONTROL_ENABLE);
+	ck_assert_int_eq(gsi_of(0), g);
+	ck_assert_uint_eq(fi.gsi[g].data, 0x4041);
+}
+END_TEST
+
 static void *notifier(void *arg)
 {
 	(void)arg;
@@ -471,6 +493,7 @@ static Suite *msix_suite(void)
 	tcase_add_test(tc, function_mask_holds_every_vector);
 	tcase_add_test(tc, disable_detaches_and_frees_routes);
 	tcase_add_test(tc, failed_route_is_reported_and_retried);
+	tcase_add_test(tc, failed_detach_keeps_the_route);
 	tcase_add_test(tc, notify_from_other_threads_while_guest_masks);
 	tcase_add_test(tc, destroy_releases_everything);
 	suite_add_tcase(s, tc);

@@ -133,7 +133,10 @@ static int fe_deassign(void *ctx, const struct ioeventfd *ev)
 {
 	struct fake_ioev *fe = ctx;
 	for (unsigned int i = 0; i < fe->nr_live; i++) {
-		if (memcmp(&fe->live[i], ev, sizeof(*ev)) == 0) {
+		const struct ioeventfd *l = &fe->live[i];
+		/* Field by field: padding bytes are not part of the value. */
+		if (l->addr == ev->addr && l->len == ev->len && l->mmio == ev->mmio &&
+		    l->datamatch == ev->datamatch && l->data == ev->data && l->fd == ev->fd) {
 			fe->live[i] = fe->live[--fe->nr_live];
 			fe->deassigns++;
 			return 0;
