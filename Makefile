@@ -17,6 +17,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 PKGS_BUILD   := gcc make pkg-config libc6-dev check liburing-dev acpica-tools
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 PKGS_KVMHOST := qemu-system-x86 seabios
+PKGS_BENCH   := python3 gnuplot-nox strace
 PKGS_FUZZ    := clang libclang-rt-14-dev
 PKGS_LINT    := shellcheck cppcheck clang-format
 # make deb, the install tests (tests/install/run) and the JSON checks.
@@ -174,7 +175,7 @@ $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@
 
 GUEST_RUN := $(sort $(wildcard guest/run/*))
-GUEST_MODULES := virtio_pci virtio_blk ext4
+GUEST_MODULES := virtio_pci virtio_blk ext4 pvpanic_pci
 $(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure
 	@echo "guest: building initramfs $@" >&2
 	scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
@@ -230,6 +231,7 @@ run: all kvmhost guest
 # Benchmarks print numbers, they do not pass or fail: run them on a quiet
 # machine, one at a time.
 bench: all kvmhost guest
+	@$(ENSURE) $(PKGS_BENCH)
 	tests/bench/boot-time.sh
 	tests/bench/fio-bench.sh
 

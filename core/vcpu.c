@@ -115,15 +115,24 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 		/* Only without an in-kernel LAPIC; nothing to wait for here. */
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: how PCs reset when all else fails.  Like any
-		 * reboot it ends the VMM with status 0. */
-		vm_stop(vm, 0);
+		/* A triple fault.  Old PCs reset this way, but Linux reboots
+		 * here through the ACPI reset register (directly, or from the
+		 * reset-vector stub its "BIOS" reboot jumps to), so this is a
+		 * guest that crashed, and users who check only the status
+		 * must see a failure. */
+		vm_stop_msg(vm, VM_EXIT_GUEST_CRASH,
+			    "vCPU %u: the guest crashed (triple fault: KVM_EXIT_SHUTDOWN)", vcpu->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
 		case KVM_SYSTEM_EVENT_RESET:
 			vm_stop(vm, 0);
+			break;
+		case KVM_SYSTEM_EVENT_CRASH:
+			vm_stop_msg(vm, VM_EXIT_GUEST_CRASH,
+				    "vCPU %u: the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)",
+				    vcpu->id);
 			break;
 		default:
 			vm_fail(vm, "vCPU %u: guest system event %u (crash)", vcpu->id,

@@ -178,19 +178,32 @@ void vm_stop(struct vm *vm, int status)
 		abort();
 }
 
-void vm_fail(struct vm *vm, const char *fmt, ...)
+static void stop_msg(struct vm *vm, int status, const char *fmt, va_list ap)
 {
 	bool expected = false;
 	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
 		return;
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(vm->fail_msg, sizeof(vm->fail_msg), fmt, ap);
-	va_end(ap);
-	vm->exit_status = 1;
+	vm->exit_status = status;
 	uint64_t one = 1;
 	if (write(vm->stop_fd, &one, sizeof(one)) != sizeof(one))
 		abort();
+}
+
+void vm_fail(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	stop_msg(vm, 1, fmt, ap);
+	va_end(ap);
+}
+
+void vm_stop_msg(struct vm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	stop_msg(vm, status, fmt, ap);
+	va_end(ap);
 }
 
 void vm_join_vcpus(struct vm *vm)

@@ -78,6 +78,15 @@ void vm_stop(struct vm *vm, int status);
  * to print (first failure wins).  Any thread. */
 void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Exit statuses for a guest that died (README): distinct from 0 (power-off
+ * or reboot), 1 (runtime error), 2 (usage) and 128 + signal. */
+#define VM_EXIT_GUEST_CRASH 100 /* triple fault (KVM_EXIT_SHUTDOWN), crash event */
+#define VM_EXIT_GUEST_PANIC 101 /* the guest kernel reported a panic (pvpanic) */
+
+/* vm_stop() with a line saying why, printed by main like vm_fail's. */
+void vm_stop_msg(struct vm *vm, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Kicks every vCPU out of KVM_RUN and joins the threads.  Main thread. */
 void vm_join_vcpus(struct vm *vm);
 

@@ -26,7 +26,7 @@ static void report(struct msix *m)
 
 static bool vector_live(const struct msix *m, const struct msix_vector *v)
 {
-	return m->enabled && !m->masked && !(v->ctrl & MSIX_ENTRY_CTRL_MASK);
+	return m->enabled && !m->masked && m->bus_master && !(v->ctrl & MSIX_ENTRY_CTRL_MASK);
 }
 
 static uint64_t vector_addr(const struct msix_vector *v)
@@ -198,15 +198,21 @@ void msix_destroy(struct msix *m)
 void msix_config_write(struct msix *m, uint32_t reg, unsigned int len)
 {
 	uint32_t ctl = m->cap + MSIX_CAP_CONTROL;
+	bool control_written = reg < ctl + 2 && reg + len > ctl;
+	bool command_written = reg < PCI_COMMAND + 2 && reg + len > PCI_COMMAND;
 
-	if (m->vec == NULL || reg >= ctl + 2 || reg + len <= ctl)
+	if (m->vec == NULL || (!control_written && !command_written))
 		return;
 	uint16_t control = pci_cfg_get16(m->p.pci, ctl);
+	uint16_t command = pci_cfg_get16(m->p.pci, PCI_COMMAND);
 
 	pthread_mutex_lock(&m->lock);
 	bool was_enabled = m->enabled;
 	m->enabled = control & MSIX_CONTROL_ENABLE;
 	m->masked = control & MSIX_CONTROL_MASKALL;
+	/* Without bus mastering, signals wait as pending bits, as under the
+	 * function mask, and are delivered once it is set again. */
+	m->bus_master = command & PCI_COMMAND_MASTER;
 	for (unsigned int i = 0; i < m->p.nr_vectors; i++) {
 		if (vector_sync(m, i))
 			report(m);

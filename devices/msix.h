@@ -71,6 +71,7 @@ struct msix {
 	struct msix_params p;
 	unsigned int cap;               /* capability offset in config space */
 	bool enabled, masked;           /* message control, as last written */
+	bool bus_master;                /* PCI_COMMAND_MASTER, as last written */
 	struct msix_vector *vec;
 };
 
@@ -86,7 +87,8 @@ int msix_init(struct msix *m, const struct msix_params *params);
 void msix_destroy(struct msix *m);
 
 /* For the owning function's config_write hook: reacts when the write
- * touched message control (enable, function mask). */
+ * touched message control (enable, function mask) or the command register
+ * (Bus Master Enable). */
 void msix_config_write(struct msix *m, uint32_t reg, unsigned int len);
 
 /* The table and PBA regions, offsets relative to their start, for the

@@ -100,8 +100,11 @@ static void pio_write(void *opaque, uint64_t offset, const void *data, unsigned 
 	struct pci_bus *pb = opaque;
 
 	/* Byte and word accesses to 0xCF8-0xCFB are not configuration
-	 * cycles (0xCF9 is a chipset reset register elsewhere). */
-	if (offset == 0 && len == 4) {
+	 * cycles; a byte at 0xCF9 is the chipset's reset control. */
+	if (offset == PCI_RESET_CONTROL && len == 1) {
+		if ((*(const uint8_t *)data & PCI_RESET_RST_CPU) && pb->reset)
+			pb->reset(pb->reset_opaque);
+	} else if (offset == 0 && len == 4) {
 		pthread_mutex_lock(&pb->lock);
 		pb->config_address = get_value(data, 4) & CONFIG_ADDRESS_MASK;
 		pthread_mutex_unlock(&pb->lock);

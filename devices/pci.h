@@ -36,6 +36,10 @@
 #define PCI_PIO_BASE       0xcf8
 #define PCI_PIO_LEN        8
 #define PCI_CONFIG_ENABLE  0x80000000u
+/* The PC chipset's reset control register sits in the same ports (0xCF9):
+ * a byte write with RST_CPU set resets the machine (Linux's reboot=pci). */
+#define PCI_RESET_CONTROL  1          /* offset from PCI_PIO_BASE */
+#define PCI_RESET_RST_CPU  0x04
 
 /* Type-0 header offsets. */
 #define PCI_VENDOR_ID      0x00
@@ -143,6 +147,9 @@ struct pci_bus {
 	struct pci_window mem32, mem64;
 	struct pci_function host_bridge;
 	struct pci_function *slots[PCI_NUM_SLOTS];
+	/* Called (any vCPU) on a reset through 0xCF9; NULL: ignored. */
+	void (*reset)(void *opaque);
+	void *reset_opaque;
 };
 
 /* Handlers for the 0xCF8-0xCFF ports and for the ECAM window (any size up

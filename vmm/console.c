@@ -2,11 +2,14 @@
 #include "vmm/console.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -37,15 +40,50 @@ static void catch_crashes(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
+int console_nonblock_fd(int fd)
+{
+	struct stat st;
+	char path[32];
+	int flags, nfd;
+
+	if (fstat(fd, &st) < 0)
+		return err_errno("fd %d", fd);
+	/* A regular file never stalls, and a description of its own would
+	 * have an offset of its own. */
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISSOCK(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (nfd >= 0) {
+		int r = dup2(nfd, fd);
+		close(nfd);
+		if (r >= 0)
+			return 0;
+	}
+	/* A socket cannot be reopened: set the flag on the shared description
+	 * (its other user is a log collector, not a shell).  A terminal or
+	 * pipe we may not reopen stays blocking rather than leave the user's
+	 * shell with a non-blocking terminal. */
+	if (!S_ISSOCK(st.st_mode))
+		return 0;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return err_errno("cannot make fd %d non-blocking", fd);
+	return 0;
+}
+
 int console_init(struct console *c, int in_fd, int out_fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->in_pollable = true;
+	pthread_mutex_init(&c->out_lock, NULL);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0)
 		return err_errno("eventfd");
+	if (out_fd >= 0 && console_nonblock_fd(out_fd))
+		return -1;
 	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
 		struct termios raw = c->saved;
 		c->is_tty = true;
@@ -78,6 +116,54 @@ void console_destroy(struct console *c)
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	c->wake_fd = -1;
+	pthread_mutex_destroy(&c->out_lock);
+}
+
+/* Writes up to len bytes without waiting; returns how many went out.  A
+ * closed or broken stdout (EPIPE, ...) means nobody reads the console any
+ * more: the guest keeps running, as on a machine whose serial cable was
+ * pulled, and its output is discarded from then on.  out_lock held. */
+static size_t write_now(struct console *c, const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && !c->out_broken) {
+		ssize_t n = write(c->out_fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			c->out_broken = true;
+			break;
+		}
+		done += (size_t)n;
+	}
+	return done;
+}
+
+/* Writes the ring's contents that out_fd takes now.  out_lock held. */
+static void flush_locked(struct console *c)
+{
+	while (c->out_len > 0 && !c->out_broken) {
+		size_t chunk = CONSOLE_OUT_BUF - c->out_head;
+		if (chunk > c->out_len)
+			chunk = c->out_len;
+		size_t n = write_now(c, c->out_buf + c->out_head, chunk);
+		c->out_head = (c->out_head + n) % CONSOLE_OUT_BUF;
+		c->out_len -= n;
+		if (n < chunk)
+			break;
+	}
+	if (c->out_broken)
+		c->out_len = 0;
+}
+
+void console_flush(struct console *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	flush_locked(c);
+	pthread_mutex_unlock(&c->out_lock);
 }
 
 struct console_backend console_backend(struct console *c)
@@ -88,18 +174,34 @@ struct console_backend console_backend(struct console *c)
 void console_output(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
-	while (len > 0) {
-		ssize_t n = write(c->out_fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* A closed or broken stdout (EPIPE, ...) means nobody reads the
-		 * console any more; the guest keeps running, as on a machine
-		 * whose serial cable was pulled. */
-		if (n <= 0)
-			return;
+
+	pthread_mutex_lock(&c->out_lock);
+	/* Older bytes first; only then may new ones bypass the ring. */
+	flush_locked(c);
+	if (c->out_len == 0) {
+		size_t n = write_now(c, buf, len);
 		buf += n;
-		len -= (size_t)n;
+		len -= n;
 	}
+	if (!c->out_broken) {
+		size_t room = CONSOLE_OUT_BUF - c->out_len;
+		size_t take = len < room ? len : room;
+		for (size_t i = 0; i < take; i++)
+			c->out_buf[(c->out_head + c->out_len + i) % CONSOLE_OUT_BUF] = buf[i];
+		c->out_len += take;
+		/* stdout has not kept up for a whole buffer: drop the newest
+		 * output rather than stop the guest. */
+		c->out_dropped += len - take;
+	}
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+uint64_t console_lost(struct console *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	uint64_t n = c->out_dropped + c->out_len;
+	pthread_mutex_unlock(&c->out_lock);
+	return n;
 }
 
 void console_wakeup(void *opaque)
@@ -207,6 +309,12 @@ static void on_wakeup(void *opaque, uint32_t events)
 	}
 }
 
+static void on_output_ready(void *opaque, uint32_t events)
+{
+	(void)events;
+	console_flush(opaque);
+}
+
 int console_attach(struct console *c, struct loop *l, const struct console_frontend *fe,
 		   void (*quit)(void *opaque), void *quit_opaque)
 {
@@ -216,7 +324,14 @@ int console_attach(struct console *c, struct loop *l, const struct console_front
 	c->quit_opaque = quit_opaque;
 	c->wake_watch = (struct loop_watch){ .fd = c->wake_fd, .fn = on_wakeup, .opaque = c };
 	c->in_watch = (struct loop_watch){ .fd = c->in_fd, .fn = on_input, .opaque = c };
+	c->out_watch = (struct loop_watch){ .fd = c->out_fd, .fn = on_output_ready, .opaque = c };
 	if (loop_add(l, &c->wake_watch, EPOLLIN))
+		return -1;
+	/* Edge-triggered: buffered output exists only after a write found
+	 * stdout full, so the next room it gets is an edge.  Regular files
+	 * (EPERM) never fill up; no stdout (EBADF) takes nothing. */
+	if (c->out_fd >= 0 && loop_add(l, &c->out_watch, EPOLLOUT | EPOLLET) &&
+	    errno != EPERM && errno != EBADF)
 		return -1;
 	if (loop_add(l, &c->in_watch, EPOLLIN) == 0) {
 		c->in_watched = true;

@@ -76,9 +76,9 @@ void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 		if (ds->d[i].vdev == NULL)
 			continue;
 		blk_device_stats(ds->d[i].vdev, &st);
-		fprintf(out, "vmm: disk %u: %llu requests, %llu kicks, %llu interrupts\n", i,
-			(unsigned long long)st.requests, (unsigned long long)st.kicks,
-			(unsigned long long)st.interrupts);
+		fprintf(out, "vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged\n",
+			i, (unsigned long long)st.requests, (unsigned long long)st.kicks,
+			(unsigned long long)st.interrupts, (unsigned long long)st.merged);
 	}
 }
 

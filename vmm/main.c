@@ -83,6 +83,10 @@ static int init_signals(struct app *a)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/* A closed stdout must not kill us: console_output sees EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Nor may a stderr pipe whose reader stalls hang a thread that
+	 * reports something (or us at exit): messages are dropped instead.
+	 * Best effort: a blocking stderr still works. */
+	(void)console_nonblock_fd(STDERR_FILENO);
 	a->sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	return a->sig_fd < 0 ? err_errno("signalfd") : 0;
 }
@@ -132,6 +136,12 @@ static int app_run(struct app *a)
 		vm_fail(&a->vm, "%s", err_msg());
 	vm_join_vcpus(&a->vm);
 	console_restore(&a->con);
+	/* What stdout takes now; the rest of the guest's output is lost. */
+	console_flush(&a->con);
+	uint64_t lost = console_lost(&a->con);
+	if (lost)
+		fprintf(stderr, "vmm: console: %llu bytes of guest output lost (stdout was not read fast enough)\n",
+			(unsigned long long)lost);
 	if (a->vm.fail_msg[0])
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)

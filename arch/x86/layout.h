@@ -78,6 +78,9 @@ static inline unsigned long long x86_pci_mmio64_start(unsigned long long ram_top
 #define X86_IOAPIC_PINS         24
 #define X86_FIRST_MSI_GSI       24
 
+/* PCI: disks take slots from 1 up; the pvpanic device sits in the last. */
+#define X86_PVPANIC_SLOT        31
+
 /* I/O ports. */
 #define X86_COM1_PORT           0x3f8
 #define X86_COM1_IRQ            4

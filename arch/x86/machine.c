@@ -2,7 +2,7 @@
  * The x86 machine: memory banks around the 32-bit hole, in-kernel IOAPIC,
  * 8259s and PIT with their GSI routes, the platform devices (COM1, ACPI
  * power management, debug exit), the PCI host bridge with its windows and
- * ECAM, and the boot sequence.  Implements
+ * ECAM, the pvpanic device, and the boot sequence.  Implements
  * vmm/arch.h.
  */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
+#include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "core/arch.h"
 #include "core/console_io.h"
@@ -36,6 +37,7 @@ struct x86_machine {
 	struct debug_exit dbg;
 	struct pci_bus pci;
 	bool pci_ready;
+	struct pvpanic pvpanic;
 	struct acpi_pci acpi_pci;
 };
 
@@ -131,6 +133,19 @@ static void on_pm(void *opaque, enum acpi_pm_event ev)
 	vm_stop(opaque, 0);
 }
 
+static void on_cf9_reset(void *opaque)
+{
+	vm_stop(opaque, 0);
+}
+
+static void on_pvpanic(void *opaque, uint8_t events)
+{
+	/* CRASH_LOADED alone: the guest boots its kdump kernel and keeps
+	 * running, so there is nothing to stop. */
+	if (events & PVPANIC_PANICKED)
+		vm_stop_msg(opaque, VM_EXIT_GUEST_PANIC, "the guest kernel panicked (pvpanic)");
+}
+
 static void on_debug_exit(void *opaque, int status)
 {
 	vm_stop(opaque, status);
@@ -162,8 +177,15 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 			 X86_PCI_MMIO64_SIZE))
 		return -1;
 	m->pci_ready = true;
+	/* Reboot through 0xCF9 (reboot=pci) is a reboot like the others. */
+	m->pci.reset = on_cf9_reset;
+	m->pci.reset_opaque = vm;
 	if (pci_bus_register_pio(&m->pci, &vm->pio) ||
 	    pci_bus_register_ecam(&m->pci, &vm->mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
+		return -1;
+	/* A guest kernel panic ends the VM with its own status. */
+	if (pvpanic_init(&m->pvpanic, on_pvpanic, vm) ||
+	    pci_bus_plug(&m->pci, &m->pvpanic.pci, X86_PVPANIC_SLOT))
 		return -1;
 	return 0;
 }

@@ -36,9 +36,16 @@ struct block_io {
 
 struct block_backend;
 
+/* What wait() reports, to the caller's ctx. */
+struct block_backend_cb {
+	void (*done)(struct block_io *io, void *ctx);     /* an io completed */
+	void (*event)(unsigned int tag, void *ctx);     /* a watched fd fired */
+};
+
 struct block_backend_ops {
 	const char *name;
-	/* Queues io, or runs it at once (sync).  0, or -errno: io not taken. */
+	/* Queues io, or runs it at once (sync).  0, or -errno: io not taken
+	 * (-EBUSY: no room, see room()). */
 	int (*queue)(struct block_backend *be, struct block_io *io);
 	/* Hands everything queued to the kernel in one go.  0 or -errno. */
 	int (*submit)(struct block_backend *be);
@@ -48,11 +55,27 @@ struct block_backend_ops {
 	 */
 	int (*reap)(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
 		    void *ctx);
-	/* Readable when completions wait to be reaped; -1 if reap never has
-	 * anything that was not already there after submit. */
-	int (*completion_fd)(struct block_backend *be);
+	/* Watches the eventfd fd (at most BLOCK_BACKEND_MAX_WATCH): wait()
+	 * reports each time it is signalled, as event(tag).  0 or -errno. */
+	int (*watch)(struct block_backend *be, int fd, unsigned int tag);
+	/*
+	 * The I/O thread's one blocking call: submits what is queued, then,
+	 * with block, sleeps until an io completes or a watched fd fires,
+	 * and reports everything that did.  Returns the number of ios
+	 * completed, or -errno.
+	 */
+	int (*wait)(struct block_backend *be, bool block, const struct block_backend_cb *cb,
+		    void *ctx);
+	/* Asks the kernel to cancel every io in flight (best effort: they
+	 * still complete, with -ECANCELED when cancelled) and stops watching. */
+	void (*cancel)(struct block_backend *be);
+	/* How many more ios may be queued before the next wait() without
+	 * overflowing what the backend can report. */
+	unsigned int (*room)(const struct block_backend *be);
 	void (*destroy)(struct block_backend *be);
 };
+
+#define BLOCK_BACKEND_MAX_WATCH 4
 
 /* What the backend needs to know about the disk. */
 struct block_backend_params {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,6 +20,10 @@ struct sync_backend {
 	struct block_backend be;
 	struct block_io *done_head;
 	struct block_io *done_tail;
+	unsigned int nwatch;
+	bool cancelled;
+	struct pollfd watch[BLOCK_BACKEND_MAX_WATCH];
+	unsigned int tag[BLOCK_BACKEND_MAX_WATCH];
 };
 
 static int sync_rw(int fd, struct block_io *io)
@@ -107,10 +112,54 @@ static int sync_reap(struct block_backend *be, bool wait, void (*done)(struct bl
 	return n;
 }
 
-static int sync_completion_fd(struct block_backend *be)
+static int sync_watch(struct block_backend *be, int fd, unsigned int tag)
+{
+	struct sync_backend *s = (struct sync_backend *)be;
+
+	if (s->nwatch >= BLOCK_BACKEND_MAX_WATCH)
+		return -ENOSPC;
+	s->watch[s->nwatch] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	s->tag[s->nwatch++] = tag;
+	return 0;
+}
+
+/* Completed ios first; sleep in poll() only when there are none. */
+static int sync_wait(struct block_backend *be, bool block, const struct block_backend_cb *cb,
+		     void *ctx)
+{
+	struct sync_backend *s = (struct sync_backend *)be;
+	int n = sync_reap(be, false, cb->done, ctx);
+	int r;
+
+	if (s->cancelled || s->nwatch == 0)
+		return n;
+	do {
+		r = poll(s->watch, s->nwatch, block && n == 0 ? -1 : 0);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	for (unsigned int i = 0; i < s->nwatch; i++) {
+		uint64_t count;
+
+		if (!(s->watch[i].revents & POLLIN))
+			continue;
+		/* EAGAIN: someone else read it first. */
+		if (read(s->watch[i].fd, &count, sizeof(count)) == sizeof(count) && cb->event)
+			cb->event(s->tag[i], ctx);
+	}
+	return n;
+}
+
+/* Nothing to cancel: every io ran when it was queued. */
+static void sync_cancel(struct block_backend *be)
+{
+	((struct sync_backend *)be)->cancelled = true;
+}
+
+static unsigned int sync_room(const struct block_backend *be)
 {
 	(void)be;
-	return -1;
+	return UINT_MAX;
 }
 
 static void sync_destroy(struct block_backend *be)
@@ -123,7 +172,10 @@ static const struct block_backend_ops sync_ops = {
 	.queue = sync_queue,
 	.submit = sync_submit,
 	.reap = sync_reap,
-	.completion_fd = sync_completion_fd,
+	.watch = sync_watch,
+	.wait = sync_wait,
+	.cancel = sync_cancel,
+	.room = sync_room,
 	.destroy = sync_destroy,
 };
 

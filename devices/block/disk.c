@@ -4,9 +4,9 @@
  *
  * O_DIRECT and guest buffers: O_DIRECT needs buffers, lengths and offsets
  * aligned to the file system's direct-I/O alignment (statx DIOALIGN, 512
- * bytes when unknown).  Offsets and lengths are whole sectors (the device
- * rejects anything else, and block_size tells the guest the offset
- * alignment); guest buffers are normally 512-aligned too, and the rare one
+ * bytes when unknown).  Offsets and lengths are whole blocks of block_size:
+ * the guest is told it as virtio-blk's blk_size, must accept it as its
+ * logical block size, and the device rejects anything else; guest buffers are normally 512-aligned too, and the rare one
  * that is not goes through an aligned bounce buffer (blk_worker.c), so all
  * I/O of a direct disk really bypasses the page cache.
  */
@@ -117,22 +117,30 @@ static void probe_fallocate(struct disk *disk, const struct stat *st)
 		disk->can_zero_range = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
 }
 
-static void probe_alignment(struct disk *disk)
+static int probe_alignment(struct disk *disk, const char *path)
 {
 	struct statx stx;
 
 	disk->block_size = DISK_SECTOR_SIZE;
 	disk->dio_mem_align = 1;
 	if (!disk->direct)
-		return;
+		return 0;
 	disk->dio_mem_align = DISK_SECTOR_SIZE;
 	if (statx(disk->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0 ||
 	    !(stx.stx_mask & STATX_DIOALIGN) || stx.stx_dio_offset_align == 0)
-		return;
+		return 0;
 	if (stx.stx_dio_offset_align > DISK_SECTOR_SIZE)
 		disk->block_size = stx.stx_dio_offset_align;
 	if (stx.stx_dio_mem_align > 0)
 		disk->dio_mem_align = stx.stx_dio_mem_align;
+	/* The guest must use block_size as its logical block (blk.c); Linux
+	 * accepts powers of two up to its page size, 4 KiB on x86. */
+	if (disk->block_size > DISK_MAX_BLOCK_SIZE ||
+	    (disk->block_size & (disk->block_size - 1))) {
+		return err_set("disk %s: direct=on needs %u-byte aligned I/O here; at most %u is supported",
+			       path, disk->block_size, DISK_MAX_BLOCK_SIZE);
+	}
+	return 0;
 }
 
 /* A serial stable for the life of the file: FNV-1a of device and inode. */
@@ -221,7 +229,10 @@ int disk_open(const struct disk_config *cfg, struct disk *disk)
 		return -1;
 	}
 	probe_fallocate(disk, &st);
-	probe_alignment(disk);
+	if (probe_alignment(disk, path) < 0) {
+		disk_close(disk);
+		return -1;
+	}
 	derive_serial(disk, cfg, &st);
 	return 0;
 }

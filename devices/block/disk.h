@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define DISK_SECTOR_SIZE 512u
+#define DISK_MAX_BLOCK_SIZE 4096u  /* largest logical block a guest takes */
 #define DISK_SERIAL_LEN 20u   /* virtio-blk GET_ID size */
 #define DISK_PATH_MAX 4096u
 
@@ -33,7 +34,7 @@ struct disk {
 	bool direct;
 	bool can_punch_hole;      /* discard, write-zeroes with unmap */
 	bool can_zero_range;      /* write-zeroes keeping allocation */
-	uint32_t block_size;      /* logical block the guest should use */
+	uint32_t block_size;      /* logical block the guest must use (I/O unit) */
 	uint32_t dio_mem_align;   /* O_DIRECT buffer alignment (1 without direct) */
 	char serial[DISK_SERIAL_LEN];  /* not NUL-terminated when 20 chars long */
 };

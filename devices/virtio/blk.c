@@ -88,6 +88,7 @@ static struct blk_limits negotiated_limits(const struct blk_device *blk)
 
 	return (struct blk_limits){
 		.capacity = disk->size / DISK_SECTOR_SIZE,
+		.block_size = disk->block_size,
 		.readonly = disk->readonly,
 		.discard = blk->negotiated & (1ull << VIRTIO_BLK_F_DISCARD),
 		.write_zeroes = blk->negotiated & (1ull << VIRTIO_BLK_F_WRITE_ZEROES),
@@ -119,8 +120,14 @@ static int blk_set_features(struct virtio_device *dev, uint64_t features)
 	int r = -1;
 
 	pthread_mutex_lock(&blk->lock);
-	/* Modern only: a driver without VERSION_1 speaks the legacy layout. */
-	if (!any_worker(blk) && !(features & ~blk->offered) &&
+	/* Modern only: a driver without VERSION_1 speaks the legacy layout.
+	 * A disk whose O_DIRECT I/O needs blocks larger than 512 bytes
+	 * serves only whole blocks (blk_request.c), so the driver must take
+	 * blk_size as its logical block size (Linux does): one that does
+	 * not accept VIRTIO_BLK_F_BLK_SIZE does not get FEATURES_OK. */
+	bool blk_size_ok = blk->p.disk->block_size <= DISK_SECTOR_SIZE ||
+			   (features & (1ull << VIRTIO_BLK_F_BLK_SIZE));
+	if (!any_worker(blk) && !(features & ~blk->offered) && blk_size_ok &&
 	    (features & (1ull << VIRTIO_F_VERSION_1))) {
 		blk->negotiated = features;
 		r = 0;

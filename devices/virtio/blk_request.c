@@ -20,6 +20,22 @@ static bool sector_range_ok(const struct blk_limits *lim, uint64_t sector, uint6
 	return sector <= lim->capacity && bytes / DISK_SECTOR_SIZE <= lim->capacity - sector;
 }
 
+/*
+ * Reads and writes must be whole logical blocks: on a direct=on disk whose
+ * file system needs 4 KiB aligned O_DIRECT offsets, blk_size says 4096 and
+ * the driver had to accept VIRTIO_BLK_F_BLK_SIZE (blk.c), so a request that
+ * is only 512-aligned breaks that contract and fails here, before it
+ * reaches the host as an EINVAL.
+ */
+static bool rw_range_ok(const struct blk_limits *lim, uint64_t sector, uint64_t bytes)
+{
+	uint32_t bs = lim->block_size > DISK_SECTOR_SIZE ? lim->block_size : DISK_SECTOR_SIZE;
+
+	if (bytes % bs || sector % (bs / DISK_SECTOR_SIZE))
+		return false;
+	return sector_range_ok(lim, sector, bytes);
+}
+
 static bool slice(const struct iovec *src, unsigned int n, size_t offset, uint32_t len,
 		  struct blk_request *req, struct iovec *data, unsigned int data_cap)
 {
@@ -45,6 +61,7 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 	if (vreq->writable_len == 0)
 		return VIRTIO_BLK_S_IOERR;  /* nowhere to put a status */
 	req->status = iov_byte_ptr(wr, vreq->nr_writable, vreq->writable_len - 1);
+	req->writable_len = vreq->writable_len;
 	if (vreq->readable_len < VIRTIO_BLK_HDR_SIZE)
 		return VIRTIO_BLK_S_IOERR;
 	iov_to_buf(rd, vreq->nr_readable, 0, hdr, sizeof(hdr));
@@ -60,16 +77,16 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 			return VIRTIO_BLK_S_IOERR;
 		if (!slice(wr, vreq->nr_writable, 0, vreq->writable_len - 1, req, data, data_cap))
 			return VIRTIO_BLK_S_IOERR;
-		return sector_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
-								  : VIRTIO_BLK_S_IOERR;
+		return rw_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
+							      : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_OUT:
 		if (lim->readonly || vreq->writable_len != 1)
 			return VIRTIO_BLK_S_IOERR;
 		if (!slice(rd, vreq->nr_readable, VIRTIO_BLK_HDR_SIZE,
 			   vreq->readable_len - VIRTIO_BLK_HDR_SIZE, req, data, data_cap))
 			return VIRTIO_BLK_S_IOERR;
-		return sector_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
-								  : VIRTIO_BLK_S_IOERR;
+		return rw_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
+							      : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_FLUSH:
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:
@@ -136,13 +153,15 @@ uint8_t blk_parse_dwz(const struct blk_limits *lim, const struct blk_request *re
 
 uint32_t blk_used_len(const struct blk_request *req, uint8_t status)
 {
+	uint32_t prefix = 0;    /* data bytes written from the first writable byte */
+
 	if (req->status == NULL)
 		return 0;
-	if (status != VIRTIO_BLK_S_OK)
-		return 1;
-	if (req->type == VIRTIO_BLK_T_IN)
-		return req->data_len + 1;
-	if (req->type == VIRTIO_BLK_T_GET_ID)
-		return (req->data_len < VIRTIO_BLK_ID_BYTES ? req->data_len : VIRTIO_BLK_ID_BYTES) + 1;
-	return 1;
+	if (status == VIRTIO_BLK_S_OK && req->type == VIRTIO_BLK_T_IN)
+		prefix = req->data_len;
+	else if (status == VIRTIO_BLK_S_OK && req->type == VIRTIO_BLK_T_GET_ID)
+		prefix = req->data_len < VIRTIO_BLK_ID_BYTES ? req->data_len : VIRTIO_BLK_ID_BYTES;
+	/* The status byte is the last writable byte: it extends the prefix
+	 * only when the prefix reaches it. */
+	return prefix == req->writable_len - 1 ? req->writable_len : prefix;
 }

@@ -28,6 +28,8 @@
 /* What the device accepts; derived from the disk and negotiated features. */
 struct blk_limits {
 	uint64_t capacity;          /* sectors */
+	uint32_t block_size;        /* IN/OUT offset and length unit, bytes (blk_size);
+				     * 0 means DISK_SECTOR_SIZE */
 	bool readonly;
 	bool discard;               /* DISCARD negotiated */
 	bool write_zeroes;          /* WRITE_ZEROES negotiated */
@@ -47,6 +49,7 @@ struct blk_request {
 			      * GET_ID: writable bytes before status */
 	unsigned int data_cnt;
 	uint32_t data_len;
+	uint32_t writable_len; /* the chain's writable bytes; status is the last */
 };
 
 /* One DISCARD / WRITE_ZEROES segment, copied out of guest memory. */
@@ -73,8 +76,13 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 uint8_t blk_parse_dwz(const struct blk_limits *lim, const struct blk_request *req,
 		      struct blk_dwz_range *ranges, unsigned int cap, unsigned int *n);
 
-/* Bytes the device wrote into the chain for a request completed with
- * status: data for IN and GET_ID on success, plus the status byte. */
+/*
+ * The used length for a request completed with status.  The split-ring rule
+ * is "at least len bytes from the first writable buffer were written": the
+ * length of the written prefix of the writable bytes, so the status byte at
+ * the end counts only when everything before it was written too (a failed
+ * IN with data reports 0, GET_ID with a long buffer reports the 20 ID bytes).
+ */
 uint32_t blk_used_len(const struct blk_request *req, uint8_t status);
 
 #endif

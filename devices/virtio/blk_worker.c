@@ -1,27 +1,37 @@
 /*
  * virtio-blk I/O thread (see blk_worker.h).
  *
+ * One loop, one blocking call: the backend's wait() submits what the last
+ * pass queued and sleeps until an io completes, the guest kicks or stop is
+ * asked (with io_uring all three arrive in the one ring).  Each pass then
+ * completes what finished, takes new chains, and ends with one used-index
+ * publication and at most one interrupt.
+ *
  * Requests live in slots, one per possible in-flight chain (queue size).
  * A hostile guest can put the same head in the avail ring repeatedly and so
  * have more chains "in flight" than slots: then the thread stops popping,
  * leaves guest notifications disabled and resumes when completions free a
- * slot.
+ * slot.  It stalls the same way when the backend has no room for another
+ * request's ios (the io_uring completion queue must not overflow) or, with
+ * direct=on, when the bounce pool is all in use: what the VMM allocates on
+ * the guest's behalf is bounded.
  *
- * No lost wake-ups: the thread disables notifications, drains, and only
- * sleeps after virtq_enable_notify() found the ring empty (that call
- * re-checks after a full barrier).  A kick that arrives meanwhile stays
- * pending on the eventfd and wakes epoll.
+ * No lost wake-ups: chains are taken with virtq_pop_or_enable_notify(),
+ * which re-arms guest notifications and re-checks the ring before it
+ * reports empty.  Kick batching: while requests are in flight their
+ * completions bring the thread back anyway, so the guest is asked to kick
+ * only after half as many new chains as are in flight; with nothing in
+ * flight it is asked to kick for the next one.
  */
 #define _GNU_SOURCE
 #include "devices/virtio/blk_worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -30,10 +40,13 @@
 #include "core/log.h"
 #include "core/thread.h"
 
+enum { EV_KICK, EV_STOP };
 
-enum { EV_KICK, EV_COMPLETION, EV_STOP };
+/* What an io's opaque points to. */
+enum io_owner { OWNER_SLOT, OWNER_MERGE };
 
 struct blk_slot {
+	enum io_owner owner;      /* OWNER_SLOT; first, see io_done */
 	struct virtq_req vreq;
 	struct blk_request req;
 	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
@@ -42,9 +55,28 @@ struct blk_slot {
 	struct block_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
 	unsigned int pending;     /* ios not completed yet */
 	uint8_t status;
-	void *bounce;             /* aligned copy for O_DIRECT, see disk.c */
+	void *bounce;             /* a pool chunk for O_DIRECT, see disk.c */
+	uint32_t bounce_off;      /* data bytes done through it */
+	uint32_t bounce_len;      /* in the chunk now in flight */
 	struct iovec bounce_iov;
 	struct blk_slot *next_free;
+	struct blk_slot *next;    /* in a merge or the retry list */
+};
+
+/*
+ * Request merging: the reads and writes a pass takes are sorted, and runs
+ * of adjacent same-direction requests go to the backend as one io (up to
+ * BLK_MERGE_MAX_BYTES and IOV_MAX buffers).  Each original request is
+ * completed on its own; if the merged io fails they are retried one by
+ * one, so an error lands only on the request it belongs to.
+ */
+#define BLK_MERGE_MAX_BYTES (1u << 20)
+
+struct blk_merge {
+	enum io_owner owner;      /* OWNER_MERGE */
+	struct block_io io;
+	struct blk_slot *slots;   /* linked by next */
+	struct iovec iov[];
 };
 
 struct blk_worker {
@@ -53,15 +85,26 @@ struct blk_worker {
 	struct block_backend *be;
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
+	struct blk_dwz_range *ranges;
+	unsigned int nranges;     /* DISCARD / WRITE_ZEROES segments per request */
+	unsigned int max_req_ios; /* backend ios one request may need */
 	unsigned int nslots;
 	unsigned int seg_cap;     /* chain buffers per slot */
 	struct blk_slot *free;
 	size_t dio_align;
-	int epfd;
+	void *bounce_free[BLK_BOUNCE_CHUNKS];
+	unsigned int nbounce_free;
+	unsigned int nbounce;     /* chunks allocated */
+	struct blk_slot **batch;  /* reads and writes of this pass, to merge */
+	unsigned int nbatch;
+	struct blk_slot *retry;   /* from failed merges, to queue one by one */
 	int stop_fd;
 	pthread_t thread;
+	bool stop_asked;          /* set by blk_worker_stop, atomic */
 	bool stopping;
-	bool stalled;             /* out of slots with work left in the ring */
+	bool kick_batching;
+	bool completion_batching;
+	bool merging;
 	bool need_notify;         /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
@@ -77,12 +120,15 @@ static void count(uint64_t *counter, uint64_t n)
 static void push_used(struct blk_worker *w, uint16_t head, uint32_t len)
 {
 	/* Fails only on a broken queue, which was already reported. */
-	if (virtq_push(&w->vq, head, len) == 0)
+	if ((w->completion_batching ? virtq_add_used(&w->vq, head, len)
+				    : virtq_push(&w->vq, head, len)) == 0)
 		w->need_notify = true;
 }
 
+/* The end of a pass: one used-index store, at most one interrupt. */
 static void flush_notify(struct blk_worker *w)
 {
+	virtq_publish_used(&w->vq);
 	if (!w->need_notify || w->stopping)
 		return;
 	w->need_notify = false;
@@ -92,12 +138,39 @@ static void flush_notify(struct blk_worker *w)
 	}
 }
 
+/* ---- the bounce pool: at most BLK_BOUNCE_CHUNKS chunks per queue ---- */
+
+static bool bounce_available(const struct blk_worker *w)
+{
+	return w->nbounce_free > 0 || w->nbounce < BLK_BOUNCE_CHUNKS;
+}
+
+static void *bounce_get(struct blk_worker *w)
+{
+	void *p;
+
+	if (w->nbounce_free > 0)
+		return w->bounce_free[--w->nbounce_free];
+	if (w->nbounce >= BLK_BOUNCE_CHUNKS ||
+	    posix_memalign(&p, w->dio_align, BLK_BOUNCE_CHUNK) != 0)
+		return NULL;
+	w->nbounce++;
+	count(&w->stats.bounce_bytes, BLK_BOUNCE_CHUNK);
+	return p;
+}
+
+static void bounce_put(struct blk_worker *w, void *p)
+{
+	w->bounce_free[w->nbounce_free++] = p;
+}
+
 static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_t status)
 {
 	if (slot->req.status)
 		*slot->req.status = status;
 	push_used(w, slot->vreq.head, blk_used_len(&slot->req, status));
-	free(slot->bounce);
+	if (slot->bounce)
+		bounce_put(w, slot->bounce);
 	slot->bounce = NULL;
 	free(slot->dwz);
 	slot->dwz = NULL;
@@ -105,19 +178,7 @@ static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_
 	w->free = slot;
 }
 
-static void io_done(struct block_io *io, void *ctx)
-{
-	struct blk_worker *w = ctx;
-	struct blk_slot *slot = io->opaque;
-
-	if (io->result < 0)
-		slot->status = VIRTIO_BLK_S_IOERR;
-	if (--slot->pending > 0)
-		return;
-	if (slot->bounce && slot->req.type == VIRTIO_BLK_T_IN && slot->status == VIRTIO_BLK_S_OK)
-		iov_from_buf(slot->req.data, slot->req.data_cnt, 0, slot->bounce, slot->req.data_len);
-	complete_request(w, slot, slot->status);
-}
+static void io_done(struct block_io *io, void *ctx);
 
 /* Queues io on the backend; a refusal completes it with an error. */
 static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct block_io *io)
@@ -130,19 +191,65 @@ static void queue_io(struct blk_worker *w, struct blk_slot *slot, struct block_i
 	}
 }
 
-/* O_DIRECT cannot use a misaligned guest buffer: copy through an aligned one. */
-static int setup_bounce(struct blk_worker *w, struct blk_slot *slot)
+/* O_DIRECT cannot use a misaligned guest buffer: the data goes through an
+ * aligned pool chunk, one chunk-sized piece after the other. */
+static void start_bounce_chunk(struct blk_worker *w, struct blk_slot *slot)
 {
-	if (posix_memalign(&slot->bounce, w->dio_align, slot->req.data_len) != 0) {
-		slot->bounce = NULL;
-		return -1;
-	}
+	uint32_t left = slot->req.data_len - slot->bounce_off;
+	uint32_t len = left < BLK_BOUNCE_CHUNK ? left : BLK_BOUNCE_CHUNK;
+
 	if (slot->req.type == VIRTIO_BLK_T_OUT)
-		iov_to_buf(slot->req.data, slot->req.data_cnt, 0, slot->bounce, slot->req.data_len);
-	slot->bounce_iov = (struct iovec){ .iov_base = slot->bounce, .iov_len = slot->req.data_len };
-	slot->io.iov = &slot->bounce_iov;
-	slot->io.iovcnt = 1;
-	return 0;
+		iov_to_buf(slot->req.data, slot->req.data_cnt, slot->bounce_off, slot->bounce, len);
+	slot->bounce_len = len;
+	slot->bounce_iov = (struct iovec){ .iov_base = slot->bounce, .iov_len = len };
+	slot->io = (struct block_io){
+		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
+		.offset = slot->req.sector * DISK_SECTOR_SIZE + slot->bounce_off,
+		.iov = &slot->bounce_iov,
+		.iovcnt = 1,
+	};
+	slot->pending = 1;
+	queue_io(w, slot, &slot->io);
+}
+
+/* A bounced chunk finished: copy it out, and start the next one.  false
+ * when the request goes on. */
+static bool bounce_chunk_done(struct blk_worker *w, struct blk_slot *slot)
+{
+	if (slot->status != VIRTIO_BLK_S_OK)
+		return true;
+	if (slot->req.type == VIRTIO_BLK_T_IN)
+		iov_from_buf(slot->req.data, slot->req.data_cnt, slot->bounce_off, slot->bounce,
+			     slot->bounce_len);
+	slot->bounce_off += slot->bounce_len;
+	if (slot->bounce_off >= slot->req.data_len)
+		return true;
+	if (w->stopping) {
+		slot->status = VIRTIO_BLK_S_IOERR;  /* not all of it was done */
+		return true;
+	}
+	start_bounce_chunk(w, slot);
+	return false;
+}
+
+static void merge_done(struct blk_worker *w, struct blk_merge *m);
+
+static void io_done(struct block_io *io, void *ctx)
+{
+	struct blk_worker *w = ctx;
+	struct blk_slot *slot = io->opaque;
+
+	if (*(enum io_owner *)io->opaque == OWNER_MERGE) {
+		merge_done(w, io->opaque);
+		return;
+	}
+	if (io->result < 0)
+		slot->status = VIRTIO_BLK_S_IOERR;
+	if (--slot->pending > 0)
+		return;
+	if (slot->bounce && !bounce_chunk_done(w, slot))
+		return;
+	complete_request(w, slot, slot->status);
 }
 
 static void start_rw(struct blk_worker *w, struct blk_slot *slot)
@@ -153,28 +260,146 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
 		return;
 	}
+	if (w->p.disk->direct && !iov_is_aligned(slot->req.data, slot->req.data_cnt, w->dio_align)) {
+		slot->bounce = bounce_get(w);
+		if (slot->bounce == NULL) {
+			complete_request(w, slot, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		slot->bounce_off = 0;
+		start_bounce_chunk(w, slot);
+		return;
+	}
 	*io = (struct block_io){
 		.op = slot->req.type == VIRTIO_BLK_T_IN ? BLOCK_IO_READ : BLOCK_IO_WRITE,
 		.offset = slot->req.sector * DISK_SECTOR_SIZE,
 		.iov = slot->req.data,
 		.iovcnt = slot->req.data_cnt,
 	};
-	if (w->p.disk->direct && !iov_is_aligned(slot->req.data, slot->req.data_cnt, w->dio_align) &&
-	    setup_bounce(w, slot) < 0) {
-		complete_request(w, slot, VIRTIO_BLK_S_IOERR);
+	slot->pending = 1;
+	if (w->merging) {
+		w->batch[w->nbatch++] = slot;  /* queued by queue_batch() */
 		return;
 	}
-	slot->pending = 1;
 	queue_io(w, slot, io);
+}
+
+/* ---- request merging ---- */
+
+static int batch_cmp(const void *a, const void *b)
+{
+	const struct block_io *x = &(*(struct blk_slot *const *)a)->io;
+	const struct block_io *y = &(*(struct blk_slot *const *)b)->io;
+
+	if (x->op != y->op)
+		return x->op < y->op ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* slots[0 .. n), adjacent and of one direction, as one io. */
+static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned int n,
+			 unsigned int segs)
+{
+	struct blk_merge *m = malloc(sizeof(*m) + segs * sizeof(struct iovec));
+	unsigned int k = 0;
+
+	if (m == NULL) {
+		for (unsigned int i = 0; i < n; i++)
+			queue_io(w, slots[i], &slots[i]->io);
+		return;
+	}
+	m->owner = OWNER_MERGE;
+	m->slots = NULL;
+	for (unsigned int i = n; i-- > 0;) {
+		slots[i]->next = m->slots;
+		m->slots = slots[i];
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		memcpy(&m->iov[k], slots[i]->io.iov, slots[i]->io.iovcnt * sizeof(struct iovec));
+		k += slots[i]->io.iovcnt;
+	}
+	m->io = (struct block_io){ .op = slots[0]->io.op, .offset = slots[0]->io.offset,
+				 .iov = m->iov, .iovcnt = segs, .opaque = m };
+	count(&w->stats.merged, n - 1);
+	if (w->be->ops->queue(w->be, &m->io) < 0) {
+		m->io.result = -EIO;
+		merge_done(w, m);
+	}
+}
+
+/* Queues this pass's reads and writes, adjacent ones merged. */
+static void queue_batch(struct blk_worker *w)
+{
+	unsigned int n = w->nbatch, i = 0;
+
+	w->nbatch = 0;
+	if (n > 1)
+		qsort(w->batch, n, sizeof(*w->batch), batch_cmp);
+	while (i < n) {
+		struct block_io *last = &w->batch[i]->io;
+		uint64_t bytes = block_io_bytes(last);
+		unsigned int segs = last->iovcnt, j = i + 1;
+
+		for (; j < n; j++) {
+			struct block_io *io = &w->batch[j]->io;
+			uint64_t len = block_io_bytes(io);
+
+			if (io->op != last->op || io->offset != last->offset + block_io_bytes(last) ||
+			    bytes + len > BLK_MERGE_MAX_BYTES || segs + io->iovcnt > IOV_MAX)
+				break;
+			bytes += len;
+			segs += io->iovcnt;
+			last = io;
+		}
+		if (j - i == 1)
+			queue_io(w, w->batch[i], &w->batch[i]->io);
+		else
+			queue_merged(w, &w->batch[i], j - i, segs);
+		i = j;
+	}
+}
+
+static void merge_done(struct blk_worker *w, struct blk_merge *m)
+{
+	struct blk_slot *slot = m->slots;
+
+	while (slot) {
+		struct blk_slot *next = slot->next;
+
+		if (m->io.result < 0 && !w->stopping) {
+			/* Again on its own, so the error finds its request. */
+			slot->next = w->retry;
+			w->retry = slot;
+		} else {
+			slot->pending = 0;
+			complete_request(w, slot, m->io.result < 0 ? VIRTIO_BLK_S_IOERR
+								  : VIRTIO_BLK_S_OK);
+		}
+		slot = next;
+	}
+	free(m);
+}
+
+/* Requests of a failed merge, one io each, as room allows. */
+static bool queue_retries(struct blk_worker *w)
+{
+	while (w->retry) {
+		struct blk_slot *slot = w->retry;
+
+		if (w->be->ops->room(w->be) == 0)
+			return false;
+		w->retry = slot->next;
+		queue_io(w, slot, &slot->io);
+	}
+	return true;
 }
 
 static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 {
-	struct blk_dwz_range ranges[VIRTIO_BLK_MAX_DWZ_SEG];
 	unsigned int n;
 	uint8_t status;
 
-	status = blk_parse_dwz(&w->p.limits, &slot->req, ranges, VIRTIO_BLK_MAX_DWZ_SEG, &n);
+	status = blk_parse_dwz(&w->p.limits, &slot->req, w->ranges, w->nranges, &n);
 	if (status != VIRTIO_BLK_S_OK || n == 0) {
 		complete_request(w, slot, status);
 		return;
@@ -190,9 +415,9 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 		slot->dwz[i] = (struct block_io){
 			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLOCK_IO_DISCARD
 								      : BLOCK_IO_WRITE_ZEROES,
-			.offset = ranges[i].sector * DISK_SECTOR_SIZE,
-			.len = (uint64_t)ranges[i].num_sectors * DISK_SECTOR_SIZE,
-			.unmap = ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+			.offset = w->ranges[i].sector * DISK_SECTOR_SIZE,
+			.len = (uint64_t)w->ranges[i].num_sectors * DISK_SECTOR_SIZE,
+			.unmap = w->ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
 		};
 		queue_io(w, slot, &slot->dwz[i]);
 	}
@@ -205,6 +430,7 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 
 	slot->status = VIRTIO_BLK_S_OK;
 	slot->pending = 0;
+	slot->bounce = NULL;
 	if (status != VIRTIO_BLK_S_OK) {
 		complete_request(w, slot, status);
 		return;
@@ -232,14 +458,6 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 	}
 }
 
-static void reap(struct blk_worker *w, bool wait)
-{
-	int r = w->be->ops->reap(w->be, wait, io_done, w);
-	if (r < 0)
-		log_warn("virtio-blk queue %u: %s: reaping completions: %s",
-			w->p.queue_index, w->be->ops->name, strerror(-r));
-}
-
 static void report_broken(struct blk_worker *w)
 {
 	if (w->broken_reported)
@@ -250,20 +468,54 @@ static void report_broken(struct blk_worker *w)
 	w->p.transport.needs_reset(w->p.transport.opaque);
 }
 
-/* Pops until the ring is empty or slots run out.  false: stop for now. */
-static bool drain_avail(struct blk_worker *w)
+static bool stop_asked(const struct blk_worker *w)
 {
-	while (w->free) {
+	return __atomic_load_n(&w->stop_asked, __ATOMIC_ACQUIRE);
+}
+
+/* Whether one more request can start: a slot, backend room for the most
+ * ios a request needs, and (direct=on) a bounce chunk it may need. */
+static bool can_start(const struct blk_worker *w)
+{
+	return w->free && w->be->ops->room(w->be) >= w->max_req_ios + w->nbatch &&
+	       (!w->p.disk->direct || bounce_available(w));
+}
+
+/* How many new chains the guest may add before it kicks: half of what is
+ * in flight, whose completions bring this thread back anyway. */
+static uint16_t kick_defer(const struct blk_worker *w)
+{
+	if (!w->kick_batching || w->vq.inflight < 2)
+		return 0;
+	return (uint16_t)(w->vq.inflight / 2);
+}
+
+static void take_chains(struct blk_worker *w);
+
+/* Takes chains until the ring is empty (guest notifications re-armed) or
+ * a request cannot start (they stay off: completions bring us back). */
+static void process_queue(struct blk_worker *w)
+{
+	if (!queue_retries(w))
+		return;
+	take_chains(w);
+	if (w->nbatch)
+		queue_batch(w);
+}
+
+static void take_chains(struct blk_worker *w)
+{
+	while (can_start(w) && !stop_asked(w)) {
 		struct blk_slot *slot = w->free;
 
 		slot->vreq.iov = slot->chain;
 		slot->vreq.iov_cap = w->seg_cap;
-		switch (virtq_pop(&w->vq, &slot->vreq)) {
+		switch (virtq_pop_or_enable_notify(&w->vq, &slot->vreq, kick_defer(w))) {
 		case VIRTQ_POP_EMPTY:
-			return true;
+			return;
 		case VIRTQ_POP_BROKEN:
 			report_broken(w);
-			return false;
+			return;
 		case VIRTQ_POP_BAD_CHAIN:
 			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
@@ -278,109 +530,71 @@ static bool drain_avail(struct blk_worker *w)
 			continue;
 		}
 	}
-	return true;
 }
 
-static void process_queue(struct blk_worker *w)
+static void on_event(unsigned int tag, void *ctx)
 {
-	w->stalled = false;
-	for (;;) {
-		bool more;
+	struct blk_worker *w = ctx;
 
-		virtq_disable_notify(&w->vq);
-		more = drain_avail(w);
-		/* One submission for the whole batch. */
-		int r = w->be->ops->submit(w->be);
-		if (r < 0)
-			log_warn("virtio-blk queue %u: submit: %s", w->p.queue_index,
-				strerror(-r));
-		reap(w, false);
-		if (!more || virtq_is_broken(&w->vq))
-			break;
-		if (w->free == NULL) {
-			/* Notifications stay off: completions bring us back. */
-			w->stalled = true;
-			break;
-		}
-		if (!virtq_enable_notify(&w->vq))
-			break;
-	}
-	flush_notify(w);
+	if (tag == EV_KICK)
+		count(&w->stats.kicks, 1);
 }
 
-/* The eventfd's count: how many writes (kicks) it gathered; 0 if none. */
-static uint64_t read_eventfd(int fd)
-{
-	uint64_t n;
-	/* EAGAIN: someone else's read, or a non-blocking fd with nothing. */
-	if (read(fd, &n, sizeof(n)) == sizeof(n))
-		return n;
-	if (errno != EAGAIN && errno != EINTR)
-		log_warn("virtio-blk: reading eventfd: %s", strerror(errno));
-	return 0;
-}
+static const struct block_backend_cb worker_cb = { .done = io_done, .event = on_event };
 
 static void *worker_main(void *arg)
 {
 	struct blk_worker *w = arg;
-	struct epoll_event events[4];
+	bool block = false;  /* the first pass looks before any kick */
 
-	process_queue(w);
-	while (!w->stopping) {
-		bool kicked = false;
-		int n = epoll_wait(w->epfd, events, 4, -1);
+	while (!stop_asked(w)) {
+		int r = w->be->ops->wait(w->be, block, &worker_cb, w);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_warn("virtio-blk queue %u: epoll_wait: %s",
-				w->p.queue_index, strerror(errno));
+		if (r < 0) {
+			log_warn("virtio-blk queue %u: %s: %s", w->p.queue_index,
+				w->be->ops->name, strerror(-r));
 			w->p.transport.needs_reset(w->p.transport.opaque);
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			switch (events[i].data.u32) {
-			case EV_KICK:
-				count(&w->stats.kicks, read_eventfd(w->p.kick_fd));
-				kicked = true;
-				break;
-			case EV_COMPLETION:
-				reap(w, false);
-				break;
-			case EV_STOP:
-				w->stopping = true;
-				break;
-			}
-		}
-		if (w->stopping)
+		if (stop_asked(w))
 			break;
-		if (kicked || (w->stalled && w->free))
-			process_queue(w);
+		process_queue(w);
 		flush_notify(w);
+		block = true;
 	}
+	/*
+	 * Reset or shutdown: take nothing more, cancel what the kernel can,
+	 * and wait for the rest (a running read of a regular file cannot be
+	 * cancelled, and nothing may write guest memory after we return).
+	 * Their used elements are published, without interrupts.
+	 */
 	w->stopping = true;
-	/* Reset waits for this: nothing may write guest memory afterwards. */
-	while (w->be->inflight > 0)
-		reap(w, true);
+	while (w->retry) {
+		struct blk_slot *slot = w->retry;
+		w->retry = slot->next;
+		complete_request(w, slot, VIRTIO_BLK_S_IOERR);
+	}
+	w->be->ops->cancel(w->be);
+	while (w->be->inflight > 0) {
+		if (w->be->ops->wait(w->be, true, &worker_cb, w) < 0)
+			break;
+	}
+	virtq_publish_used(&w->vq);
 	return NULL;
-}
-
-static int epoll_add(int epfd, int fd, uint32_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void worker_free(struct blk_worker *w)
 {
 	if (w->be)
 		w->be->ops->destroy(w->be);
-	if (w->epfd >= 0)
-		close(w->epfd);
 	if (w->stop_fd >= 0)
 		close(w->stop_fd);
+	while (w->nbounce_free > 0)
+		free(w->bounce_free[--w->nbounce_free]);
 	free(w->slots);
 	free(w->iov_pool);
+	free(w->ranges);
+	free(w->batch);
 	free(w);
 }
 
@@ -389,12 +603,19 @@ static int setup_slots(struct blk_worker *w)
 	/* Header and status may sit in buffers of their own. */
 	w->seg_cap = w->p.seg_max + 2;
 	w->nslots = w->p.vq.size;
+	w->nranges = w->p.limits.max_discard_seg > w->p.limits.max_write_zeroes_seg
+			     ? w->p.limits.max_discard_seg
+			     : w->p.limits.max_write_zeroes_seg;
+	w->max_req_ios = w->nranges > 1 ? w->nranges : 1;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->iov_pool = calloc((size_t)w->nslots * w->seg_cap * 2, sizeof(*w->iov_pool));
-	if (w->slots == NULL || w->iov_pool == NULL)
+	w->ranges = calloc(w->max_req_ios, sizeof(*w->ranges));
+	w->batch = calloc(w->nslots, sizeof(*w->batch));
+	if (w->slots == NULL || w->iov_pool == NULL || w->ranges == NULL || w->batch == NULL)
 		return -1;
 	for (unsigned int i = 0; i < w->nslots; i++) {
 		struct blk_slot *s = &w->slots[i];
+		s->owner = OWNER_SLOT;
 		s->chain = w->iov_pool + (size_t)i * w->seg_cap * 2;
 		s->data = s->chain + w->seg_cap;
 		s->next_free = w->free;
@@ -405,35 +626,46 @@ static int setup_slots(struct blk_worker *w)
 
 static int setup_fds(struct blk_worker *w)
 {
-	int cfd = w->be->ops->completion_fd(w->be);
+	int r;
 
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->epfd < 0 || w->stop_fd < 0 || epoll_add(w->epfd, w->p.kick_fd, EV_KICK) < 0 ||
-	    epoll_add(w->epfd, w->stop_fd, EV_STOP) < 0 ||
-	    (cfd >= 0 && epoll_add(w->epfd, cfd, EV_COMPLETION) < 0)) {
-		err_set("virtio-blk: I/O thread setup: %s", strerror(errno));
-		return -1;
-	}
+	if (w->stop_fd < 0)
+		return err_errno("virtio-blk: I/O thread setup");
+	r = w->be->ops->watch(w->be, w->p.kick_fd, EV_KICK);
+	if (r == 0)
+		r = w->be->ops->watch(w->be, w->stop_fd, EV_STOP);
+	if (r < 0)
+		return err_set("virtio-blk: I/O thread setup: %s", strerror(-r));
 	return 0;
+}
+
+/* VMM_BLK_TUNE (benchmarks only): turn a means off to measure what it pays. */
+static void read_tuning(struct blk_worker *w)
+{
+	const char *t = getenv("VMM_BLK_TUNE");
+
+	w->kick_batching = !(t && strstr(t, "no-kick-batching"));
+	w->completion_batching = !(t && strstr(t, "no-completion-batching"));
+	w->merging = !(t && strstr(t, "no-merging"));
 }
 
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
 	struct block_backend_params bp;
+	char name[16];
 
 	if (w == NULL) {
 		err_set("virtio-blk: out of memory");
 		return -1;
 	}
 	w->p = *params;
-	w->epfd = w->stop_fd = -1;
+	w->stop_fd = -1;
+	read_tuning(w);
 	w->dio_align = params->disk->dio_mem_align > DISK_SECTOR_SIZE ? params->disk->dio_mem_align
 								      : DISK_SECTOR_SIZE;
 	if (virtq_init(&w->vq, params->mem, &params->vq) < 0) {
-		err_set("virtio-blk queue %u: %s", params->queue_index,
-			 virtq_strerror(w->vq.error));
+		err_set("virtio-blk queue %u: %s", params->queue_index, virtq_strerror(w->vq.error));
 		worker_free(w);
 		return -1;
 	}
@@ -453,7 +685,6 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		worker_free(w);
 		return -1;
 	}
-	char name[16];
 	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
 	if (thread_spawn(&w->thread, name, worker_main, w)) {
 		worker_free(w);
@@ -468,13 +699,16 @@ void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *ac
 	acc->requests += __atomic_load_n(&w->stats.requests, __ATOMIC_RELAXED);
 	acc->kicks += __atomic_load_n(&w->stats.kicks, __ATOMIC_RELAXED);
 	acc->interrupts += __atomic_load_n(&w->stats.interrupts, __ATOMIC_RELAXED);
+	acc->bounce_bytes += __atomic_load_n(&w->stats.bounce_bytes, __ATOMIC_RELAXED);
+	acc->merged += __atomic_load_n(&w->stats.merged, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)
 {
 	uint64_t one = 1;
 
-	/* An eventfd write of 1 cannot fail short of a counter overflow. */
+	/* The flag stops the thread between two chains; the eventfd wakes it. */
+	__atomic_store_n(&w->stop_asked, true, __ATOMIC_RELEASE);
 	if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_warn("virtio-blk: stopping I/O thread: %s", strerror(errno));
 	pthread_join(w->thread, NULL);

@@ -1,8 +1,9 @@
 /*
  * The I/O thread of one virtio-blk queue: woken by the queue's kick
- * eventfd and by backend completions, it drains the avail ring, runs the
- * requests on the block backend in batches, completes them in the used
- * ring and asks the transport for an interrupt when the guest wants one.
+ * eventfd and by backend completions (both through the backend's wait()),
+ * it drains the avail ring, runs the requests on the block backend in
+ * batches, completes them in the used ring and asks the transport for an
+ * interrupt when the guest wants one.
  * It alone touches its virtqueue and its backend.
  */
 #ifndef DEVICES_VIRTIO_BLK_WORKER_H
@@ -37,15 +38,27 @@ struct blk_queue_stats {
 	uint64_t requests;    /* chains taken from the avail ring */
 	uint64_t kicks;       /* guest notifications (the kick eventfd's count) */
 	uint64_t interrupts;  /* interrupts asked of the transport */
+	uint64_t merged;      /* requests merged into another's io */
+	uint64_t bounce_bytes; /* O_DIRECT bounce memory allocated (never freed
+				* before the queue stops) */
 };
+
+/*
+ * With direct=on a request whose buffers are not aligned is copied through
+ * a bounce pool of at most BLK_BOUNCE_CHUNKS chunks of BLK_BOUNCE_CHUNK
+ * bytes per queue, one chunk per request at a time; when all are in use the
+ * queue waits.  What the VMM allocates on a guest's behalf stays bounded.
+ */
+#define BLK_BOUNCE_CHUNK  (256u * 1024u)
+#define BLK_BOUNCE_CHUNKS 4u
 
 /* Maps the queue, creates the backend and starts the thread.  0, or -1
  * with a message in err. */
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out);
 
-/* Stops taking requests, waits for those in flight to complete (their
- * used elements are published, without interrupts), joins the thread and
- * frees everything. */
+/* Stops taking requests at once, cancels what the kernel can cancel, waits
+ * for the rest (their used elements are published, without interrupts),
+ * joins the thread and frees everything. */
 void blk_worker_stop(struct blk_worker *w);
 
 /* Adds w's counters to *acc.  Any thread, while w runs. */

@@ -145,8 +145,20 @@ static void reset_device(struct virtio_pci *vp)
 	virtio_pci_state_init(vp);
 }
 
+static bool bus_master(const struct virtio_pci *vp)
+{
+	return pci_cfg_get16(&vp->pci, PCI_COMMAND) & PCI_COMMAND_MASTER;
+}
+
 static void start_queues(struct virtio_pci *vp)
 {
+	/* DRIVER_OK without bus mastering: the queues could not reach guest
+	 * memory, so none starts (drivers set it first, as Linux does). */
+	if (!bus_master(vp)) {
+		vp->dma_stopped = true;
+		set_needs_reset(vp);
+		return;
+	}
 	for (unsigned int i = 0; i < vp->nr_queues; i++) {
 		struct virtio_pci_queue *q = &vp->queues[i];
 		if (!q->enabled)
@@ -166,6 +178,25 @@ static void start_queues(struct virtio_pci *vp)
 			set_needs_reset(vp);
 		}
 	}
+}
+
+/*
+ * Bus Master Enable gates every access the function makes to guest memory
+ * (rings, buffers; MSI-X is gated in msix.c).  Cleared while the queues run:
+ * the device stops them now (reset waits for their threads), and since the
+ * queues' progress is lost the driver must reset the device
+ * (DEVICE_NEEDS_RESET).  Setting it again does not restart them.  Called
+ * from the config write hook (PCI bus lock held).
+ */
+static void bus_master_changed(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	if (!bus_master(vp) && (vp->status & VIRTIO_STATUS_DRIVER_OK) && !vp->dma_stopped) {
+		vp->vdev->ops->reset(vp->vdev);
+		vp->dma_stopped = true;
+		set_needs_reset(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
 }
 
 static void common_write(struct virtio_pci *vp, uint64_t off, const void *data, unsigned int len)
@@ -307,6 +338,8 @@ static void config_write_hook(void *opaque, uint32_t reg, unsigned int len, uint
 
 	(void)val;
 	msix_config_write(&vp->msix, reg, len);
+	if (overlaps(reg, len, PCI_COMMAND, 2))
+		bus_master_changed(vp);
 	if (!overlaps(reg, len, data_reg, 4) || !pci_cfg_window(vp, &off, &n))
 		return;
 	for (unsigned int i = 0; i < sizeof(buf); i++)

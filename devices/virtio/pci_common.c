@@ -30,6 +30,7 @@ void virtio_pci_state_init(struct virtio_pci *vp)
 	vp->driver_feature_select = 0;
 	vp->driver_features = 0;
 	vp->status = 0;
+	vp->dma_stopped = false;
 	atomic_store(&vp->needs_reset, false);
 	atomic_store(&vp->isr, 0);
 	atomic_store(&vp->msix_config, VIRTIO_MSI_NO_VECTOR);

@@ -53,6 +53,8 @@ struct virtio_pci {
 	uint16_t queue_select;
 	struct virtio_pci_queue *queues;
 
+	bool dma_stopped;               /* Bus Master Enable was cleared while
+					 * the queues ran: stopped until reset */
 	bool bar_mapped;                /* BAR 0 decodes at bar_addr */
 	uint64_t bar_addr;
 };

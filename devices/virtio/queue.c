@@ -327,7 +327,7 @@ enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_req *req)
 	return walk_chain(vq, req);
 }
 
-int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+int virtq_add_used(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	uint8_t *elem;
 
@@ -342,7 +342,22 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	shared_store32(elem + offsetof(struct vring_used_elem, len), len);
 	vq->used_idx++;
 	vq->inflight--;
+	return 0;
+}
+
+void virtq_publish_used(struct virtq *vq)
+{
+	if (!vq->ready || vq->broken || vq->published_used == vq->used_idx)
+		return;
+	vq->published_used = vq->used_idx;
 	shared_store16_release(used_idx(vq), vq->used_idx);
+}
+
+int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	if (virtq_add_used(vq, head, len) < 0)
+		return -1;
+	virtq_publish_used(vq);
 	return 0;
 }
 
@@ -353,6 +368,7 @@ bool virtq_should_notify(struct virtq *vq)
 
 	if (!vq->ready || vq->broken)
 		return false;
+	virtq_publish_used(vq);
 	/* Order our used idx store before reading what the guest asked for. */
 	full_barrier();
 	if (!vq->event_idx)
@@ -395,6 +411,43 @@ bool virtq_enable_notify(struct virtq *vq)
 	 * request then read avail idx.  Without this, both can miss. */
 	full_barrier();
 	return virtq_has_avail(vq);
+}
+
+/* Asks the guest to kick once it has added more than `defer` chains
+ * beyond what was taken; true when chains are (still) available. */
+static bool arm_notify(struct virtq *vq, uint16_t defer)
+{
+	if (vq->event_idx) {
+		shared_store16(avail_event(vq), (uint16_t)(vq->last_avail_idx + defer));
+	} else if (defer > 0) {
+		/* No threshold without EVENT_IDX: stay quiet, the caller
+		 * promised to look again. */
+		return virtq_has_avail(vq);
+	} else if (vq->used_flags & VIRTQ_USED_F_NO_NOTIFY) {
+		vq->used_flags &= ~VIRTQ_USED_F_NO_NOTIFY;
+		shared_store16(used_flags(vq), vq->used_flags);
+	}
+	/* See virtq_enable_notify: store our request, then re-read avail. */
+	full_barrier();
+	return virtq_has_avail(vq);
+}
+
+enum virtq_pop_result virtq_pop_or_enable_notify(struct virtq *vq, struct virtq_req *req,
+						 uint16_t defer)
+{
+	enum virtq_pop_result r = virtq_pop(vq, req);
+
+	if (r != VIRTQ_POP_EMPTY)
+		goto taken;
+	if (!arm_notify(vq, defer))
+		return VIRTQ_POP_EMPTY;
+	/* Chains arrived meanwhile: take them, and the guest need not kick
+	 * for them (with EVENT_IDX avail_event now falls behind by itself). */
+	r = virtq_pop(vq, req);
+taken:
+	if (r != VIRTQ_POP_BROKEN)
+		virtq_disable_notify(vq);
+	return r;
 }
 
 bool virtq_has_avail(struct virtq *vq)

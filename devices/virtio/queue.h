@@ -103,7 +103,8 @@ struct virtq {
 	uint8_t *used;
 
 	uint16_t last_avail_idx;   /* next avail entry to pop */
-	uint16_t used_idx;         /* next used entry to publish */
+	uint16_t used_idx;         /* next used entry to write */
+	uint16_t published_used;   /* used->idx as last stored */
 	uint16_t used_flags;       /* our copy: the device owns used->flags */
 	uint16_t signalled_used;   /* used idx at the last should_notify() */
 	bool signalled_used_valid;
@@ -126,8 +127,33 @@ enum virtq_pop_result {
 /* Takes the next available chain, validating all of it. */
 enum virtq_pop_result virtq_pop(struct virtq *vq, struct virtq_req *req);
 
+/*
+ * Takes the next available chain; when the ring is empty, asks the guest to
+ * notify for the next one and looks again (after a full barrier), so that
+ * VIRTQ_POP_EMPTY means the guest will kick when it adds more.  Guest
+ * notifications stay suppressed while chains are being taken (Firecracker's
+ * pop_or_enable_notification).
+ *
+ * Kick batching: with `defer` > 0 the guest is asked to kick only once it
+ * has added more than `defer` further chains (avail_event ahead of
+ * last_avail_idx; without EVENT_IDX notifications simply stay off), so a
+ * caller may pass it only while something it waits for anyway (e.g.
+ * completions of requests in flight) will make it call again.  The last
+ * call before going idle must pass 0.
+ */
+enum virtq_pop_result virtq_pop_or_enable_notify(struct virtq *vq, struct virtq_req *req,
+						 uint16_t defer);
+
 /* Publishes `head` with `len` bytes written to its writable buffers. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Completion batching: virtq_add_used() writes a used element without
+ * moving used->idx; virtq_publish_used() then makes all of them visible
+ * with one store.  virtq_should_notify() publishes first.
+ */
+int virtq_add_used(struct virtq *vq, uint16_t head, uint32_t len);
+void virtq_publish_used(struct virtq *vq);
 
 /*
  * Whether the guest wants an interrupt for what was pushed since the last

@@ -1,108 +1,294 @@
 #!/bin/bash
-# Storage benchmark (not part of `make check`): inside the test host, runs
-# guest/fio/bench.fio
-#   - on the host, directly against a 2 GiB raw file (direct=1): the ceiling;
-#   - in a guest under build/vmm, against the same file as its /dev/vdb;
-#   - in a guest under Debian's QEMU (-enable-kvm, virtio-blk-pci,
-#     cache=none, aio=io_uring), against the same file;
-# and prints IOPS and bandwidth per job side by side with vmm's ratio to the
-# host and to QEMU.  All three run in the same test host, one after another.
-# The disk file lives on a virtio-blk disk of the test host (--disk), not on
-# 9p or tmpfs, so O_DIRECT reaches a real block device.
-# BENCH_VMM_DISK_OPTS is appended to vmm's --disk for the image (e.g.
-# ",queues=1") to compare vmm configurations.
-#   usage: tests/bench/fio-bench.sh [--skip-qemu]
+# Storage benchmark (not part of `make check`): guest/fio/bench.fio, job by
+# job, on
+#   host     fio directly on the test host's disk (the ceiling; first
+#            repetition only),
+#   vmm      a guest under build/vmm (default options, direct=on),
+#   qemu-io  a guest under Debian's QEMU with an iothread
+#            (-object iothread, virtio-blk-pci,iothread=, cache=none,
+#            aio=io_uring): the peer to beat,
+#   qemu     the same QEMU without an iothread,
+# all against the same disk (the test host's /dev/vda, a virtio-blk disk of
+# the test host backed by one file, so O_DIRECT reaches a real block
+# device), with the same guest, vCPUs and memory.  Each part runs in a test
+# host of its own (a dead test host is booted again and the part re-run,
+# which the output says); repetitions alternate the VMMs' order.  Around
+# every job the part samples, inside the test host: the inner KVM's exit
+# counters of the VM (debugfs), the VMM process's CPU time, the test host's
+# busy CPU time, and the guest's interrupts and completed requests.
+# tests/bench/fio-report.py turns the parts into the table (stdout),
+# build/bench/results.json and build/bench/fio.svg.
+#
+# Environment:
+#   BENCH_REPS=3          repetitions
+#   BENCH_RUNTIME=10      seconds per job (BENCH_RAMP=2 of warm-up before)
+#   BENCH_JOBS=a,b        only these jobs of bench.fio (default: all)
+#   BENCH_VMMS="vmm qemu-io qemu"  the columns; NAME=PATH adds a vmm binary
+#                         under another name (e.g. base=/tmp/vmm-main)
+#   BENCH_VMM_DISK_OPTS   appended to vmm's --disk for the image
+#   BENCH_HOST=0          leave out the host column
+#   BENCH_LOCK=FILE       hold flock FILE for one repetition at a time
+#                         (others queue between repetitions)
+#   BENCH_STRACE=1        one more part for vmm and one for qemu-io that
+#                         counts the I/O threads' syscalls per job (strace
+#                         -c attached to them: slow, so its IOPS do not count)
+#   BENCH_OUT=DIR         where the raw outputs go (default build/bench)
+#   usage: tests/bench/fio-bench.sh
+#   inside the test host: fio-bench.sh --part NAME[=PATH] DIR
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
-if [ -z "${KVMHOST_INSIDE:-}" ]; then
-	scratch=$(mktemp /tmp/fio-bench-disk.XXXXXX)
-	trap 'rm -f "$scratch"' EXIT
-	truncate -s 3G "$scratch"
-	"$top/tests/kvmhost/run" --memory 4G --disk "$scratch" --timeout 3600 -- "$0" "$@"
+
+reps=${BENCH_REPS:-3}
+runtime=${BENCH_RUNTIME:-10}
+ramp=${BENCH_RAMP:-2}
+jobs=${BENCH_JOBS:-}
+vmms=${BENCH_VMMS:-vmm qemu-io qemu}
+out=${BENCH_OUT:-$top/build/bench}
+JOBFILE=$top/guest/fio/bench.fio
+# 2 vCPUs and 1 GiB for every guest.
+GUEST_CPUS=2 GUEST_MEM=1024
+
+# ---- inside the test host: one part ------------------------------------
+
+# One line of counters: the VM's inner-KVM exits by kind (debugfs, summed
+# over vCPUs), the VMM's CPU ticks, the test host's busy ticks.
+KVM_STATS="exits insn_emulation io_exits mmio_exits halt_exits irq_exits irq_window_exits irq_injections pf_taken pf_emulate signal_exits request_irq_exits"
+# The I/O threads: vmm's (one per queue) and qemu-io's iothread (QEMU runs
+# with debug-threads=on so its threads have names).
+IO_THREAD_RE='^(vmm-blk-io[0-9]*|IO io0)$'
+io_threads() {
+	local t comm
+	for t in /proc/$1/task/*; do
+		read -r comm < "$t/comm" 2>/dev/null || continue
+		[[ $comm =~ $IO_THREAD_RE ]] && echo "${t##*/}"
+	done
+}
+
+sample() {
+	local vmdir pid f t files=()
+	for vmdir in /sys/kernel/debug/kvm/*-*; do break; done
+	for f in $KVM_STATS; do
+		[ -e "$vmdir/$f" ] && files+=("$vmdir/$f")
+	done
+	pid=${vmdir##*/}
+	pid=${pid%%-*}
+	if [ -n "$pid" ] && [ -e "/proc/$pid/stat" ]; then
+		files+=("/proc/$pid/stat")
+		for t in $(io_threads "$pid"); do
+			files+=("/proc/$pid/task/$t/stat" "/proc/$pid/task/$t/status")
+		done
+	fi
+	# One process: under emulation every fork costs.  In a stat file,
+	# after the command name: utime and stime are fields 12 and 13.
+	awk -v pidstat="/proc/$pid/stat" '
+		FILENAME == "/proc/stat" { if ($1 == "cpu") host = $2 + $3 + $4 + $7 + $8; next }
+		FILENAME ~ /\/stat$/ { sub(/^.*\) /, "")
+			if (FILENAME == pidstat) vmm = $12 + $13; else io += $12 + $13; next }
+		FILENAME ~ /\/status$/ { if ($1 == "voluntary_ctxt_switches:") wake += $2; next }
+		{ n = split(FILENAME, p, "/"); printf " kvm_%s=%s", p[n], $1 }
+		END { if (vmm != "") printf " vmm_ticks=%d io_ticks=%d io_sleeps=%d", vmm, io, wake
+		      printf " host_busy_ticks=%d\n", host }' "${files[@]}" /proc/stat
+}
+
+# BENCH_STRACE parts: the I/O threads' syscalls during each job.
+strace_start() {
+	local job=$1 dir=$2 vmdir pid args=()
+	for vmdir in /sys/kernel/debug/kvm/*-*; do break; done
+	pid=${vmdir##*/}
+	pid=${pid%%-*}
+	for t in $(io_threads "$pid"); do args+=(-p "$t"); done
+	[ ${#args[@]} -gt 0 ] || return
+	strace -c -o "$dir/strace-$job.txt" "${args[@]}" 2>/dev/null &
+	echo $! > "$dir/strace.pid"
+}
+
+strace_stop() {
+	local dir=$1
+	[ -e "$dir/strace.pid" ] || return
+	kill -INT "$(cat "$dir/strace.pid")" 2>/dev/null
+	wait "$(cat "$dir/strace.pid")" 2>/dev/null
+	rm -f "$dir/strace.pid"
+}
+
+# Watches LOG while PID runs: on each "fio-bench: begin JOB" and
+# "fio-bench: irqs JOB ..." line, appends a counter sample to SAMPLES.
+watch_markers() {
+	local log=$1 pid=$2 samples=$3 seen=0 lines n
+	: > "$samples"
+	while kill -0 "$pid" 2>/dev/null; do
+		# Whole lines only (the console ends them with CR LF): a line
+		# still being written would give a cut job name.
+		lines=$(grep -a $'^fio-bench: \\(begin\\|irqs\\) .*\r$' "$log" 2>/dev/null | tr -d '\r')
+		n=$(printf '%s' "$lines" | grep -c .)
+		if [ "$n" -gt "$seen" ]; then
+			while read -r _ kind job _; do
+				[ "$kind" = irqs ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_stop "${samples%/*}"
+				echo "$kind $job $(sample)" >> "$samples"
+				[ "$kind" = begin ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_start "$job" "${samples%/*}"
+			done <<< "$(printf '%s\n' "$lines" | sed -n "$((seen + 1)),${n}p")"
+			seen=$n
+		fi
+		sleep 0.2
+	done
+}
+
+# The guest's kernel command line; the guest script reads the bench.* knobs.
+guest_cmdline() {
+	echo "console=ttyS0 panic=-1 quiet root=/dev/vda guest.run=fio-bench bench.runtime=$runtime bench.ramp=$ramp${jobs:+ bench.jobs=$jobs}"
+}
+
+boot_vmm() {
+	local bin=$1
+	shift
+	"$@" "$bin" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+		--cpus $GUEST_CPUS --memory ${GUEST_MEM}M --cmdline "$(guest_cmdline)" \
+		--disk "path=$GUEST_DIR/rootfs.img,readonly=on" \
+		--disk "path=$BENCH_DEV,direct=on${BENCH_VMM_DISK_OPTS:-}" --stats
+}
+
+# qemu-io (with an iothread) or qemu (without).
+boot_qemu() {
+	local iothread=$1 obj=() dev=virtio-blk-pci,drive=bench
+	if [ "$iothread" = 1 ]; then
+		obj=(-object "iothread,id=io0")
+		dev=$dev,iothread=io0
+	fi
+	qemu-system-x86_64 -name fio-bench,debug-threads=on \
+		-enable-kvm -cpu host -smp $GUEST_CPUS -m $GUEST_MEM -M pc \
+		-nodefaults -no-user-config -display none -no-reboot -serial stdio "${obj[@]}" \
+		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" -append "$(guest_cmdline)" \
+		-drive "file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on" \
+		-device virtio-blk-pci,drive=root \
+		-drive "file=$BENCH_DEV,if=none,id=bench,format=raw,cache=none,aio=io_uring" \
+		-device "$dev" </dev/null
+}
+export -f boot_vmm boot_qemu guest_cmdline
+export GUEST_CPUS GUEST_MEM runtime ramp jobs
+
+# The host column: fio on the disk itself, with the same markers.
+part_host() {
+	local dir=$1 s
+	export FIO_DEV=$BENCH_DEV FIO_SIZE=2G FIO_RUNTIME=$runtime FIO_RAMP=$ramp
+	: > "$dir/samples"
+	for s in $(if [ -n "$jobs" ]; then echo "$jobs" | tr , ' '; else
+			sed -n 's/^\[\(.*\)\]$/\1/p' "$JOBFILE" | grep -vx global; fi); do
+		echo "begin $s $(sample)" >> "$dir/samples"
+		r0=$(awk '{ print $1 + $5 }' /sys/block/vda/stat)
+		fio --output-format=terse --terse-version=3 --section="$s" "$JOBFILE" >> "$dir/console.log" 2>&1 ||
+			return 1
+		echo "fio-bench: irqs $s 0 $(($(awk '{ print $1 + $5 }' /sys/block/vda/stat) - r0))" >> "$dir/console.log"
+		echo "irqs $s $(sample)" >> "$dir/samples"
+	done
+}
+
+run_part() {
+	local name=$1 dir=$2 bin="" cmd=() pid rc
+	mkdir -p "$dir"
+	BENCH_DEV=/dev/vda
+	export BENCH_DEV
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	# fio prints its terse line only when a job is done.
+	export GUEST_STALL_SEC=$((runtime + ramp + 120))
+	case "$name" in
+	host) part_host "$dir"; return ;;
+	qemu-io) cmd=(boot_qemu 1) ;;
+	qemu) cmd=(boot_qemu 0) ;;
+	vmm) cmd=(boot_vmm "$BENCH_VMM") ;;
+	strace:qemu-io) export BENCH_STRACE_PART=1; cmd=(boot_qemu 1) ;;
+	strace:*) export BENCH_STRACE_PART=1; bin=${name#strace:}; bin=${bin#*=}
+		cmd=(boot_vmm "$bin") ;;
+	*=*) cmd=(boot_vmm "${name#*=}") ;;
+	*) echo "fio-bench: unknown column $name" >&2; return 2 ;;
+	esac
+	guest_boot_expect fio-bench "$dir/console.log" $((600 + 20 * runtime)) "${cmd[@]}" &
+	pid=$!
+	watch_markers "$dir/console.log" "$pid" "$dir/samples"
+	wait "$pid"
+	rc=$?
+	# guest_boot_expect retries a hung boot into the same log: say so.
+	return $rc
+}
+
+if [ "${1:-}" = --part ]; then
+	[ -n "${KVMHOST_INSIDE:-}" ] || { echo "fio-bench: --part runs inside the test host" >&2; exit 2; }
+	run_part "$2" "$3"
 	exit
 fi
 
-skip_qemu=
-# fio prints its terse lines only when all jobs are done (~90 s of silence).
-export GUEST_STALL_SEC=600
-[ "${1:-}" = --skip-qemu ] && skip_qemu=1
-VMM=$top/build/vmm
-JOB=$top/guest/fio/bench.fio
-work=$(mktemp -d /tmp/fio-bench.XXXXXX)
-mnt=$work/mnt
-trap 'umount "$mnt" 2>/dev/null; rm -rf "$work"' EXIT
+# ---- outside: the repetitions ------------------------------------------
 
-# The test host's /dev/vda is the scratch disk: an ext4 file system on it
-# holds the 2 GiB image that all three runs use.
-mkdir -p "$mnt"
-mkfs.ext4 -q -F /dev/vda && mount /dev/vda "$mnt" || { echo "cannot prepare /dev/vda" >&2; exit 1; }
-img=$mnt/bench.img
-# Written out (not sparse, not unwritten extents), so reads reach the device.
-dd if=/dev/zero of="$img" bs=1M count=2048 conv=fsync status=none
+mkdir -p "$out"
+raw=$out/raw
+rm -rf "$raw"
+mkdir -p "$raw"
+scratch=$(mktemp /tmp/fio-bench-disk.XXXXXX)
+trap 'rm -f "$scratch"' EXIT
+# Written out, so every part reads the same allocated blocks.
+dd if=/dev/zero of="$scratch" bs=1M count=2048 status=none || exit 1
+{
+	echo "date=$(date -u +%FT%TZ)"
+	echo "machine=$(uname -srm), $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "reps=$reps"
+	echo "runtime=$runtime"
+	echo "ramp=$ramp"
+	echo "jobs=${jobs:-all}"
+	echo "vmms=$vmms"
+	echo "vmm=$(git -C "$top" log -1 --format=%h 2>/dev/null)$(git -C "$top" diff --quiet 2>/dev/null || echo +changes) ${BENCH_VMM_DISK_OPTS:-}"
+} > "$raw/meta"
+# The binaries as they are now: a rebuild during the run changes nothing.
+mkdir -p "$raw/bin"
+cp "$top/build/vmm" "$raw/bin/vmm" || exit 1
+export BENCH_VMM=$raw/bin/vmm
 
-# A guest run: the same job file, shipped in rootfs.img, via guest.run=fio-bench.
-guest_cmdline="console=ttyS0 panic=-1 quiet root=/dev/vda guest.run=fio-bench"
+# A part in a test host of its own; a test host that died (123, 125) is
+# booted again once and the part re-run, which the report shows.
+part() {
+	local name=$1 dir=$2 try rc
+	for try in 1 2; do
+		echo "bench: $(date -u +%T) $(basename "$(dirname "$dir")") ${name%%=*} (test host boot $try)" >&2
+		rm -rf "$dir"
+		"$top/tests/kvmhost/run" --memory 3G --disk "$scratch" \
+			--timeout $((900 + 30 * runtime)) -- "$0" --part "$name" "$dir" \
+			> "$raw/${dir##*/}.out" 2>&1 9>&-
+		rc=$?
+		[ "$try" = 2 ] && echo "rerun" > "$dir/rerun"
+		case $rc in
+		0) return 0 ;;
+		123 | 125) echo "bench: the test host died (status $rc); running the part again" >&2 ;;
+		*) echo "bench: part ${name%%=*} failed (status $rc); see $raw/${dir##*/}.out" >&2
+			tail -5 "$raw/${dir##*/}.out" >&2
+			return 1 ;;
+		esac
+	done
+	return 1
+}
 
-echo "bench: host fio on $img"
-FIO_DEV=$img FIO_SIZE=2G fio --output-format=terse --terse-version=3 "$JOB" > "$work/host.terse" 2>&1 ||
-	{ cat "$work/host.terse"; exit 1; }
+# BENCH_LOCK: held for one repetition at a time.
+lock() { [ -z "${BENCH_LOCK:-}" ] || { exec 9> "$BENCH_LOCK" && flock 9; }; }
+unlock() { [ -z "${BENCH_LOCK:-}" ] || exec 9>&-; }
 
-echo "bench: fio in a vmm guest (2 vCPUs, 1 GiB)"
-guest_boot_expect fio-bench "$work/vmm.log" 900 "$VMM" --kernel "$GUEST_DIR/vmlinuz" \
-	--initrd "$GUEST_DIR/initrd.img" --cpus 2 --memory 1G --cmdline "$guest_cmdline" \
-	--disk "path=$GUEST_DIR/rootfs.img,readonly=on" --disk "path=$img,direct=on${BENCH_VMM_DISK_OPTS:-}" --stats ||
-	exit 1
-
-if [ -z "$skip_qemu" ]; then
-	echo "bench: fio in a QEMU guest (2 vCPUs, 1 GiB)"
-	guest_boot_expect fio-bench "$work/qemu.log" 900 qemu-system-x86_64 -enable-kvm -cpu host \
-		-smp 2 -m 1024 -M pc -nodefaults -no-user-config -display none -no-reboot \
-		-serial stdio -kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-		-append "$guest_cmdline" \
-		-drive "file=$GUEST_DIR/rootfs.img,if=none,id=root,format=raw,readonly=on" \
-		-device virtio-blk-pci,drive=root \
-		-drive "file=$img,if=none,id=bench,format=raw,cache=none,aio=io_uring" \
-		-device virtio-blk-pci,drive=bench || exit 1
+read -r -a order <<< "$vmms"
+for rep in $(seq 1 "$reps"); do
+	lock
+	list=("${order[@]}")
+	if [ $((rep % 2)) = 0 ]; then
+		list=()
+		for ((i = ${#order[@]} - 1; i >= 0; i--)); do list+=("${order[$i]}"); done
+	fi
+	[ "$rep" = 1 ] && [ "${BENCH_HOST:-1}" != 0 ] && list=(host "${list[@]}")
+	for name in "${list[@]}"; do
+		part "$name" "$raw/rep$rep/${name%%=*}"
+	done
+	unlock
+done
+if [ -n "${BENCH_STRACE:-}" ]; then
+	lock
+	for name in "${order[@]}"; do
+		case "$name" in
+		vmm) part "strace:$BENCH_VMM" "$raw/strace/vmm" ;;
+		qemu-io) part "strace:qemu-io" "$raw/strace/qemu-io" ;;
+		esac
+	done
+	unlock
 fi
-
-# terse v3: field 3 job name, 7 read bw KiB/s, 8 read IOPS, 48 write bw, 49 write IOPS.
-terse() {
-	grep -a '^3;' "$1" | tr -d '\r' | awk -F';' '{
-		r = $8 + 0; w = $49 + 0
-		printf "%s %d %d\n", $3, (r > w ? r : w), (r > w ? $7 : $48) / 1024 }'
-}
-terse "$work/host.terse" > "$work/host.t"
-terse "$work/vmm.log" > "$work/vmm.t"
-[ -z "$skip_qemu" ] && terse "$work/qemu.log" > "$work/qemu.t" || : > "$work/qemu.t"
-# The raw outputs stay for a closer look.
-mkdir -p "$top/build/bench"
-cp "$work/host.terse" "$work/vmm.log" "$top/build/bench/" 2>/dev/null
-[ -z "$skip_qemu" ] && cp "$work/qemu.log" "$top/build/bench/"
-
-echo
-printf '%-20s %10s %10s %10s %8s %8s\n' job "host IOPS" "vmm IOPS" "qemu IOPS" vmm/host vmm/qemu
-while read -r job hi hbw; do
-	# (no process substitution: the test host has no /dev/fd)
-	vi=$(awk -v j="$job" '$1 == j { print $2 }' "$work/vmm.t")
-	vbw=$(awk -v j="$job" '$1 == j { print $3 }' "$work/vmm.t")
-	qi=$(awk -v j="$job" '$1 == j { print $2 }' "$work/qemu.t")
-	qbw=$(awk -v j="$job" '$1 == j { print $3 }' "$work/qemu.t")
-	printf '%-20s %10s %10s %10s %8s %8s   (MiB/s: host %s, vmm %s, qemu %s)\n' "$job" "$hi" "${vi:--}" "${qi:--}" \
-		"$(awk -v a="${vi:-0}" -v b="$hi" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-		"$(awk -v a="${vi:-0}" -v b="${qi:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')" \
-		"$hbw" "${vbw:--}" "${qbw:--}"
-done < "$work/host.t"
-# Completion batching: the disk's interrupts per completed request, as the
-# guest counted them (guest/run/fio-bench).
-irq_per_req() {
-	grep -a '^fio-bench: irqs ' "$1" | tr -d '\r' |
-		awk -v j="$2" '$3 == j && $5 > 0 { printf "%.2f", $4 / $5 }'
-}
-echo
-printf '%-20s %14s %14s\n' job "vmm irq/req" "qemu irq/req"
-while read -r job _ _; do
-	printf '%-20s %14s %14s\n' "$job" "$(irq_per_req "$work/vmm.log" "$job")" \
-		"$([ -z "$skip_qemu" ] && irq_per_req "$work/qemu.log" "$job")"
-done < "$work/host.t"
-echo
-grep -aE '^vmm: |^  [a-z]' "$work/vmm.log" | sed 's/^/  /'
+python3 "$top/tests/bench/fio-report.py" "$raw" "$out"

@@ -58,6 +58,8 @@ pci() {
 		{ echo "  no host bridge at 00:00.0" >&2; return 1; }
 	[ "$(grep -Ec '^PCI-DEV .* 0x1af4:0x1042 .*driver=virtio-pci' "$log")" -eq 2 ] ||
 		{ echo "  expected two virtio-blk functions bound to virtio-pci" >&2; return 1; }
+	grep -Eq '^PCI-DEV 0000:00:1f.0 0x1b36:0x0011 .*driver=pvpanic-pci' "$log" ||
+		{ echo "  no pvpanic at 00:1f.0 bound to pvpanic-pci" >&2; return 1; }
 	# A config vector per disk and a vector per request queue: vda has
 	# the default, one queue per vCPU (2); vdb was given queues=1.
 	[ "$(grep -Ec '^IRQ .*PCI-MSI.*virtio[0-9]-(config|req)' "$log")" -ge 5 ] ||

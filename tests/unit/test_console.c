@@ -5,9 +5,13 @@
  * at a time, must arrive complete and in order.
  */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "vmm/console.h"
@@ -151,11 +155,143 @@ START_TEST(output)
 }
 END_TEST
 
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 % 251);
+}
+
+/* Reads what the pipe holds now (p is non-blocking); checks it continues
+ * the pattern at *pos. */
+static void drain_check(int fd, size_t *pos)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		ssize_t bad = -1;
+		for (ssize_t i = 0; i < n && bad < 0; i++)
+			if (buf[i] != pattern(*pos + (size_t)i))
+				bad = i;
+		ck_assert_msg(bad < 0, "byte %zu out of order", *pos + (size_t)bad);
+		*pos += (size_t)n;
+	}
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+/* Issue 9 item 3: output to a pipe nobody reads never blocks (the UART
+ * calls this on a vCPU thread under its lock): a bounded buffer takes what
+ * the pipe does not, the rest is dropped and counted, and a later flush
+ * delivers the buffer in order.  Before, the first write to the full pipe
+ * hung here until Check's timeout. */
+START_TEST(output_to_stalled_pipe_never_blocks)
+{
+	enum { TOTAL = 1 << 20, CHUNK = 1000 };
+	static uint8_t data[TOTAL];
+	struct console c;
+	int p[2];
+	size_t pos = 0;
+
+	for (size_t i = 0; i < TOTAL; i++)
+		data[i] = pattern(i);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(console_init(&c, -1, p[1]), 0);
+	/* The blocking write end was not made non-blocking for its other
+	 * users: the console has a description of its own. */
+	for (size_t off = 0; off < TOTAL; off += CHUNK)
+		console_output(&c, data + off, off + CHUNK <= TOTAL ? CHUNK : TOTAL - off);
+	/* The buffer is full and the rest dropped; "lost" counts both. */
+	uint64_t lost = console_lost(&c);
+	ck_assert_uint_eq(c.out_len, CONSOLE_OUT_BUF);
+	ck_assert_uint_eq(c.out_dropped + CONSOLE_OUT_BUF, lost);
+	/* The reader wakes up: the pipe, then the buffer, in order. */
+	drain_check(p[0], &pos);
+	ck_assert_uint_gt(pos, 0);
+	ck_assert_uint_eq(pos, TOTAL - lost);
+	for (int i = 0; i < 64 && console_lost(&c) > c.out_dropped; i++) {
+		console_flush(&c);
+		drain_check(p[0], &pos);
+	}
+	ck_assert_uint_eq(c.out_len, 0);
+	ck_assert_uint_eq(pos + c.out_dropped, TOTAL);
+	ck_assert_uint_eq(console_lost(&c), c.out_dropped);
+	/* New output after the gap goes straight through. */
+	console_output(&c, (const uint8_t *)"end", 3);
+	char tail[4] = "";
+	ck_assert_int_eq(read(p[0], tail, 3), 3);
+	ck_assert_str_eq(tail, "end");
+	console_destroy(&c);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+static void stop_loop(void *opaque, uint32_t events)
+{
+	(void)events;
+	loop_stop(opaque);
+}
+
+static size_t unused_rx(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	(void)buf;
+	return len;
+}
+
+static void unused_quit(void *opaque)
+{
+	(void)opaque;
+}
+
+/* The main loop flushes the buffer when stdout has room again (EPOLLOUT),
+ * without any further guest output. */
+START_TEST(loop_flushes_output_when_stdout_drains)
+{
+	static uint8_t data[3 * CONSOLE_OUT_BUF / 2];
+	struct console c;
+	struct loop l;
+	int p[2];
+	size_t pos = 0;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_init(&l), 0);
+	ck_assert_int_eq(console_init(&c, -1, p[1]), 0);
+	struct console_frontend fe = { .rx = unused_rx };
+	ck_assert_int_eq(console_attach(&c, &l, &fe, unused_quit, NULL), 0);
+	console_output(&c, data, sizeof(data));
+	ck_assert_uint_gt(c.out_len, 0);
+	drain_check(p[0], &pos);
+	/* Let the loop run for 200 ms: its EPOLLOUT handler refills the pipe. */
+	int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ck_assert_int_ge(t, 0);
+	struct itimerspec its = { .it_value = { .tv_nsec = 200 * 1000 * 1000 } };
+	ck_assert_int_eq(timerfd_settime(t, 0, &its, NULL), 0);
+	struct loop_watch tw = { .fd = t, .fn = stop_loop, .opaque = &l };
+	ck_assert_int_eq(loop_add(&l, &tw, EPOLLIN), 0);
+	ck_assert_int_eq(loop_run(&l), 0);
+	drain_check(p[0], &pos);
+	ck_assert_uint_eq(pos, sizeof(data));
+	ck_assert_uint_eq(console_lost(&c), 0);
+	close(t);
+	console_destroy(&c);
+	loop_destroy(&l);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("console");
 	TCase *t = tcase_create("console");
+	tcase_set_timeout(t, 30);
 	tcase_add_test(t, escape_filter);
+	tcase_add_test(t, output_to_stalled_pipe_never_blocks);
+	tcase_add_test(t, loop_flushes_output_when_stdout_drains);
 	tcase_add_test(t, pipe_input_flow_control);
 	tcase_add_test(t, file_input);
 	tcase_add_test(t, quit_key);

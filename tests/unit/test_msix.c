@@ -67,6 +67,8 @@ static void setup(void)
 	};
 	ck_assert_int_eq(msix_init(&m, &p), 0);
 	ck_assert_int_eq(pci_bus_plug(&pf.pb, &fn, SLOT), 0);
+	/* MSIs are memory writes: only a bus master sends them. */
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
 	cap = pf_find_cap(&pf, SLOT, PCI_CAP_ID_MSIX, 0);
 	ck_assert_uint_ne(cap, 0);
 }
@@ -329,6 +331,36 @@ START_TEST(function_mask_holds_every_vector)
 }
 END_TEST
 
+/* Issue 9 item 6: clearing Bus Master Enable holds every vector like the
+ * function mask; setting it delivers what was pending. */
+START_TEST(bus_master_off_holds_every_vector)
+{
+	control(MSIX_CONTROL_ENABLE);
+	for (unsigned int v = 0; v < NVEC; v++) {
+		program(v, 0xfee00000, 0x4040 + v);
+		mask(v, false);
+	}
+	ck_assert_uint_eq(fi.attaches, NVEC);
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, 0);
+	ck_assert_uint_eq(fi.detaches, NVEC);
+	for (unsigned int v = 0; v < NVEC; v++)
+		ck_assert_int_eq(gsi_of(v), -1);
+	ck_assert_int_eq(msix_notify(&m, 2), 0);
+	ck_assert_uint_eq(pba(), 0x4);
+	/* Unmasking a vector does not bypass it. */
+	mask(0, true);
+	mask(0, false);
+	ck_assert_int_eq(gsi_of(0), -1);
+	/* A dword write covering command and status counts too. */
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 4, PCI_COMMAND_MASTER);
+	for (unsigned int v = 0; v < NVEC; v++)
+		ck_assert_int_ge(gsi_of(v), 0);
+	ck_assert_uint_eq(take(2), 1);
+	ck_assert_uint_eq(take(0), 0);
+	ck_assert_uint_eq(pba(), 0);
+}
+END_TEST
+
 START_TEST(disable_detaches_and_frees_routes)
 {
 	control(MSIX_CONTROL_ENABLE);
@@ -492,6 +524,7 @@ static Suite *msix_suite(void)
 	tcase_add_test(tc, entry_changed_while_masked_applies_on_unmask);
 	tcase_add_test(tc, function_mask_holds_every_vector);
 	tcase_add_test(tc, disable_detaches_and_frees_routes);
+	tcase_add_test(tc, bus_master_off_holds_every_vector);
 	tcase_add_test(tc, failed_route_is_reported_and_retried);
 	tcase_add_test(tc, failed_detach_keeps_the_route);
 	tcase_add_test(tc, notify_from_other_threads_while_guest_masks);

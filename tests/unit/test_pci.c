@@ -604,6 +604,45 @@ START_TEST(device_hooks_see_reads_and_writes)
 }
 END_TEST
 
+static unsigned int resets;
+
+static void count_reset(void *opaque)
+{
+	ck_assert_ptr_eq(opaque, &pf);
+	resets++;
+}
+
+/* Issue 9 item 8: 0xCF9 reset control (Linux's reboot=pci writes 0x02, then
+ * 0x06) reboots instead of leaving Linux to a triple fault; it does not
+ * disturb the CONFIG_ADDRESS latch. */
+START_TEST(cf9_reset_control)
+{
+	uint8_t b;
+	uint16_t w = 0xffff;
+
+	resets = 0;
+	pf.pb.reset = count_reset;
+	pf.pb.reset_opaque = &pf;
+	ck_assert_uint_eq(pf_cf8_read(&pf, 3, PCI_VENDOR_ID, 2), 0x1234);
+	b = 0x02;
+	bus_write(&pf.pio, PCI_PIO_BASE + PCI_RESET_CONTROL, &b, 1);
+	ck_assert_uint_eq(resets, 0);
+	bus_write(&pf.pio, PCI_PIO_BASE, &w, 2);   /* a word: neither */
+	ck_assert_uint_eq(resets, 0);
+	b = 0x06;
+	bus_write(&pf.pio, PCI_PIO_BASE + PCI_RESET_CONTROL, &b, 1);
+	ck_assert_uint_eq(resets, 1);
+	/* The latch still holds the last configuration address. */
+	uint32_t v = 0;
+	bus_read(&pf.pio, PCI_PIO_BASE + 4, &v, 2);
+	ck_assert_uint_eq(v, 0x1234);
+	/* Without a handler the write is ignored. */
+	pf.pb.reset = NULL;
+	bus_write(&pf.pio, PCI_PIO_BASE + PCI_RESET_CONTROL, &b, 1);
+	ck_assert_uint_eq(resets, 1);
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -638,6 +677,7 @@ static Suite *pci_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, capability_list_walk);
 	tcase_add_test(tc, device_hooks_see_reads_and_writes);
+	tcase_add_test(tc, cf9_reset_control);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -692,6 +692,83 @@ START_TEST(flags_without_event_idx)
 }
 END_TEST
 
+/* The one call a device's pop loop makes: the ring found empty is re-armed
+ * and re-checked; kick batching puts avail_event ahead while in flight. */
+START_TEST(pop_or_enable_notify_event_idx)
+{
+	setup_features(8, F_EVENT_IDX);
+	uint64_t a = fr_alloc(&ring, 16);
+	fr_desc(&ring, 0, a, 16, W, 0);
+
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_EMPTY);
+	ck_assert_uint_eq(fr_avail_event(&ring), 0);
+	fr_publish(&ring, 0);
+	fr_publish(&ring, 0);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_OK);
+	/* Taking chains does not move avail_event: the guest need not kick. */
+	ck_assert_uint_eq(fr_avail_event(&ring), 0);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_OK);
+	/* Two in flight: kick only after 1 + 1 more. */
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 1), VIRTQ_POP_EMPTY);
+	ck_assert_uint_eq(fr_avail_event(&ring), 3);
+	uint16_t old = ring.avail_idx;
+	fr_publish(&ring, 0);
+	ck_assert(!vring_need_event(fr_avail_event(&ring), ring.avail_idx, old));
+	old = ring.avail_idx;
+	fr_publish(&ring, 0);
+	ck_assert(vring_need_event(fr_avail_event(&ring), ring.avail_idx, old));
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 1), VIRTQ_POP_OK);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 1), VIRTQ_POP_OK);
+	/* Idle: the next chain kicks. */
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_EMPTY);
+	ck_assert_uint_eq(fr_avail_event(&ring), 4);
+	/* A chain published before the re-check is taken, not slept on. */
+	fr_publish(&ring, 0);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_OK);
+}
+END_TEST
+
+START_TEST(pop_or_enable_notify_flags)
+{
+	setup_features(8, 0);
+	uint64_t a = fr_alloc(&ring, 16);
+	fr_desc(&ring, 0, a, 16, W, 0);
+
+	fr_publish(&ring, 0);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_OK);
+	/* Draining: no kicks wanted. */
+	ck_assert_uint_eq(fr_used_flags(&ring), VIRTQ_USED_F_NO_NOTIFY);
+	/* In flight (defer): still none; the caller looks again itself. */
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 1), VIRTQ_POP_EMPTY);
+	ck_assert_uint_eq(fr_used_flags(&ring), VIRTQ_USED_F_NO_NOTIFY);
+	fr_publish(&ring, 0);
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 1), VIRTQ_POP_OK);
+	/* Idle: kicks wanted again. */
+	ck_assert_int_eq(virtq_pop_or_enable_notify(&vq, &req, 0), VIRTQ_POP_EMPTY);
+	ck_assert_uint_eq(fr_used_flags(&ring), 0);
+}
+END_TEST
+
+START_TEST(used_elements_published_once)
+{
+	setup_features(8, F_EVENT_IDX);
+	uint64_t a = fr_alloc(&ring, 16);
+	fr_desc(&ring, 0, a, 16, W, 0);
+	fr_publish(&ring, 0);
+	fr_publish(&ring, 0);
+	ck_assert_int_eq(virtq_pop(&vq, &req), VIRTQ_POP_OK);
+	ck_assert_int_eq(virtq_pop(&vq, &req), VIRTQ_POP_OK);
+	ck_assert_int_eq(virtq_add_used(&vq, 0, 1), 0);
+	ck_assert_int_eq(virtq_add_used(&vq, 0, 2), 0);
+	/* Written, not yet visible. */
+	ck_assert_uint_eq(fr_used_idx(&ring), 0);
+	/* should_notify publishes before it reads used_event. */
+	ck_assert(virtq_should_notify(&vq));
+	ck_assert_uint_eq(fr_used_idx(&ring), 2);
+	ck_assert_int_eq(virtq_add_used(&vq, 0, 1), -1);  /* none in flight */
+}
+END_TEST
+
 START_TEST(reset_forgets_everything)
 {
 	setup_features(8, F_EVENT_IDX);
@@ -829,6 +906,9 @@ static Suite *virtq_suite(void)
 	tcase_add_test(tc, event_idx_used_event_wraps);
 	tcase_add_test(tc, event_idx_avail_event);
 	tcase_add_test(tc, flags_without_event_idx);
+	tcase_add_test(tc, pop_or_enable_notify_event_idx);
+	tcase_add_test(tc, pop_or_enable_notify_flags);
+	tcase_add_test(tc, used_elements_published_once);
 	tcase_add_test(tc, reset_forgets_everything);
 	suite_add_tcase(s, tc);
 

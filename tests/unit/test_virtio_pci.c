@@ -185,7 +185,8 @@ static void setup(void)
 	ck_assert_ptr_nonnull(vp);
 	ck_assert_int_eq(pci_bus_plug(&pf.pb, virtio_pci_function(vp), SLOT), 0);
 	bar = pf_bar64(&pf, SLOT, VIRTIO_PCI_BAR);
-	pf_set_memory(&pf, SLOT, 1);
+	/* Memory decoding and bus mastering, as a driver enables them. */
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 }
 
 static void teardown(void)
@@ -492,6 +493,90 @@ START_TEST(driver_ok_starts_enabled_queues)
 	ck_assert_uint_eq(dev.starts, 1);
 	wr(C(Q_SELECT), 2, 0);
 	ck_assert_uint_eq(rd(C(Q_ENABLE), 2), 0);
+}
+END_TEST
+
+static void set_bus_master(bool on)
+{
+	uint32_t cmd = pf_ecam_read(&pf, SLOT, PCI_COMMAND, 2);
+	cmd = on ? cmd | PCI_COMMAND_MASTER : cmd & ~(uint32_t)PCI_COMMAND_MASTER;
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, cmd);
+}
+
+/* Issue 9 item 6: clearing Bus Master Enable stops the running queues at
+ * once (the device is reset: no thread touches guest memory afterwards) and
+ * asks the driver for a reset; setting it again does not restart them, and
+ * DRIVER_OK without it starts nothing. */
+START_TEST(bus_master_clear_stops_the_queues)
+{
+	wr(C(MSIX), 2, 0);
+	negotiate(1ull << VIRTIO_F_VERSION_1);
+	setup_queue(0, 16, 0x300000, 1);
+	wr(C(STATUS), 1, 0x0f);
+	ck_assert_uint_eq(dev.starts, 1);
+	unsigned int resets = dev.resets;
+
+	/* Other command bits leave the queues alone. */
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2,
+		      PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+	ck_assert_uint_eq(dev.resets, resets);
+	set_bus_master(false);
+	ck_assert_uint_eq(dev.resets, resets + 1);
+	ck_assert_uint_eq(dev.starts, 0);
+	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+			  VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	/* Once is enough; back on, nothing restarts behind the driver. */
+	set_bus_master(false);
+	set_bus_master(true);
+	wr(C(STATUS), 1, 0x0f);
+	ck_assert_uint_eq(dev.resets, resets + 1);
+	ck_assert_uint_eq(dev.starts, 0);
+
+	/* After a reset the device works again... */
+	wr(C(STATUS), 1, 0);
+	ck_assert_uint_eq(status(), 0);
+	negotiate(1ull << VIRTIO_F_VERSION_1);
+	setup_queue(0, 16, 0x300000, 1);
+	wr(C(STATUS), 1, 0x0f);
+	ck_assert_uint_eq(dev.starts, 1);
+	/* ...but not when DRIVER_OK comes without bus mastering. */
+	wr(C(STATUS), 1, 0);
+	set_bus_master(false);
+	negotiate(1ull << VIRTIO_F_VERSION_1);
+	setup_queue(0, 16, 0x300000, 1);
+	wr(C(STATUS), 1, 0x0f);
+	ck_assert_uint_eq(dev.starts, 0);
+	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+			  VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+END_TEST
+
+/* Issue 9 item 6: without bus mastering the transport's interrupts do not
+ * fire; they wait in the PBA and arrive once it is set again. */
+START_TEST(bus_master_clear_holds_interrupts)
+{
+	struct virtio_transport *t = &dev.vdev.transport;
+	uint32_t mx = pf_find_cap(&pf, SLOT, PCI_CAP_ID_MSIX, 0);
+
+	wr(VIRTIO_PCI_MSIX_TABLE_BASE + 16, 4, 0xfee00000);
+	wr(VIRTIO_PCI_MSIX_TABLE_BASE + 16 + 8, 4, 0x4041);
+	wr(VIRTIO_PCI_MSIX_TABLE_BASE + 16 + 12, 4, 0);
+	pf_ecam_write(&pf, SLOT, mx + 2, 2, MSIX_CONTROL_ENABLE);
+	setup_queue(0, 16, 0x300000, 1);
+	int qfd = msix_vector_fd(virtio_pci_msix(vp), 1);
+	ck_assert_int_eq(fi_gsi_of_fd(&fi, qfd) >= 0, 1);
+
+	set_bus_master(false);
+	ck_assert_int_eq(fi_gsi_of_fd(&fi, qfd), -1);   /* no irqfd: KVM cannot inject */
+	t->notify_queue(t->opaque, 0);
+	uint64_t pba = 0;
+	ck_assert(bus_read(&pf.mmio, bar + VIRTIO_PCI_MSIX_PBA_BASE, &pba, 8));
+	ck_assert_uint_eq(pba, 1u << 1);
+	set_bus_master(true);
+	ck_assert_int_ge(fi_gsi_of_fd(&fi, qfd), 0);
+	ck_assert_uint_eq(take_fd(qfd), 1);             /* delivered now */
+	ck_assert(bus_read(&pf.mmio, bar + VIRTIO_PCI_MSIX_PBA_BASE, &pba, 8));
+	ck_assert_uint_eq(pba, 0);
 }
 END_TEST
 
@@ -823,6 +908,8 @@ static Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, msix_vectors_read_back_no_vector_when_out_of_range);
 	tcase_add_test(tc, driver_ok_starts_enabled_queues);
 	tcase_add_test(tc, refused_queue_sets_needs_reset_and_config_interrupt);
+	tcase_add_test(tc, bus_master_clear_stops_the_queues);
+	tcase_add_test(tc, bus_master_clear_holds_interrupts);
 	tcase_add_test(tc, reset_returns_to_initial_state);
 	suite_add_tcase(s, tc);
 

@@ -140,7 +140,7 @@ START_TEST(msix_vectors_become_kvm_routes_and_irqfds)
 		if (pci_cfg_get8(f, c) == PCI_CAP_ID_MSIX)
 			mx = c;
 	ck_assert_uint_ne(mx, 0);
-	uint16_t cmd = PCI_COMMAND_MEMORY;
+	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	ck_assert(bus_write(&vm.mmio, ecam(PCI_COMMAND), &cmd, 2));
 
 	/* Vector 1: programmed, unmasked, MSI-X enabled. */

@@ -18,6 +18,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
 #include "core/arch.h"
+#include "devices/pci.h"
 #include "vmm/console.h"
 #include "core/err.h"
 #include "core/vcpu.h"
@@ -354,6 +355,80 @@ START_TEST(cpuid_per_vcpu)
 }
 END_TEST
 
+/* Issue 9 item 8: Linux's reboot=pci (0xCF9: 0x02, then 0x06) reboots with
+ * status 0 instead of falling through to a triple fault. */
+START_TEST(cf9_reboot)
+{
+	static const uint8_t code[] = {
+		0xba, 0xf9, 0x0c,       /* mov dx, 0xcf9 */
+		0xb0, 0x02, 0xee,       /* SYS_RST alone: nothing */
+		0xb0, 0x06, 0xee,       /* with RST_CPU: reset */
+		0xeb, 0xfe,
+	};
+	char out[8];
+	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_uint_eq(exits(KVM_EXIT_IO), 2);
+	ck_assert_str_eq(vm.fail_msg, "");
+}
+END_TEST
+
+/* Issue 9 item 8: a triple fault is a crash, not a reboot. */
+START_TEST(triple_fault_is_a_crash)
+{
+	static const uint8_t code[] = {
+		0x0f, 0x01, 0x1e, 0x00, 0x11,   /* lidt [0x1100]: limit 0 */
+		0xcc,                           /* int3: #GP, #DF, shutdown */
+		0xeb, 0xfe,
+	};
+	char out[8];
+	/* Code at 0x1000, the IDT descriptor (all zero) at 0x1100. */
+	uint8_t img[0x100 + 6] = { 0 };
+	memcpy(img, code, sizeof(code));
+	ck_assert_int_eq(run_platform(img, sizeof(img), out, sizeof(out)), VM_EXIT_GUEST_CRASH);
+	ck_assert_ptr_nonnull(strstr(vm.fail_msg, "triple fault"));
+	ck_assert_uint_eq(exits(KVM_EXIT_SHUTDOWN), 1);
+}
+END_TEST
+
+/* Issue 9 item 8: the pvpanic device in slot 31 ends the VM with the panic
+ * status when the guest writes PANICKED; CRASH_LOADED alone does not. */
+START_TEST(pvpanic_ends_with_panic_status)
+{
+	uint8_t code[64];
+	size_t n = 0;
+	struct console con;
+	struct console_frontend fe;
+
+	create(1, 16 << 20);
+	ck_assert_int_eq(console_init(&con, -1, -1), 0);
+	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	struct pci_function *f = arch_pci_bus(&vm)->slots[X86_PVPANIC_SLOT];
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(pci_cfg_get32(f, PCI_VENDOR_ID), 0x00111b36);
+	uint32_t bar = pci_cfg_get32(f, PCI_BAR0) & ~0xfu;
+	uint32_t cf8 = PCI_CONFIG_ENABLE | X86_PVPANIC_SLOT << 11 | PCI_COMMAND;
+#define EMIT(...) do { const uint8_t b_[] = { __VA_ARGS__ }; memcpy(code + n, b_, sizeof(b_)); n += sizeof(b_); } while (0)
+#define IMM32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
+	EMIT(0x66, 0xb8, IMM32(cf8));           /* mov eax, CONFIG_ADDRESS */
+	EMIT(0xba, 0xf8, 0x0c, 0x66, 0xef);     /* mov dx, 0xcf8; out dx, eax */
+	EMIT(0xba, 0xfc, 0x0c);                 /* mov dx, 0xcfc */
+	EMIT(0xb8, 0x02, 0x00, 0xef);           /* mov ax, MEMORY; out dx, ax */
+	EMIT(0x66, 0xb8, IMM32(bar));           /* mov eax, BAR 0 */
+	EMIT(0x67, 0x8a, 0x18);                 /* mov bl, [eax]: supported events */
+	EMIT(0x67, 0xc6, 0x00, 0x02);           /* mov byte [eax], CRASH_LOADED */
+	EMIT(0x67, 0xc6, 0x00, 0x01);           /* mov byte [eax], PANICKED */
+	EMIT(0xeb, 0xfe);
+#undef EMIT
+#undef IMM32
+	load_code(code, n);
+	ck_assert_int_eq(run_until_stop(), VM_EXIT_GUEST_PANIC);
+	ck_assert_str_eq(vm.fail_msg, "the guest kernel panicked (pvpanic)");
+	/* The read, CRASH_LOADED (ignored) and PANICKED: three MMIO exits. */
+	ck_assert_uint_eq(exits(KVM_EXIT_MMIO), 3);
+	console_destroy(&con);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vm");
@@ -372,6 +447,9 @@ int main(void)
 	tcase_add_test(t, stop_spinning_vcpus);
 	tcase_add_test(t, vm_fail_message);
 	tcase_add_test(t, cpuid_per_vcpu);
+	tcase_add_test(t, triple_fault_is_a_crash);
+	tcase_add_test(t, cf9_reboot);
+	tcase_add_test(t, pvpanic_ends_with_panic_status);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);
