@@ -45,6 +45,8 @@ endif
 PKGS_BENCH   := python3 gnuplot-nox strace
 PKGS_FUZZ    := clang libclang-rt-14-dev
 PKGS_LINT    := shellcheck cppcheck clang-format
+# make deb, the install tests (tests/install/run) and the JSON checks.
+PKGS_DEB     := dpkg-dev lintian man-db groff-base binutils jq
 ENSURE       := scripts/ensure-packages
 
 # Every C file of the VMM except main.c goes into a library that the unit
@@ -65,8 +67,8 @@ HAVE_MAIN := $(wildcard vmm/main.c)
 UNIT_KVM  := $(B)/unit/test_vm $(B)/unit/test_virtio_pci_kvm
 UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 
-.PHONY: lint all deps deps-guest deps-kvmhost guest kvmhost run check check-arm64 unit kvmhost-check integration bench clean \
-	fuzz fuzz-ci tsan
+.PHONY: lint all deps deps-guest deps-kvmhost deps-deb guest kvmhost run check check-arm64 unit \
+	kvmhost-check integration bench clean fuzz fuzz-ci tsan install uninstall deb install-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
@@ -83,6 +85,9 @@ $(STAMP)/guest: Makefile $(ENSURE)
 $(STAMP)/kvmhost: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_KVMHOST) $(PKGS_GUEST)
 	@mkdir -p $(@D) && touch $@
+$(STAMP)/deb: Makefile $(ENSURE)
+	@$(ENSURE) $(PKGS_DEB)
+	@mkdir -p $(@D) && touch $@
 $(STAMP)/fuzz: Makefile $(ENSURE)
 	@$(ENSURE) $(PKGS_FUZZ)
 	@mkdir -p $(@D) && touch $@
@@ -90,6 +95,17 @@ deps: $(STAMP)/build
 deps-guest: $(STAMP)/guest
 deps-kvmhost: $(STAMP)/kvmhost
 deps-fuzz: $(STAMP)/fuzz
+deps-deb: $(STAMP)/deb
+
+# The version --version prints and the .deb carries (scripts/version: git
+# describe, or the fixed one in vmm/version.h).  Only vmm/version.c sees
+# it, and rebuilds when it changes.
+VERSION := $(shell scripts/version)
+$(B)/version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/obj/vmm/version.o $(B)/san/vmm/version.o: $(B)/version
+$(B)/obj/vmm/version.o $(B)/san/vmm/version.o: CFLAGS += -DVMM_VERSION='"$(VERSION)"'
 
 $(B)/obj/%.o: %.c | $(STAMP)/build
 	@mkdir -p $(@D)
@@ -283,10 +299,10 @@ lint: | $(STAMP)/lint
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh
 
-integration: all kvmhost guest
+integration: all kvmhost guest deps-deb
 	tests/integration/run-all
 
-check: all kvmhost guest $(UNIT_BINS)
+check: all kvmhost guest deps-deb $(UNIT_BINS)
 	@tests/check-all
 
 run: all kvmhost guest
@@ -302,4 +318,46 @@ bench: all kvmhost guest
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B)/obj $(B)/san $(B)/fuzzobj $(B)/tsan $(B)/fuzz $(B)/libfuzzer -name '*.d' 2>/dev/null)
+# Installation: the usual PREFIX and DESTDIR.
+PREFIX ?= /usr/local
+BINDIR  = $(PREFIX)/bin
+MAN1DIR = $(PREFIX)/share/man/man1
+
+install: $(B)/vmm
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MAN1DIR)'
+	install -m 0755 $(B)/vmm '$(DESTDIR)$(BINDIR)/vmm'
+	install -m 0644 doc/vmm.1 '$(DESTDIR)$(MAN1DIR)/vmm.1'
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/vmm' '$(DESTDIR)$(MAN1DIR)/vmm.1'
+
+# The Debian package: vmm built again with all of Debian's hardening flags
+# (dpkg-buildflags), laid out under /usr, Depends from dpkg-shlibdeps.
+DEB_ARCH   = $(shell dpkg --print-architecture)
+DEB        = $(B)/vmm_$(VERSION)_$(DEB_ARCH).deb
+BUILDFLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags
+DEB_CFLAGS = $(CFLAGS) $(shell $(BUILDFLAGS) --get CPPFLAGS 2>/dev/null) \
+	$(filter-out -O% -g,$(shell $(BUILDFLAGS) --get CFLAGS 2>/dev/null))
+DEB_LDFLAGS = $(shell $(BUILDFLAGS) --get LDFLAGS 2>/dev/null)
+DEB_OBJS   = $(LIB_SRCS:%.c=$(B)/deb/obj/%.o) $(B)/deb/obj/vmm/main.o
+
+$(B)/deb/obj/%.o: %.c | $(STAMP)/build $(STAMP)/deb
+	@mkdir -p $(@D)
+	$(CC) $(DEB_CFLAGS) -c -o $@ $<
+$(B)/deb/obj/vmm/version.o: $(B)/version
+$(B)/deb/obj/vmm/version.o: DEB_CFLAGS += -DVMM_VERSION='"$(VERSION)"'
+
+$(B)/deb/vmm: $(DEB_OBJS)
+	$(CC) $(DEB_CFLAGS) $(DEB_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deb: $(DEB)
+$(DEB): $(B)/deb/vmm doc/vmm.1 $(wildcard packaging/*) scripts/mkdeb $(B)/version | $(STAMP)/deb
+	rm -f $(B)/vmm_*.deb
+	scripts/mkdeb $(B)/deb/vmm doc/vmm.1 '$(VERSION)' $(B)/deb $@
+
+# Everything a user installs: make install, make deb, the man page; as
+# root also a real apt install of the .deb, purged again (part of make check).
+install-check: all $(DEB) | $(STAMP)/deb
+	tests/install/run
+
+-include $(shell find $(B)/obj $(B)/san $(B)/fuzzobj $(B)/tsan $(B)/fuzz $(B)/libfuzzer $(B)/deb/obj -name '*.d' 2>/dev/null)

@@ -9,13 +9,15 @@
 
 #include "core/err.h"
 #include "vmm/disk_config.h"
+#include "vmm/version.h"
 
 void cli_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vmm --kernel PATH [--initrd PATH] [--cmdline STRING] [--cpus N]\n"
 		"           [--memory SIZE] [--disk path=FILE[,readonly=on][,direct=on]]...\n"
-		"           [--stats]\n"
+		"           [--stats[=text|json]] [--stats-file PATH]\n"
+		"       vmm --check-host | --help | --version\n"
 		"\n"
 		"Boots a Linux bzImage in a KVM virtual machine with a serial console on\n"
 		"stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
@@ -35,13 +37,20 @@ void cli_usage(FILE *out)
 		"                    queues: request queues, each with an I/O thread,\n"
 		"                    1..%d (default: one per vCPU).\n"
 		"                    Writable disks are locked against other writers.\n"
-		"  --stats           print the exits to user space per reason and each\n"
-		"                    disk's requests, kicks and interrupts at exit\n"
+		"  --stats[=FORMAT]  at exit, print the time to the first KVM_RUN, the exits\n"
+		"                    to user space per reason and each disk's requests,\n"
+		"                    kicks and interrupts on stderr; FORMAT text (default)\n"
+		"                    or json (one JSON object)\n"
+		"  --stats-file PATH write the statistics to PATH instead of stderr (alone:\n"
+		"                    as JSON)\n"
+		"  --check-host      check that this host can run vmm and boot stock Linux\n"
+		"                    guests (/dev/kvm, capabilities, kind of KVM); exit 0\n"
+		"                    when it can, 1 when not\n"
 		"  --help            print this help and exit\n"
 		"  --version         print the version and exit\n"
 		"\n"
 		"Exit status: 0 when the guest powers off or reboots (or the value written\n"
-		"to the debug-exit port 0xf4, see README.md), 1 on a runtime error, 2 on a\n"
+		"to the debug-exit port 0xf4, see vmm(1)), 1 on a runtime error, 2 on a\n"
 		"usage error.\n",
 		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS, DISK_MAX_QUEUES);
 }
@@ -112,7 +121,7 @@ static int parse_disk(const char *s, struct vm_config *cfg)
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-	       OPT_DISK, OPT_STATS, OPT_HELP, OPT_VERSION };
+	       OPT_DISK, OPT_STATS, OPT_STATS_FILE, OPT_CHECK_HOST, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "kernel",  required_argument, NULL, OPT_KERNEL },
 		{ "initrd",  required_argument, NULL, OPT_INITRD },
@@ -120,11 +129,15 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 		{ "cpus",    required_argument, NULL, OPT_CPUS },
 		{ "memory",  required_argument, NULL, OPT_MEMORY },
 		{ "disk",    required_argument, NULL, OPT_DISK },
-		{ "stats",   no_argument,       NULL, OPT_STATS },
+		{ "stats",   optional_argument, NULL, OPT_STATS },
+		{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
+		{ "check-host", no_argument,    NULL, OPT_CHECK_HOST },
 		{ "help",    no_argument,       NULL, OPT_HELP },
 		{ "version", no_argument,       NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+
+	bool check_host = false;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmdline = CLI_DEFAULT_CMDLINE;
@@ -153,12 +166,29 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 			if (parse_disk(optarg, cfg))
 				return CLI_USAGE;
 			break;
-		case OPT_STATS:   cfg->stats = true; break;
+		case OPT_STATS:
+			if (optarg && strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				err_set("invalid --stats=%s: expected text or json", optarg);
+				return CLI_USAGE;
+			}
+			cfg->stats = true;
+			cfg->stats_json = optarg && !strcmp(optarg, "json");
+			break;
+		case OPT_STATS_FILE:
+			if (optarg[0] == '\0') {
+				err_set("--stats-file needs a path");
+				return CLI_USAGE;
+			}
+			cfg->stats_file = optarg;
+			break;
+		case OPT_CHECK_HOST:
+			check_host = true;
+			break;
 		case OPT_HELP:
 			cli_usage(out);
 			return CLI_DONE;
 		case OPT_VERSION:
-			fprintf(out, "vmm %s\n", VMM_VERSION);
+			fprintf(out, "vmm %s\n", vmm_version);
 			return CLI_DONE;
 		case ':':
 			err_set("option '%s' needs an argument", argv[optind - 1]);
@@ -171,6 +201,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 	if (optind < argc) {
 		err_set("unexpected argument '%s' (try --help)", argv[optind]);
 		return CLI_USAGE;
+	}
+	if (check_host)
+		return CLI_CHECK_HOST;
+	/* A file is for a program to read: alone, it gets the JSON. */
+	if (cfg->stats_file && !cfg->stats) {
+		cfg->stats = true;
+		cfg->stats_json = true;
 	}
 	if (cfg->kernel == NULL || cfg->kernel[0] == '\0') {
 		err_set("--kernel PATH is required (try --help)");

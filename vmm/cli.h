@@ -11,8 +11,6 @@
 
 #include "devices/block/disk.h"
 
-#define VMM_VERSION "0.1.0"
-
 #define CLI_DEFAULT_CPUS    1
 #define CLI_DEFAULT_MEMORY  (512ULL << 20)
 #define CLI_DEFAULT_CMDLINE "console=ttyS0"
@@ -28,6 +26,8 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t memory;        /* bytes, a multiple of 4 KiB */
 	bool stats;             /* print exit counters at exit */
+	bool stats_json;        /* --stats=json: as one JSON object */
+	const char *stats_file; /* --stats-file: there, not stderr; NULL: stderr */
 	unsigned int ndisks;
 	struct disk_config disks[CLI_MAX_DISKS];  /* --disk, in order: vda, vdb, ... */
 };
@@ -35,6 +35,7 @@ struct vm_config {
 enum cli_result {
 	CLI_RUN,        /* config filled in: start the VM */
 	CLI_DONE,       /* --help or --version printed: exit 0 */
+	CLI_CHECK_HOST, /* --check-host: check the host, exit with its verdict */
 	CLI_USAGE,      /* bad usage: err_msg() says why, exit 2 */
 };
 

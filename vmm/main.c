@@ -20,9 +20,11 @@
 #include "core/loop.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "vmm/check_host.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/disk_attach.h"
+#include "vmm/stats_report.h"
 
 /* Exit statuses of vmm itself (the guest's own are 0 and debug-exit values). */
 enum { STATUS_ERROR = 1, STATUS_USAGE = 2 };
@@ -36,6 +38,7 @@ struct app {
 	struct loop_watch stop_watch, sig_watch;
 	int sig_fd;
 	int signo;      /* the signal that ended us, or 0 */
+	FILE *stats_out;        /* --stats: stderr or the --stats-file */
 	/* What app_init got to, for app_exit. */
 	bool have_vm, have_loop, have_con;
 };
@@ -143,11 +146,12 @@ static int app_run(struct app *a)
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
 	else if (a->signo)
 		fprintf(stderr, "vmm: stopped by signal %d (%s)\n", a->signo, strsignal(a->signo));
-	if (a->cfg.stats) {
-		vm_print_stats(&a->vm, stderr);
-		vm_disks_print_stats(&a->disks, stderr);
+	int status = a->vm.exit_status;
+	if (a->cfg.stats && stats_report(a->stats_out, &a->cfg, &a->vm, &a->disks, status)) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		status = status ? status : STATUS_ERROR;
 	}
-	return a->vm.exit_status;
+	return status;
 }
 
 /* Releases what app_init set up, in reverse order: the disks drain their
@@ -182,11 +186,17 @@ int main(int argc, char **argv)
 	switch (cli_parse(argc, argv, &a->cfg, stdout)) {
 	case CLI_DONE:
 		return 0;
+	case CLI_CHECK_HOST:
+		return check_host(stdout, &check_host_default_paths);
 	case CLI_USAGE:
 		fprintf(stderr, "vmm: %s\n", err_msg());
 		return STATUS_USAGE;
 	case CLI_RUN:
 		break;
+	}
+	if (a->cfg.stats && (a->stats_out = stats_open(&a->cfg)) == NULL) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		return STATUS_ERROR;
 	}
 
 	if (app_init(a) == 0) {

@@ -4,7 +4,7 @@
  * is argv after "vmm"; each piece is also parsed on its own as a size and
  * as a --disk value.
  *
- * Checked: cli_parse returns one of its three results; a usage error comes
+ * Checked: cli_parse returns one of its four results; a usage error comes
  * with a message; an accepted configuration has a kernel, 1..254 vCPUs, a
  * non-zero memory size that is a multiple of 4 KiB, at most 16 disks, each
  * with a NUL-terminated non-empty path and serial, queues in range.
@@ -73,11 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cfg.ndisks <= CLI_MAX_DISKS);
 		for (unsigned int i = 0; i < cfg.ndisks; i++)
 			check_disk(&cfg.disks[i]);
+		/* --stats=json and --stats-file come with --stats. */
+		FUZZ_CHECK(!cfg.stats_json || cfg.stats);
+		FUZZ_CHECK(cfg.stats_file == NULL || (cfg.stats && cfg.stats_file[0] != '\0'));
 		break;
 	case CLI_USAGE:
 		FUZZ_CHECK(err_msg() != NULL && err_msg()[0] != '\0');
 		break;
 	case CLI_DONE:
+	case CLI_CHECK_HOST:
 		break;
 	default:
 		FUZZ_CHECK(!"unknown cli_parse result");

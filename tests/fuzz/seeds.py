@@ -70,6 +70,8 @@ put("fuzz_cli", "bad-size", argv("--kernel", "k", "--memory", "18446744073709551
 put("fuzz_cli", "bad-disk", argv("--kernel", "k", "--disk", "path=,queues=99,serial=012345678901234567890"))
 put("fuzz_cli", "help", argv("--help"))
 put("fuzz_cli", "missing-arg", argv("--kernel"))
+put("fuzz_cli", "check-host", argv("--check-host"))
+put("fuzz_cli", "stats-json", argv("--kernel", "k", "--stats=json", "--stats-file", "s.json"))
 
 # ---- fuzz_virtq (see config_from, fz_gpa and run_op) ----
 def gpa(region, off):  # region 0..3: R0, R1, R2, R3; 4: the hole; 5: near an end

@@ -10,6 +10,7 @@
 #include "vmm/cli.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "vmm/version.h"
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)
 {
@@ -69,7 +70,8 @@ START_TEST(help_version)
 	fclose(f);
 	/* --help documents every option. */
 	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
-			       "--disk", "readonly=on", "direct=on", "--stats", "--help", "--version" };
+			       "--disk", "readonly=on", "direct=on", "--stats", "--stats-file",
+			       "--check-host", "--help", "--version" };
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
@@ -146,6 +148,52 @@ START_TEST(disks)
 }
 END_TEST
 
+/* --stats[=text|json], --stats-file (alone: JSON), --check-host. */
+START_TEST(stats_and_check_host)
+{
+	struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--stats"), CLI_RUN);
+	ck_assert(c.stats && !c.stats_json && c.stats_file == NULL);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--stats=text"), CLI_RUN);
+	ck_assert(c.stats && !c.stats_json);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--stats=json"), CLI_RUN);
+	ck_assert(c.stats && c.stats_json && c.stats_file == NULL);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--stats-file", "s.json"), CLI_RUN);
+	ck_assert(c.stats && c.stats_json);
+	ck_assert_str_eq(c.stats_file, "s.json");
+	/* An explicit format wins over the file's default. */
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--stats", "--stats-file=s.txt"), CLI_RUN);
+	ck_assert(c.stats && !c.stats_json);
+	ck_assert_str_eq(c.stats_file, "s.txt");
+	BAD("expected text or json", "--kernel", "k", "--stats=xml");
+	BAD("expected text or json", "--kernel", "k", "--stats=");
+	BAD("unexpected argument 'json'", "--kernel", "k", "--stats", "json");
+	BAD("needs a path", "--kernel", "k", "--stats-file", "");
+	BAD("needs an argument", "--kernel", "k", "--stats-file");
+	/* --check-host needs no kernel, and takes no arguments. */
+	ck_assert_int_eq(PARSE(&c, "--check-host"), CLI_CHECK_HOST);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--check-host"), CLI_CHECK_HOST);
+	BAD("unexpected argument", "--check-host", "now");
+	BAD("unknown option", "--check-host=yes");
+}
+END_TEST
+
+START_TEST(version)
+{
+	struct vm_config c;
+	char buf[256] = "";
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	char *argv[] = { (char *)"vmm", (char *)"--version", NULL };
+	ck_assert_int_eq(cli_parse(2, argv, &c, f), CLI_DONE);
+	fclose(f);
+	/* One line "vmm VERSION", VERSION a Debian version from the base on. */
+	ck_assert_msg(!strncmp(buf, "vmm " VMM_VERSION_BASE, strlen("vmm " VMM_VERSION_BASE)),
+		      "version line '%s'", buf);
+	ck_assert_ptr_null(strchr(buf + 4, ' '));
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + strlen(buf) - 1);
+}
+END_TEST
+
 START_TEST(sizes)
 {
 	uint64_t b;
@@ -176,6 +224,8 @@ int main(void)
 	tcase_add_test(t, bad_inputs);
 	tcase_add_test(t, disks);
 	tcase_add_test(t, sizes);
+	tcase_add_test(t, stats_and_check_host);
+	tcase_add_test(t, version);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);

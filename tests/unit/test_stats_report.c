@@ -1,0 +1,85 @@
+/*
+ * --stats=json: the object stats_print_json writes for a snapshot: every
+ * field, exit reasons without a name merged into one "other" key, strings
+ * escaped, null before the first KVM_RUN.  (A real JSON parser reads the
+ * output of a real boot in tests/integration/vmm-tool.sh.)
+ */
+#include <check.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm/stats_report.h"
+
+static void print(const struct stats_snapshot *s, char *out, size_t len)
+{
+	memset(out, 0, len);
+	FILE *f = fmemopen(out, len, "w");
+	stats_print_json(s, f);
+	fclose(f);
+}
+
+START_TEST(full)
+{
+	static struct stats_snapshot s;
+	char out[4096];
+
+	memset(&s, 0, sizeof(s));
+	s.version = "0.1.0+git1.gabc";
+	s.exit_status = 3;
+	s.vcpus = 2;
+	s.memory = 512ULL << 20;
+	s.start_ns = 1000000;
+	s.first_run_ns = 13345678;
+	s.exits[KVM_EXIT_IO] = 40;
+	s.exits[KVM_EXIT_MMIO] = 2;
+	s.exits[KVM_EXIT_HLT] = 0;
+	s.exits[63] = 1; /* no name: "other" */
+	s.exits[62] = 2; /* no name either: the same key */
+	s.exits[VCPU_EXIT_INTR] = 5;
+	s.ndisks = 2;
+	s.disks[0] = (struct stats_disk){ "root.img", 100, 60, 90 };
+	s.disks[1] = (struct stats_disk){ "a \"b\"\\c\n\x01.img", 0, 0, 0 };
+	print(&s, out, sizeof(out));
+	ck_assert_str_eq(
+		out,
+		"{\"version\":\"0.1.0+git1.gabc\",\"exit_status\":3,\"vcpus\":2,"
+		"\"memory_bytes\":536870912,\"first_kvm_run_ms\":12.346,"
+		"\"exits\":{\"io\":40,\"mmio\":2,\"other\":3,\"interrupted\":5},"
+		"\"exits_total\":50,\"disks\":["
+		"{\"index\":0,\"path\":\"root.img\",\"requests\":100,\"kicks\":60,\"interrupts\":90},"
+		"{\"index\":1,\"path\":\"a \\\"b\\\"\\\\c\\n\\u0001.img\",\"requests\":0,\"kicks\":0,"
+		"\"interrupts\":0}]}\n");
+}
+END_TEST
+
+START_TEST(never_ran)
+{
+	static struct stats_snapshot s;
+	char out[1024];
+
+	memset(&s, 0, sizeof(s));
+	s.version = "v";
+	s.exit_status = 1;
+	s.vcpus = 1;
+	s.start_ns = 5;
+	print(&s, out, sizeof(out));
+	ck_assert_str_eq(
+		out, "{\"version\":\"v\",\"exit_status\":1,\"vcpus\":1,\"memory_bytes\":0,"
+		     "\"first_kvm_run_ms\":null,\"exits\":{},\"exits_total\":0,\"disks\":[]}\n");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stats_report");
+	TCase *t = tcase_create("json");
+	tcase_add_test(t, full);
+	tcase_add_test(t, never_ran);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}
