@@ -8,7 +8,6 @@
 
 #include <stdint.h>
 
-
 struct vm;
 struct vcpu;
 struct ram_bank;
@@ -18,7 +17,7 @@ struct console_frontend;
 /* What the kernel is booted from. */
 struct boot_config {
 	const char *kernel;
-	const char *initrd;     /* NULL: no initrd */
+	const char *initrd; /* NULL: no initrd */
 	const char *cmdline;
 };
 struct pci_bus;

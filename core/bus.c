@@ -71,8 +71,8 @@ static void remove_at(struct bus *b, size_t i)
 	b->nr--;
 }
 
-int bus_register(struct bus *b, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *opaque)
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *opaque)
 {
 	int ret = 0;
 
@@ -81,8 +81,8 @@ int bus_register(struct bus *b, uint64_t base, uint64_t len,
 			       (unsigned long long)base, (unsigned long long)len);
 	pthread_rwlock_wrlock(&b->lock);
 	if (overlaps(b, base, len, (size_t)-1)) {
-		ret = err_set("%s bus: range 0x%llx+0x%llx overlaps a registered device",
-			      b->name, (unsigned long long)base, (unsigned long long)len);
+		ret = err_set("%s bus: range 0x%llx+0x%llx overlaps a registered device", b->name,
+			      (unsigned long long)base, (unsigned long long)len);
 		goto out;
 	}
 	if (b->nr == b->cap) {

@@ -33,9 +33,9 @@ struct bus_range {
 };
 
 struct bus {
-	const char *name;               /* "pio" or "mmio", for messages */
+	const char *name; /* "pio" or "mmio", for messages */
 	pthread_rwlock_t lock;
-	struct bus_range *ranges;       /* sorted by base, never overlapping */
+	struct bus_range *ranges; /* sorted by base, never overlapping */
 	size_t nr, cap;
 };
 
@@ -43,8 +43,8 @@ void bus_init(struct bus *b, const char *name);
 void bus_destroy(struct bus *b);
 
 /* Fails (-1, err_msg set) on len 0, wrap-around or overlap. */
-int bus_register(struct bus *b, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *opaque);
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *opaque);
 
 /* Removes the range at base registered with opaque; -1 if there is none. */
 int bus_unregister(struct bus *b, uint64_t base, void *opaque);

@@ -113,8 +113,7 @@ static void set_msi(const struct irq_routing *r, struct kvm_irq_routing_entry *e
 	};
 }
 
-int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data,
-		uint32_t *gsi)
+int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi)
 {
 	int ret;
 	pthread_mutex_lock(&r->lock);
@@ -190,8 +189,8 @@ static int irqfd(int vm_fd, int fd, uint32_t gsi, uint32_t flags)
 {
 	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = gsi, .flags = flags };
 	if (ioctl(vm_fd, KVM_IRQFD, &req) < 0)
-		return err_errno("KVM_IRQFD %s fd %d gsi %u",
-				 flags ? "deassign" : "assign", fd, gsi);
+		return err_errno("KVM_IRQFD %s fd %d gsi %u", flags ? "deassign" : "assign", fd,
+				 gsi);
 	return 0;
 }
 
@@ -216,9 +215,8 @@ static int ioeventfd(int vm_fd, const struct ioeventfd *ev, uint32_t extra)
 			 (ev->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0),
 	};
 	if (ioctl(vm_fd, KVM_IOEVENTFD, &req) < 0)
-		return err_errno("KVM_IOEVENTFD %s %s 0x%llx len %u",
-				 extra ? "deassign" : "assign", ev->mmio ? "mmio" : "pio",
-				 (unsigned long long)ev->addr, ev->len);
+		return err_errno("KVM_IOEVENTFD %s %s 0x%llx len %u", extra ? "deassign" : "assign",
+				 ev->mmio ? "mmio" : "pio", (unsigned long long)ev->addr, ev->len);
 	return 0;
 }
 

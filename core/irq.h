@@ -23,9 +23,9 @@ struct irq_routing {
 	pthread_mutex_t lock;
 	struct kvm_irq_routing_entry *entries;
 	unsigned int nr, cap;
-	unsigned int max_routes;        /* KVM_CAP_IRQ_ROUTING */
-	uint32_t first_msi_gsi;         /* MSI GSIs are allocated from here up */
-	bool msi_devid;                 /* MSI routes carry the device ID
+	unsigned int max_routes; /* KVM_CAP_IRQ_ROUTING */
+	uint32_t first_msi_gsi;	 /* MSI GSIs are allocated from here up */
+	bool msi_devid;		 /* MSI routes carry the device ID
 					 * (KVM_MSI_VALID_DEVID: arm64 ITS) */
 };
 
@@ -44,8 +44,7 @@ int irq_routing_commit(struct irq_routing *r);
 /* Allocates a free GSI >= first_msi_gsi routed to an MSI (address, data)
  * from device devid (the PCI requester ID, used when msi_devid is set) and
  * commits; *gsi receives it. */
-int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data,
-		uint32_t *gsi);
+int irq_msi_add(struct irq_routing *r, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi);
 /* Changes the MSI message of a GSI returned by irq_msi_add and commits. */
 int irq_msi_update(struct irq_routing *r, uint32_t gsi, uint32_t devid, uint64_t addr,
 		   uint32_t data);

@@ -28,7 +28,7 @@ struct irq_msi_ops {
 struct ioeventfd {
 	uint64_t addr;
 	uint32_t len;
-	bool mmio;              /* false: port I/O */
+	bool mmio; /* false: port I/O */
 	bool datamatch;
 	uint64_t data;
 	int fd;

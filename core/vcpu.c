@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "core/vm.h"
 #include "core/thread.h"
+#include "core/vm.h"
 
 /* The signal that interrupts KVM_RUN.  Its handler does nothing: the point
  * is the EINTR.  Only vCPU threads unblock it. */
@@ -121,7 +121,8 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 		 * guest that crashed, and users who check only the status
 		 * must see a failure. */
 		vm_stop_msg(vm, VM_EXIT_GUEST_CRASH,
-			    "vCPU %u: the guest crashed (triple fault: KVM_EXIT_SHUTDOWN)", vcpu->id);
+			    "vCPU %u: the guest crashed (triple fault: KVM_EXIT_SHUTDOWN)",
+			    vcpu->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
@@ -147,8 +148,9 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_INTERNAL_ERROR:
 		vm_fail(vm, "vCPU %u: KVM internal error, suberror %u%s", vcpu->id,
 			run->internal.suberror,
-			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-			" (instruction emulation failed)" : "");
+			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				? " (instruction emulation failed)"
+				: "");
 		return false;
 	default:
 		vm_fail(vm, "vCPU %u: unexpected KVM exit reason %u", vcpu->id, reason);

@@ -15,7 +15,7 @@ struct kvm_run;
 /* KVM exit reasons are small integers; one more slot counts interruptions
  * (KVM_RUN returning EINTR, e.g. after a kick). */
 #define VCPU_EXIT_REASONS 64
-#define VCPU_EXIT_INTR    VCPU_EXIT_REASONS
+#define VCPU_EXIT_INTR	  VCPU_EXIT_REASONS
 
 struct vcpu {
 	struct vm *vm;

@@ -23,11 +23,11 @@ static const struct {
 	int cap;
 	const char *name;
 } required_caps[] = {
-	{ KVM_CAP_USER_MEMORY,    "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_IRQCHIP,        "KVM_CAP_IRQCHIP" },
-	{ KVM_CAP_IRQ_ROUTING,    "KVM_CAP_IRQ_ROUTING" },
-	{ KVM_CAP_IRQFD,          "KVM_CAP_IRQFD" },
-	{ KVM_CAP_IOEVENTFD,      "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 };
 
@@ -60,9 +60,10 @@ static int map_ram(struct vm *vm, uint64_t size)
 	uint64_t top = banks[n - 1].gpa + banks[n - 1].size;
 	uint64_t max = arch_max_ram_top(vm);
 	if (top > max)
-		return err_set("--memory %llu MiB does not fit in the guest's physical address space (RAM would end at 0x%llx, limit 0x%llx)",
-			       (unsigned long long)(size >> 20), (unsigned long long)top,
-			       (unsigned long long)max);
+		return err_set(
+			"--memory %llu MiB does not fit in the guest's physical address space (RAM would end at 0x%llx, limit 0x%llx)",
+			(unsigned long long)(size >> 20), (unsigned long long)top,
+			(unsigned long long)max);
 	if (size > SIZE_MAX)
 		return err_set("--memory %llu MiB is larger than this host can map",
 			       (unsigned long long)(size >> 20));
@@ -87,9 +88,10 @@ static int map_ram(struct vm *vm, uint64_t size)
 			.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + off),
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			return err_errno("KVM refused guest RAM at 0x%llx+0x%llx (KVM_SET_USER_MEMORY_REGION)",
-					 (unsigned long long)r.guest_phys_addr,
-					 (unsigned long long)r.memory_size);
+			return err_errno(
+				"KVM refused guest RAM at 0x%llx+0x%llx (KVM_SET_USER_MEMORY_REGION)",
+				(unsigned long long)r.guest_phys_addr,
+				(unsigned long long)r.memory_size);
 		if (guest_mem_add(&vm->mem, banks[i].gpa, banks[i].size, vm->ram + off))
 			return err_set("guest memory bank 0x%llx+0x%llx is invalid",
 				       (unsigned long long)banks[i].gpa,
@@ -218,8 +220,8 @@ void vm_join_vcpus(struct vm *vm)
 void vm_print_stats(const struct vm *vm, FILE *out)
 {
 	uint64_t total = 0;
-	fprintf(out, "vmm: exits to user space by reason (%u vCPU%s):\n",
-		vm->ncpus, vm->ncpus == 1 ? "" : "s");
+	fprintf(out, "vmm: exits to user space by reason (%u vCPU%s):\n", vm->ncpus,
+		vm->ncpus == 1 ? "" : "s");
 	if (vm->first_run_ns)
 		fprintf(out, "vmm: first KVM_RUN %.3f ms after start\n",
 			(double)(vm->first_run_ns - vm->start_ns) / 1e6);

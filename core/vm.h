@@ -26,12 +26,12 @@ struct ram_bank {
 struct vm {
 	int kvm_fd;
 	int vm_fd;
-	size_t run_size;                /* KVM_GET_VCPU_MMAP_SIZE */
+	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
 	unsigned int max_vcpus;
 
-	uint8_t *ram;                   /* one mapping for all RAM banks */
+	uint8_t *ram; /* one mapping for all RAM banks */
 	uint64_t ram_size;
-	struct ram_bank banks[GUEST_MEM_MAX_REGIONS];   /* from arch_ram_banks */
+	struct ram_bank banks[GUEST_MEM_MAX_REGIONS]; /* from arch_ram_banks */
 	unsigned int nbanks;
 	struct guest_mem mem;
 
@@ -46,7 +46,7 @@ struct vm {
 	 * thread waits on stop_fd (an eventfd), then stops the vCPUs. */
 	atomic_bool stopping;
 	int exit_status;
-	char fail_msg[512];             /* set by vm_fail(), printed by main */
+	char fail_msg[512]; /* set by vm_fail(), printed by main */
 	int stop_fd;
 
 	/* Start-up time (--stats): CLOCK_MONOTONIC when main started and
@@ -54,7 +54,7 @@ struct vm {
 	uint64_t start_ns;
 	uint64_t first_run_ns;
 
-	void *arch;                     /* owned by arch/ */
+	void *arch; /* owned by arch/ */
 };
 
 /* CLOCK_MONOTONIC in ns. */

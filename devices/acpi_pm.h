@@ -13,18 +13,21 @@
 
 #include "core/bus.h"
 
-#define ACPI_PM_NR_PORTS        3
-#define ACPI_PM_SLEEP_CONTROL   0
-#define ACPI_PM_SLEEP_STATUS    1
-#define ACPI_PM_RESET           2
+#define ACPI_PM_NR_PORTS      3
+#define ACPI_PM_SLEEP_CONTROL 0
+#define ACPI_PM_SLEEP_STATUS  1
+#define ACPI_PM_RESET	      2
 
-#define ACPI_PM_SLP_EN          0x20
-#define ACPI_PM_SLP_TYP_SHIFT   2
-#define ACPI_PM_SLP_TYP_MASK    0x1c
-#define ACPI_PM_S5              5
-#define ACPI_PM_RESET_VALUE     0x01
+#define ACPI_PM_SLP_EN	      0x20
+#define ACPI_PM_SLP_TYP_SHIFT 2
+#define ACPI_PM_SLP_TYP_MASK  0x1c
+#define ACPI_PM_S5	      5
+#define ACPI_PM_RESET_VALUE   0x01
 
-enum acpi_pm_event { ACPI_PM_POWEROFF, ACPI_PM_REBOOT };
+enum acpi_pm_event {
+	ACPI_PM_POWEROFF,
+	ACPI_PM_REBOOT
+};
 
 struct acpi_pm {
 	void (*event)(void *opaque, enum acpi_pm_event ev);

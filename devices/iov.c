@@ -49,8 +49,8 @@ size_t iov_from_buf(const struct iovec *iov, unsigned int n, size_t offset, cons
 	return done;
 }
 
-int iov_slice(const struct iovec *src, unsigned int n, size_t offset, size_t len,
-	      struct iovec *dst, unsigned int dst_cap)
+int iov_slice(const struct iovec *src, unsigned int n, size_t offset, size_t len, struct iovec *dst,
+	      unsigned int dst_cap)
 {
 	unsigned int out = 0;
 	for (unsigned int i = 0; i < n && len > 0; i++) {

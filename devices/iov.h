@@ -22,8 +22,8 @@ size_t iov_from_buf(const struct iovec *iov, unsigned int n, size_t offset, cons
  * Describes bytes [offset, offset + len) of src in dst.  Returns the number
  * of dst entries, or -1 if src is too short or dst has fewer than needed.
  */
-int iov_slice(const struct iovec *src, unsigned int n, size_t offset, size_t len,
-	      struct iovec *dst, unsigned int dst_cap);
+int iov_slice(const struct iovec *src, unsigned int n, size_t offset, size_t len, struct iovec *dst,
+	      unsigned int dst_cap);
 
 /* Pointer to the byte at offset, NULL past the end. */
 void *iov_byte_ptr(const struct iovec *iov, unsigned int n, size_t offset);

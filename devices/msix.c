@@ -137,7 +137,8 @@ int msix_init(struct msix *m, const struct msix_params *p)
 	if (p->table_bar >= PCI_NUM_BARS || p->pba_bar >= PCI_NUM_BARS ||
 	    (p->table_offset | p->pba_offset) & 7)
 		return err_set("MSI-X: table or PBA not in an 8-byte aligned place of a BAR");
-	if (p->pci->bars[p->table_bar].size < (uint64_t)p->table_offset + MSIX_TABLE_BYTES(p->nr_vectors) ||
+	if (p->pci->bars[p->table_bar].size <
+		    (uint64_t)p->table_offset + MSIX_TABLE_BYTES(p->nr_vectors) ||
 	    p->pci->bars[p->pba_bar].size < (uint64_t)p->pba_offset + MSIX_PBA_BYTES(p->nr_vectors))
 		return err_set("MSI-X: table or PBA does not fit in its BAR");
 	if (p->table_bar == p->pba_bar &&
@@ -235,10 +236,14 @@ void msix_config_write(struct msix *m, uint32_t reg, unsigned int len)
 static uint32_t entry_field(const struct msix_vector *v, unsigned int field)
 {
 	switch (field) {
-	case MSIX_ENTRY_ADDR_LO: return v->addr_lo;
-	case MSIX_ENTRY_ADDR_HI: return v->addr_hi;
-	case MSIX_ENTRY_DATA: return v->data;
-	default: return v->ctrl;
+	case MSIX_ENTRY_ADDR_LO:
+		return v->addr_lo;
+	case MSIX_ENTRY_ADDR_HI:
+		return v->addr_hi;
+	case MSIX_ENTRY_DATA:
+		return v->data;
+	default:
+		return v->ctrl;
 	}
 }
 

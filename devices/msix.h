@@ -22,42 +22,42 @@
 #include "core/irq_ops.h"
 #include "devices/pci.h"
 
-#define MSIX_MAX_VECTORS     2048
-#define MSIX_ENTRY_SIZE      16
-#define MSIX_CAP_SIZE        12
+#define MSIX_MAX_VECTORS 2048
+#define MSIX_ENTRY_SIZE	 16
+#define MSIX_CAP_SIZE	 12
 
 /* Capability layout (offsets from the capability). */
-#define MSIX_CAP_CONTROL     2          /* le16 */
-#define MSIX_CAP_TABLE       4          /* le32: offset | BIR */
-#define MSIX_CAP_PBA         8          /* le32: offset | BIR */
-#define MSIX_CONTROL_SIZE    0x07ff     /* table size - 1 */
+#define MSIX_CAP_CONTROL     2	    /* le16 */
+#define MSIX_CAP_TABLE	     4	    /* le32: offset | BIR */
+#define MSIX_CAP_PBA	     8	    /* le32: offset | BIR */
+#define MSIX_CONTROL_SIZE    0x07ff /* table size - 1 */
 #define MSIX_CONTROL_MASKALL 0x4000
 #define MSIX_CONTROL_ENABLE  0x8000
 
 /* Table entry layout. */
 #define MSIX_ENTRY_ADDR_LO   0
 #define MSIX_ENTRY_ADDR_HI   4
-#define MSIX_ENTRY_DATA      8
-#define MSIX_ENTRY_CTRL      12
+#define MSIX_ENTRY_DATA	     8
+#define MSIX_ENTRY_CTRL	     12
 #define MSIX_ENTRY_CTRL_MASK 1u
 
 struct msix_vector {
-	uint32_t addr_lo, addr_hi, data, ctrl;  /* the guest's table entry */
-	int fd;                 /* eventfd, from msix_init to msix_destroy */
-	bool routed;            /* gsi has an MSI route */
-	bool route_stale;       /* the entry changed since the route was set */
+	uint32_t addr_lo, addr_hi, data, ctrl; /* the guest's table entry */
+	int fd;				       /* eventfd, from msix_init to msix_destroy */
+	bool routed;			       /* gsi has an MSI route */
+	bool route_stale;		       /* the entry changed since the route was set */
 	uint32_t gsi;
-	bool attached;          /* fd is an irqfd on gsi */
-	bool pending;           /* a signal taken from fd while not attached */
+	bool attached; /* fd is an irqfd on gsi */
+	bool pending;  /* a signal taken from fd while not attached */
 };
 
 struct msix_params {
-	struct pci_function *pci;       /* receives the capability */
-	unsigned int nr_vectors;        /* 1..MSIX_MAX_VECTORS */
+	struct pci_function *pci; /* receives the capability */
+	unsigned int nr_vectors;  /* 1..MSIX_MAX_VECTORS */
 	unsigned int table_bar;
-	uint32_t table_offset;          /* 8-byte aligned */
+	uint32_t table_offset; /* 8-byte aligned */
 	unsigned int pba_bar;
-	uint32_t pba_offset;            /* 8-byte aligned */
+	uint32_t pba_offset; /* 8-byte aligned */
 	const struct irq_msi_ops *irq_ops;
 	void *irq_ctx;
 	/* Told when a KVM call made on the guest's behalf failed (the
@@ -69,15 +69,15 @@ struct msix_params {
 struct msix {
 	pthread_mutex_t lock;
 	struct msix_params p;
-	unsigned int cap;               /* capability offset in config space */
-	bool enabled, masked;           /* message control, as last written */
-	bool bus_master;                /* PCI_COMMAND_MASTER, as last written */
+	unsigned int cap;     /* capability offset in config space */
+	bool enabled, masked; /* message control, as last written */
+	bool bus_master;      /* PCI_COMMAND_MASTER, as last written */
 	struct msix_vector *vec;
 };
 
 /* Bytes the table and the PBA take for n vectors. */
-#define MSIX_TABLE_BYTES(n)  ((uint32_t)(n) * MSIX_ENTRY_SIZE)
-#define MSIX_PBA_BYTES(n)    ((((uint32_t)(n) + 63) / 64) * 8)
+#define MSIX_TABLE_BYTES(n) ((uint32_t)(n)*MSIX_ENTRY_SIZE)
+#define MSIX_PBA_BYTES(n)   ((((uint32_t)(n) + 63) / 64) * 8)
 
 /* Adds the capability and creates the vectors' eventfds, all masked. */
 int msix_init(struct msix *m, const struct msix_params *params);

@@ -8,8 +8,8 @@
 #include <endian.h>
 #include <string.h>
 
-#include "devices/pci_priv.h"
 #include "core/err.h"
+#include "devices/pci_priv.h"
 
 /* CONFIG_ADDRESS bits the latch keeps: enable, bus, device, function,
  * dword register.  Bits 30:24 are reserved (AMD's extended register
@@ -27,8 +27,8 @@ static struct pci_function *lookup(struct pci_bus *pb, unsigned int bus, unsigne
 	return pb->slots[dev];
 }
 
-static uint32_t config_read(struct pci_bus *pb, unsigned int bus, unsigned int dev,
-			    unsigned int fn, uint32_t reg, unsigned int len)
+static uint32_t config_read(struct pci_bus *pb, unsigned int bus, unsigned int dev, unsigned int fn,
+			    uint32_t reg, unsigned int len)
 {
 	uint32_t val = all_ones[len];
 
@@ -40,8 +40,8 @@ static uint32_t config_read(struct pci_bus *pb, unsigned int bus, unsigned int d
 	return val;
 }
 
-static void config_write(struct pci_bus *pb, unsigned int bus, unsigned int dev,
-			 unsigned int fn, uint32_t reg, unsigned int len, uint32_t val)
+static void config_write(struct pci_bus *pb, unsigned int bus, unsigned int dev, unsigned int fn,
+			 uint32_t reg, unsigned int len, uint32_t val)
 {
 	pthread_mutex_lock(&pb->lock);
 	struct pci_function *f = lookup(pb, bus, dev, fn);
@@ -114,7 +114,8 @@ static void pio_write(void *opaque, uint64_t offset, const void *data, unsigned 
 		pthread_mutex_unlock(&pb->lock);
 		if (ca & PCI_CONFIG_ENABLE)
 			config_write(pb, (ca >> 16) & 0xff, (ca >> 11) & 0x1f, (ca >> 8) & 7,
-				     (ca & 0xfc) + (uint32_t)(offset - 4), len, get_value(data, len));
+				     (ca & 0xfc) + (uint32_t)(offset - 4), len,
+				     get_value(data, len));
 	}
 }
 
@@ -152,8 +153,8 @@ const struct bus_ops pci_ecam_ops = { .read = ecam_read, .write = ecam_write };
 
 /* ---- bus ---- */
 
-int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base,
-		 uint64_t mem32_size, uint64_t mem64_base, uint64_t mem64_size)
+int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base, uint64_t mem32_size,
+		 uint64_t mem64_base, uint64_t mem64_size)
 {
 	if (mem32_base + mem32_size < mem32_base || mem32_base + mem32_size > (1ull << 32))
 		return err_set("PCI: 32-bit window 0x%llx+0x%llx is not below 4 GiB",

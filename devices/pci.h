@@ -25,64 +25,64 @@
 
 #include "core/bus.h"
 
-#define PCI_NUM_SLOTS      32
-#define PCI_CFG_SIZE       256        /* conventional config space */
-#define PCI_ECAM_FN_SIZE   4096       /* ECAM bytes per function */
-#define PCI_ECAM_BUS_SIZE  (1u << 20) /* ECAM bytes per bus */
-#define PCI_NUM_BARS       6
+#define PCI_NUM_SLOTS	  32
+#define PCI_CFG_SIZE	  256	     /* conventional config space */
+#define PCI_ECAM_FN_SIZE  4096	     /* ECAM bytes per function */
+#define PCI_ECAM_BUS_SIZE (1u << 20) /* ECAM bytes per bus */
+#define PCI_NUM_BARS	  6
 
 /* Legacy configuration mechanism #1: CONFIG_ADDRESS at 0xCF8 (dword),
  * CONFIG_DATA at 0xCFC-0xCFF; register PCI_PIO_LEN ports at PCI_PIO_BASE. */
-#define PCI_PIO_BASE       0xcf8
-#define PCI_PIO_LEN        8
-#define PCI_CONFIG_ENABLE  0x80000000u
+#define PCI_PIO_BASE	  0xcf8
+#define PCI_PIO_LEN	  8
+#define PCI_CONFIG_ENABLE 0x80000000u
 /* The PC chipset's reset control register sits in the same ports (0xCF9):
  * a byte write with RST_CPU set resets the machine (Linux's reboot=pci). */
-#define PCI_RESET_CONTROL  1          /* offset from PCI_PIO_BASE */
-#define PCI_RESET_RST_CPU  0x04
+#define PCI_RESET_CONTROL 1 /* offset from PCI_PIO_BASE */
+#define PCI_RESET_RST_CPU 0x04
 
 /* Type-0 header offsets. */
-#define PCI_VENDOR_ID      0x00
-#define PCI_DEVICE_ID      0x02
-#define PCI_COMMAND        0x04
-#define PCI_STATUS         0x06
-#define PCI_REVISION_ID    0x08
-#define PCI_CLASS_PROG     0x09
-#define PCI_CACHE_LINE     0x0c
-#define PCI_LATENCY_TIMER  0x0d
-#define PCI_HEADER_TYPE    0x0e
-#define PCI_BAR0           0x10
-#define PCI_SUBSYS_VENDOR  0x2c
-#define PCI_SUBSYS_ID      0x2e
-#define PCI_ROM_ADDRESS    0x30
-#define PCI_CAP_PTR        0x34
-#define PCI_INTERRUPT_LINE 0x3c
-#define PCI_INTERRUPT_PIN  0x3d
-#define PCI_CAP_START      0x40       /* first byte after the header */
+#define PCI_VENDOR_ID		 0x00
+#define PCI_DEVICE_ID		 0x02
+#define PCI_COMMAND		 0x04
+#define PCI_STATUS		 0x06
+#define PCI_REVISION_ID		 0x08
+#define PCI_CLASS_PROG		 0x09
+#define PCI_CACHE_LINE		 0x0c
+#define PCI_LATENCY_TIMER	 0x0d
+#define PCI_HEADER_TYPE		 0x0e
+#define PCI_BAR0		 0x10
+#define PCI_SUBSYS_VENDOR	 0x2c
+#define PCI_SUBSYS_ID		 0x2e
+#define PCI_ROM_ADDRESS		 0x30
+#define PCI_CAP_PTR		 0x34
+#define PCI_INTERRUPT_LINE	 0x3c
+#define PCI_INTERRUPT_PIN	 0x3d
+#define PCI_CAP_START		 0x40 /* first byte after the header */
 
-#define PCI_COMMAND_IO           0x0001
-#define PCI_COMMAND_MEMORY       0x0002
-#define PCI_COMMAND_MASTER       0x0004
+#define PCI_COMMAND_IO		 0x0001
+#define PCI_COMMAND_MEMORY	 0x0002
+#define PCI_COMMAND_MASTER	 0x0004
 #define PCI_COMMAND_INTX_DISABLE 0x0400
 
-#define PCI_STATUS_CAP_LIST      0x0010
+#define PCI_STATUS_CAP_LIST	 0x0010
 /* Error bits, write-one-to-clear. */
-#define PCI_STATUS_RW1C          0xf900
+#define PCI_STATUS_RW1C		0xf900
 
-#define PCI_BAR_MEM_64           0x4
-#define PCI_BAR_MEM_PREFETCH     0x8
-#define PCI_BAR_MEM_FLAGS        0xf
+#define PCI_BAR_MEM_64		0x4
+#define PCI_BAR_MEM_PREFETCH	0x8
+#define PCI_BAR_MEM_FLAGS	0xf
 
-#define PCI_CAP_ID_VNDR          0x09
-#define PCI_CAP_ID_MSIX          0x11
+#define PCI_CAP_ID_VNDR		0x09
+#define PCI_CAP_ID_MSIX		0x11
 
-#define PCI_CLASS_BRIDGE_HOST    0x060000u
-#define PCI_CLASS_STORAGE_OTHER  0x018000u
+#define PCI_CLASS_BRIDGE_HOST	0x060000u
+#define PCI_CLASS_STORAGE_OTHER 0x018000u
 
 /* The host bridge's identity: the one Firecracker and Cloud Hypervisor
  * present, which Linux binds nothing special to. */
-#define PCI_HOST_BRIDGE_VENDOR   0x8086
-#define PCI_HOST_BRIDGE_DEVICE   0x0d57
+#define PCI_HOST_BRIDGE_VENDOR 0x8086
+#define PCI_HOST_BRIDGE_DEVICE 0x0d57
 
 struct pci_function;
 
@@ -103,12 +103,12 @@ struct pci_function_ops {
 
 /* A memory BAR as the device declared it, and where it decodes now. */
 struct pci_bar {
-	uint64_t size;                  /* 0: unused (or upper half of a 64-bit BAR) */
-	uint32_t flags;                 /* PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH */
-	const struct bus_ops *ops;      /* the region's handlers on the MMIO bus */
+	uint64_t size;		   /* 0: unused (or upper half of a 64-bit BAR) */
+	uint32_t flags;		   /* PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH */
+	const struct bus_ops *ops; /* the region's handlers on the MMIO bus */
 	void *opaque;
-	bool sizing_lo, sizing_hi;      /* the guest wrote all-ones to that dword */
-	bool mapped;                    /* registered on the MMIO bus at map_addr */
+	bool sizing_lo, sizing_hi; /* the guest wrote all-ones to that dword */
+	bool mapped;		   /* registered on the MMIO bus at map_addr */
 	uint64_t map_addr;
 };
 
@@ -116,20 +116,20 @@ struct pci_bar {
 struct pci_id {
 	uint16_t vendor, device;
 	uint8_t revision;
-	uint32_t class_code;            /* base class << 16 | subclass << 8 | prog-if */
+	uint32_t class_code; /* base class << 16 | subclass << 8 | prog-if */
 	uint16_t subsys_vendor, subsys_id;
 };
 
 struct pci_function {
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE];    /* bits the guest may write */
-	uint8_t w1cmask[PCI_CFG_SIZE];  /* bits a guest 1 clears */
+	uint8_t wmask[PCI_CFG_SIZE];   /* bits the guest may write */
+	uint8_t w1cmask[PCI_CFG_SIZE]; /* bits a guest 1 clears */
 	struct pci_bar bars[PCI_NUM_BARS];
-	uint16_t cap_next_free;         /* where the next capability may go */
-	uint8_t cap_last;               /* offset of the last capability, 0: none */
+	uint16_t cap_next_free; /* where the next capability may go */
+	uint8_t cap_last;	/* offset of the last capability, 0: none */
 	const struct pci_function_ops *ops;
 	void *opaque;
-	struct pci_bus *bus;            /* NULL until plugged */
+	struct pci_bus *bus; /* NULL until plugged */
 	unsigned int slot;
 };
 
@@ -142,8 +142,8 @@ struct pci_window {
 
 struct pci_bus {
 	pthread_mutex_t lock;
-	struct bus *mmio;               /* where BARs decode */
-	uint32_t config_address;        /* the 0xCF8 latch */
+	struct bus *mmio;	 /* where BARs decode */
+	uint32_t config_address; /* the 0xCF8 latch */
 	struct pci_window mem32, mem64;
 	struct pci_function host_bridge;
 	struct pci_function *slots[PCI_NUM_SLOTS];
@@ -163,8 +163,8 @@ extern const struct bus_ops pci_ecam_ops;
  * from the 32-bit window when mem64_size is 0).  Windows must not wrap and
  * the 32-bit one must lie below 4 GiB.
  */
-int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base,
-		 uint64_t mem32_size, uint64_t mem64_base, uint64_t mem64_size);
+int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base, uint64_t mem32_size,
+		 uint64_t mem64_base, uint64_t mem64_size);
 
 /* Unplugs every function (their BARs leave the MMIO bus). */
 void pci_bus_destroy(struct pci_bus *pb);
@@ -185,8 +185,8 @@ void pci_function_init(struct pci_function *f, const struct pci_id *id,
  * While it decodes, [addr, addr + size) is registered on the MMIO bus with
  * ops/opaque (offsets relative to the BAR).  Before plugging only.
  */
-int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size,
-			 uint32_t flags, const struct bus_ops *ops, void *opaque);
+int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size, uint32_t flags,
+			 const struct bus_ops *ops, void *opaque);
 
 /*
  * Appends a capability of len bytes (>= 2, including the ID and next

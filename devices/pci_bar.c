@@ -9,8 +9,8 @@
 #include "devices/pci.h"
 #include "devices/pci_priv.h"
 
-int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size,
-			 uint32_t flags, const struct bus_ops *ops, void *opaque)
+int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size, uint32_t flags,
+			 const struct bus_ops *ops, void *opaque)
 {
 	bool is64 = flags & PCI_BAR_MEM_64;
 	uint32_t reg = PCI_BAR0 + 4 * bar;
@@ -26,12 +26,14 @@ int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size
 	    (is64 && f->bars[bar + 1].size))
 		return -1;
 
-	f->bars[bar] = (struct pci_bar){ .size = size, .flags = flags, .ops = ops, .opaque = opaque };
+	f->bars[bar] =
+		(struct pci_bar){ .size = size, .flags = flags, .ops = ops, .opaque = opaque };
 	/* The flag bits sit below the size, so they survive any write. */
 	pci_cfg_set32(f, reg, flags);
 	pci_cfg_set32(f, reg + 4 * is64, is64 ? 0 : flags);
 	for (unsigned int i = 0; i < 4; i++)
-		f->wmask[reg + i] = (uint8_t)(((uint32_t)mask & ~(uint32_t)PCI_BAR_MEM_FLAGS) >> (8 * i));
+		f->wmask[reg + i] =
+			(uint8_t)(((uint32_t)mask & ~(uint32_t)PCI_BAR_MEM_FLAGS) >> (8 * i));
 	if (is64)
 		for (unsigned int i = 0; i < 4; i++)
 			f->wmask[reg + 4 + i] = (uint8_t)((mask >> 32) >> (8 * i));
@@ -129,8 +131,7 @@ static void bar_update(struct pci_function *f, unsigned int bar, bool memory_on)
 	struct pci_bar *b = &f->bars[bar];
 	struct bus *mmio = f->bus->mmio;
 	uint64_t addr = bar_address(f, bar);
-	bool want = memory_on && !b->sizing_lo && !b->sizing_hi &&
-		    addr + b->size - 1 >= addr;
+	bool want = memory_on && !b->sizing_lo && !b->sizing_hi && addr + b->size - 1 >= addr;
 
 	if (!want) {
 		bar_unmap(f, bar);

@@ -63,8 +63,8 @@ void pci_function_init(struct pci_function *f, const struct pci_id *id,
 	pci_cfg_set16(f, PCI_SUBSYS_ID, id->subsys_id);
 	/* No I/O BARs and no INTx line to speak of: I/O space enable stays
 	 * 0; INTx disable is writable because drivers set it with MSI-X. */
-	set_wmask16(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-				    PCI_COMMAND_INTX_DISABLE);
+	set_wmask16(f, PCI_COMMAND,
+		    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	f->w1cmask[PCI_STATUS] = (uint8_t)PCI_STATUS_RW1C;
 	f->w1cmask[PCI_STATUS + 1] = (uint8_t)(PCI_STATUS_RW1C >> 8);
 	/* Scratch registers for the OS; they mean nothing to us. */
@@ -125,8 +125,7 @@ static bool overlaps(uint32_t reg, unsigned int len, uint32_t start, uint32_t en
 	return reg < end && reg + len > start;
 }
 
-void pci_function_config_write(struct pci_function *f, uint32_t reg, unsigned int len,
-			       uint32_t val)
+void pci_function_config_write(struct pci_function *f, uint32_t reg, unsigned int len, uint32_t val)
 {
 	if (reg >= PCI_CFG_SIZE)
 		return;
@@ -134,7 +133,7 @@ void pci_function_config_write(struct pci_function *f, uint32_t reg, unsigned in
 		uint8_t b = (uint8_t)(val >> (8 * i));
 		uint32_t o = reg + i;
 		f->cfg[o] = (uint8_t)((f->cfg[o] & ~f->wmask[o]) | (b & f->wmask[o]));
-		f->cfg[o] &= (uint8_t)~(b & f->w1cmask[o]);
+		f->cfg[o] &= (uint8_t) ~(b & f->w1cmask[o]);
 	}
 	if (overlaps(reg, len, PCI_BAR0, PCI_BAR0 + 4 * PCI_NUM_BARS))
 		pci_bars_written(f, reg, len, val);

@@ -9,17 +9,17 @@
 #ifndef DEVICES_PVPANIC_H
 #define DEVICES_PVPANIC_H
 
-#include <misc/pvpanic.h>       /* PVPANIC_PANICKED, PVPANIC_CRASH_LOADED */
+#include <misc/pvpanic.h> /* PVPANIC_PANICKED, PVPANIC_CRASH_LOADED */
 #include <stdint.h>
 
 #include "devices/pci.h"
 
-#define PVPANIC_PCI_VENDOR   0x1b36     /* Red Hat, as QEMU's */
+#define PVPANIC_PCI_VENDOR   0x1b36 /* Red Hat, as QEMU's */
 #define PVPANIC_PCI_DEVICE   0x0011
 #define PVPANIC_PCI_REVISION 1
-#define PVPANIC_PCI_CLASS    0x088000u  /* system peripheral, other */
-#define PVPANIC_BAR          0
-#define PVPANIC_BAR_SIZE     16         /* the smallest memory BAR */
+#define PVPANIC_PCI_CLASS    0x088000u /* system peripheral, other */
+#define PVPANIC_BAR	     0
+#define PVPANIC_BAR_SIZE     16 /* the smallest memory BAR */
 
 struct pvpanic {
 	struct pci_function pci;

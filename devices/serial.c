@@ -33,7 +33,7 @@ void serial_init(struct serial *s, const struct serial_backend *be)
 	s->lsr = UART_LSR_THRE | UART_LSR_TEMT;
 	/* A modem that is always there: carrier, data set ready, clear to send. */
 	s->msr = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
-	s->dll = 0x0c;          /* 9600 baud, as after a PC BIOS */
+	s->dll = 0x0c; /* 9600 baud, as after a PC BIOS */
 }
 
 void serial_destroy(struct serial *s)
@@ -138,12 +138,12 @@ uint8_t serial_read_reg(struct serial *s, unsigned int off)
 	case UART_LSR:
 		v = s->lsr;
 		/* Error bits clear on read. */
-		s->lsr &= (uint8_t)~(UART_LSR_OE | UART_LSR_BI);
+		s->lsr &= (uint8_t) ~(UART_LSR_OE | UART_LSR_BI);
 		update_irq(s);
 		break;
 	case UART_MSR:
 		v = s->msr;
-		s->msr &= 0xf0;         /* delta bits clear on read */
+		s->msr &= 0xf0; /* delta bits clear on read */
 		update_irq(s);
 		break;
 	case UART_SCR:
@@ -186,8 +186,8 @@ void serial_write_reg(struct serial *s, unsigned int off, uint8_t val)
 			/* Enabling THRI while THR is empty raises the interrupt
 			 * (as 8250s do, and Linux's THRE test expects). */
 			if (changed & UART_IER_THRI)
-				s->thr_ipending = (s->ier & UART_IER_THRI) &&
-						  (s->lsr & UART_LSR_THRE);
+				s->thr_ipending =
+					(s->ier & UART_IER_THRI) && (s->lsr & UART_LSR_THRE);
 			update_irq(s);
 		}
 		break;
@@ -198,7 +198,7 @@ void serial_write_reg(struct serial *s, unsigned int off, uint8_t val)
 			rx_flush(s);
 			wake = true;
 		}
-		s->fcr = val & 0xc9;    /* enable, DMA mode, trigger level */
+		s->fcr = val & 0xc9; /* enable, DMA mode, trigger level */
 		update_irq(s);
 		break;
 	case UART_LCR:
@@ -215,7 +215,7 @@ void serial_write_reg(struct serial *s, unsigned int off, uint8_t val)
 		break;
 	case UART_LSR:
 	case UART_MSR:
-		break;                  /* read-only (factory test use only) */
+		break; /* read-only (factory test use only) */
 	case UART_SCR:
 		s->scr = val;
 		break;
@@ -230,7 +230,9 @@ static void serial_bus_read(void *opaque, uint64_t offset, void *data, unsigned 
 	uint8_t *d = data;
 	/* Wider accesses read consecutive registers, as on the ISA bus. */
 	for (unsigned int i = 0; i < len; i++)
-		d[i] = offset + i < SERIAL_NR_REGS ? serial_read_reg(opaque, (unsigned int)(offset + i)) : 0xff;
+		d[i] = offset + i < SERIAL_NR_REGS
+			       ? serial_read_reg(opaque, (unsigned int)(offset + i))
+			       : 0xff;
 }
 
 static void serial_bus_write(void *opaque, uint64_t offset, const void *data, unsigned int len)

@@ -52,7 +52,8 @@ void cli_usage(FILE *out)
 		"Exit status: 0 when the guest powers off or reboots (or the value written\n"
 		"to the debug-exit port 0xf4, see vmm(1)), 1 on a runtime error, 2 on a\n"
 		"usage error.\n",
-		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS, DISK_MAX_QUEUES);
+		CLI_DEFAULT_CMDLINE, CLI_MAX_CPUS, CLI_DEFAULT_CPUS, CLI_MAX_DISKS,
+		DISK_MAX_QUEUES);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -62,7 +63,9 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	unsigned int shift = 20;
 
 	if (!isdigit((unsigned char)*p))
-		return err_set("invalid memory size '%s': expected a number with an optional K, M, G or T suffix", s);
+		return err_set(
+			"invalid memory size '%s': expected a number with an optional K, M, G or T suffix",
+			s);
 	for (; isdigit((unsigned char)*p); p++) {
 		unsigned int d = (unsigned int)(*p - '0');
 		if (n > (UINT64_MAX - d) / 10)
@@ -71,10 +74,18 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	}
 	if (*p) {
 		switch (toupper((unsigned char)*p)) {
-		case 'K': shift = 10; break;
-		case 'M': shift = 20; break;
-		case 'G': shift = 30; break;
-		case 'T': shift = 40; break;
+		case 'K':
+			shift = 10;
+			break;
+		case 'M':
+			shift = 20;
+			break;
+		case 'G':
+			shift = 30;
+			break;
+		case 'T':
+			shift = 40;
+			break;
 		default:
 			return err_set("invalid memory size '%s': unknown suffix '%s'", s, p);
 		}
@@ -98,10 +109,12 @@ static int parse_cpus(const char *s, unsigned int *cpus)
 	char *end;
 	errno = 0;
 	if (!isdigit((unsigned char)*s))
-		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s, CLI_MAX_CPUS);
+		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s,
+			       CLI_MAX_CPUS);
 	unsigned long v = strtoul(s, &end, 10);
 	if (*end || errno)
-		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s, CLI_MAX_CPUS);
+		return err_set("invalid --cpus '%s': expected a number from 1 to %d", s,
+			       CLI_MAX_CPUS);
 	if (v == 0 || v > CLI_MAX_CPUS)
 		return err_set("--cpus %s is out of range: 1 to %d", s, CLI_MAX_CPUS);
 	*cpus = (unsigned int)v;
@@ -120,20 +133,31 @@ static int parse_disk(const char *s, struct vm_config *cfg)
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out)
 {
-	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY,
-	       OPT_DISK, OPT_STATS, OPT_STATS_FILE, OPT_CHECK_HOST, OPT_HELP, OPT_VERSION };
+	enum {
+		OPT_KERNEL = 256,
+		OPT_INITRD,
+		OPT_CMDLINE,
+		OPT_CPUS,
+		OPT_MEMORY,
+		OPT_DISK,
+		OPT_STATS,
+		OPT_STATS_FILE,
+		OPT_CHECK_HOST,
+		OPT_HELP,
+		OPT_VERSION
+	};
 	static const struct option opts[] = {
-		{ "kernel",  required_argument, NULL, OPT_KERNEL },
-		{ "initrd",  required_argument, NULL, OPT_INITRD },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
 		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-		{ "cpus",    required_argument, NULL, OPT_CPUS },
-		{ "memory",  required_argument, NULL, OPT_MEMORY },
-		{ "disk",    required_argument, NULL, OPT_DISK },
-		{ "stats",   optional_argument, NULL, OPT_STATS },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "stats", optional_argument, NULL, OPT_STATS },
 		{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
-		{ "check-host", no_argument,    NULL, OPT_CHECK_HOST },
-		{ "help",    no_argument,       NULL, OPT_HELP },
-		{ "version", no_argument,       NULL, OPT_VERSION },
+		{ "check-host", no_argument, NULL, OPT_CHECK_HOST },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 
@@ -151,9 +175,15 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *ou
 		if (c == -1)
 			break;
 		switch (c) {
-		case OPT_KERNEL:  cfg->kernel = optarg; break;
-		case OPT_INITRD:  cfg->initrd = optarg; break;
-		case OPT_CMDLINE: cfg->cmdline = optarg; break;
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = optarg;
+			break;
 		case OPT_CPUS:
 			if (parse_cpus(optarg, &cfg->cpus))
 				return CLI_USAGE;

@@ -15,28 +15,28 @@
 #define CLI_DEFAULT_MEMORY  (512ULL << 20)
 #define CLI_DEFAULT_CMDLINE "console=ttyS0"
 /* MADT local-APIC entries carry an 8-bit APIC ID, and 0xff is broadcast. */
-#define CLI_MAX_CPUS        254
+#define CLI_MAX_CPUS 254
 /* Each disk is a PCI function on bus 0 (31 slots beside the host bridge). */
-#define CLI_MAX_DISKS       16
+#define CLI_MAX_DISKS 16
 
 struct vm_config {
 	const char *kernel;
-	const char *initrd;     /* NULL: no initrd */
+	const char *initrd; /* NULL: no initrd */
 	const char *cmdline;
 	unsigned int cpus;
-	uint64_t memory;        /* bytes, a multiple of 4 KiB */
-	bool stats;             /* print exit counters at exit */
-	bool stats_json;        /* --stats=json: as one JSON object */
+	uint64_t memory;	/* bytes, a multiple of 4 KiB */
+	bool stats;		/* print exit counters at exit */
+	bool stats_json;	/* --stats=json: as one JSON object */
 	const char *stats_file; /* --stats-file: there, not stderr; NULL: stderr */
 	unsigned int ndisks;
-	struct disk_config disks[CLI_MAX_DISKS];  /* --disk, in order: vda, vdb, ... */
+	struct disk_config disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 };
 
 enum cli_result {
-	CLI_RUN,        /* config filled in: start the VM */
-	CLI_DONE,       /* --help or --version printed: exit 0 */
+	CLI_RUN,	/* config filled in: start the VM */
+	CLI_DONE,	/* --help or --version printed: exit 0 */
 	CLI_CHECK_HOST, /* --check-host: check the host, exit with its verdict */
-	CLI_USAGE,      /* bad usage: err_msg() says why, exit 2 */
+	CLI_USAGE,	/* bad usage: err_msg() says why, exit 2 */
 };
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, FILE *out);

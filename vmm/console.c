@@ -168,7 +168,9 @@ void console_flush(struct console *c)
 
 struct console_backend console_backend(struct console *c)
 {
-	return (struct console_backend){ .output = console_output, .wakeup = console_wakeup, .opaque = c };
+	return (struct console_backend){ .output = console_output,
+					 .wakeup = console_wakeup,
+					 .opaque = c };
 }
 
 void console_output(void *opaque, const uint8_t *buf, size_t len)
@@ -212,8 +214,7 @@ void console_wakeup(void *opaque)
 	(void)!write(c->wake_fd, &one, sizeof(one));
 }
 
-size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out,
-		      bool *quit)
+size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out, bool *quit)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -250,8 +251,8 @@ static void watch_input(struct console *c, bool on)
 static bool deliver(struct console *c)
 {
 	if (c->pend_len > c->pend_off)
-		c->pend_off += c->fe.rx(c->fe.opaque, c->pending + c->pend_off,
-					c->pend_len - c->pend_off);
+		c->pend_off +=
+			c->fe.rx(c->fe.opaque, c->pending + c->pend_off, c->pend_len - c->pend_off);
 	if (c->pend_off < c->pend_len)
 		return false;
 	c->pend_off = c->pend_len = 0;
@@ -330,8 +331,8 @@ int console_attach(struct console *c, struct loop *l, const struct console_front
 	/* Edge-triggered: buffered output exists only after a write found
 	 * stdout full, so the next room it gets is an edge.  Regular files
 	 * (EPERM) never fill up; no stdout (EBADF) takes nothing. */
-	if (c->out_fd >= 0 && loop_add(l, &c->out_watch, EPOLLOUT | EPOLLET) &&
-	    errno != EPERM && errno != EBADF)
+	if (c->out_fd >= 0 && loop_add(l, &c->out_watch, EPOLLOUT | EPOLLET) && errno != EPERM &&
+	    errno != EBADF)
 		return -1;
 	if (loop_add(l, &c->in_watch, EPOLLIN) == 0) {
 		c->in_watched = true;

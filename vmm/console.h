@@ -24,24 +24,24 @@
 #include "core/console_io.h"
 #include "core/loop.h"
 
-#define CONSOLE_ESCAPE 0x01     /* Ctrl-A */
-#define CONSOLE_OUT_BUF 65536   /* guest output waiting for a slow stdout */
+#define CONSOLE_ESCAPE	0x01  /* Ctrl-A */
+#define CONSOLE_OUT_BUF 65536 /* guest output waiting for a slow stdout */
 
 /* The device the console feeds. */
 struct console {
 	int in_fd, out_fd;
 	bool is_tty, raw;
 	struct termios saved;
-	bool in_pollable;       /* false for regular files: read on demand */
+	bool in_pollable; /* false for regular files: read on demand */
 	bool in_eof;
 	bool in_watched;
-	bool escape;            /* the previous input byte was Ctrl-A */
-	uint8_t pending[256];   /* read and filtered, not yet accepted */
+	bool escape;	      /* the previous input byte was Ctrl-A */
+	uint8_t pending[256]; /* read and filtered, not yet accepted */
 	size_t pend_off, pend_len;
 	struct console_frontend fe;
 	void (*quit)(void *opaque);
 	void *quit_opaque;
-	int wake_fd;            /* eventfd: the frontend has room again */
+	int wake_fd; /* eventfd: the frontend has room again */
 	struct loop *loop;
 	struct loop_watch in_watch, wake_watch, out_watch;
 
@@ -50,8 +50,8 @@ struct console {
 	pthread_mutex_t out_lock;
 	uint8_t out_buf[CONSOLE_OUT_BUF];
 	size_t out_head, out_len;
-	uint64_t out_dropped;           /* bytes lost to a full buffer */
-	bool out_broken;                /* EPIPE or another hard error: discard */
+	uint64_t out_dropped; /* bytes lost to a full buffer */
+	bool out_broken;      /* EPIPE or another hard error: discard */
 };
 
 /* Sets the terminal to raw mode if in_fd is one.  The terminal is restored
@@ -93,7 +93,6 @@ void console_wakeup(void *opaque);
 
 /* The escape filter: copies in[0..n) to out (room for n bytes), handling
  * Ctrl-A sequences; returns the bytes written and sets *quit on Ctrl-A x. */
-size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out,
-		      bool *quit);
+size_t console_filter(struct console *c, const uint8_t *in, size_t n, uint8_t *out, bool *quit);
 
 #endif

@@ -3,13 +3,13 @@
 
 #include <stdio.h>
 
+#include "core/arch.h"
+#include "core/err.h"
+#include "core/vm.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/pci.h"
-#include "core/arch.h"
-#include "core/err.h"
-#include "core/vm.h"
 
 _Static_assert(DISK_MAX_QUEUES <= VIRTIO_BLK_MAX_QUEUES, "--disk queues= beyond virtio-blk's");
 
@@ -76,7 +76,8 @@ void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 		if (ds->d[i].vdev == NULL)
 			continue;
 		blk_device_stats(ds->d[i].vdev, &st);
-		fprintf(out, "vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged\n",
+		fprintf(out,
+			"vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged\n",
 			i, (unsigned long long)st.requests, (unsigned long long)st.kicks,
 			(unsigned long long)st.interrupts, (unsigned long long)st.merged);
 	}

@@ -47,8 +47,7 @@ static int parse_queues(const char *value, unsigned int *out)
 	for (; *p >= '0' && *p <= '9' && n <= DISK_MAX_QUEUES; p++)
 		n = n * 10 + (unsigned long)(*p - '0');
 	if (p == value || *p != '\0' || n < 1 || n > DISK_MAX_QUEUES) {
-		err_set("--disk queues=%s: expected a number from 1 to %u", value,
-			 DISK_MAX_QUEUES);
+		err_set("--disk queues=%s: expected a number from 1 to %u", value, DISK_MAX_QUEUES);
 		return -1;
 	}
 	*out = (unsigned int)n;

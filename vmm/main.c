@@ -27,7 +27,10 @@
 #include "vmm/stats_report.h"
 
 /* Exit statuses of vmm itself (the guest's own are 0 and debug-exit values). */
-enum { STATUS_ERROR = 1, STATUS_USAGE = 2 };
+enum {
+	STATUS_ERROR = 1,
+	STATUS_USAGE = 2
+};
 
 struct app {
 	struct vm_config cfg;
@@ -37,8 +40,8 @@ struct app {
 	struct vm_disks disks;
 	struct loop_watch stop_watch, sig_watch;
 	int sig_fd;
-	int signo;      /* the signal that ended us, or 0 */
-	FILE *stats_out;        /* --stats: stderr or the --stats-file */
+	int signo;	 /* the signal that ended us, or 0 */
+	FILE *stats_out; /* --stats: stderr or the --stats-file */
 	/* What app_init got to, for app_exit. */
 	bool have_vm, have_loop, have_con;
 };
@@ -110,7 +113,9 @@ static int app_init(struct app *a)
 	a->have_con = true;
 
 	struct console_backend con_be = console_backend(&a->con);
-	struct boot_config boot = { .kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->cmdline };
+	struct boot_config boot = { .kernel = cfg->kernel,
+				    .initrd = cfg->initrd,
+				    .cmdline = cfg->cmdline };
 	if (arch_platform_init(&a->vm, &con_be, &fe) || vm_disks_attach(&a->disks, &a->vm, cfg) ||
 	    arch_boot_load(&a->vm, &boot))
 		return -1;
@@ -140,7 +145,8 @@ static int app_run(struct app *a)
 	console_flush(&a->con);
 	uint64_t lost = console_lost(&a->con);
 	if (lost)
-		fprintf(stderr, "vmm: console: %llu bytes of guest output lost (stdout was not read fast enough)\n",
+		fprintf(stderr,
+			"vmm: console: %llu bytes of guest output lost (stdout was not read fast enough)\n",
 			(unsigned long long)lost);
 	if (a->vm.fail_msg[0])
 		fprintf(stderr, "vmm: %s\n", a->vm.fail_msg);
@@ -173,7 +179,7 @@ static void app_exit(struct app *a)
 
 int main(int argc, char **argv)
 {
-	static struct app app = { .sig_fd = -1 };   /* large: the --disk table */
+	static struct app app = { .sig_fd = -1 }; /* large: the --disk table */
 	struct app *a = &app;
 	int status;
 

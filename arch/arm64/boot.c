@@ -19,15 +19,23 @@ static uint64_t get_le(const uint8_t *p, size_t off, unsigned int n)
 	return v;
 }
 
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
-static uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+static uint64_t align_down(uint64_t v, uint64_t a)
+{
+	return v & ~(a - 1);
+}
 
 int arm64_image_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct arm64_image *img)
 {
 	if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
-		return err_set("a gzip-compressed kernel: arm64 needs the uncompressed Image (gunzip it)");
+		return err_set(
+			"a gzip-compressed kernel: arm64 needs the uncompressed Image (gunzip it)");
 	if (len < ARM64_IMAGE_HEADER_SIZE || file_size < ARM64_IMAGE_HEADER_SIZE)
-		return err_set("too short for an arm64 Image (%llu bytes)", (unsigned long long)file_size);
+		return err_set("too short for an arm64 Image (%llu bytes)",
+			       (unsigned long long)file_size);
 	if (get_le(buf, ARM64_IMAGE_MAGIC_OFF, 4) != ARM64_IMAGE_MAGIC)
 		return err_set("not an arm64 Image (no ARM\\x64 magic at offset 56)");
 	uint64_t flags = get_le(buf, ARM64_IMAGE_FLAGS, 8);
@@ -46,7 +54,8 @@ int arm64_image_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct
 		return err_set("arm64 Image: text offset 0x%llx is not a page offset within 2 MiB",
 			       (unsigned long long)img->text_offset);
 	if (img->size > (1ULL << 40))
-		return err_set("arm64 Image: size 0x%llx is implausible", (unsigned long long)img->size);
+		return err_set("arm64 Image: size 0x%llx is implausible",
+			       (unsigned long long)img->size);
 	return 0;
 }
 
@@ -69,8 +78,9 @@ int arm64_boot_place(const struct arm64_image *img, uint64_t ram_base, uint64_t 
 	if (initrd_size) {
 		uint64_t room = l->fdt - align_up(l->kernel_end, PAGE_SIZE);
 		if (initrd_size > room)
-			return err_set("the initrd (%llu MiB) does not fit in RAM beside the kernel",
-				       (unsigned long long)(initrd_size >> 20));
+			return err_set(
+				"the initrd (%llu MiB) does not fit in RAM beside the kernel",
+				(unsigned long long)(initrd_size >> 20));
 		l->initrd = align_down(l->fdt - initrd_size, PAGE_SIZE);
 		l->initrd_size = initrd_size;
 	}
@@ -123,8 +133,8 @@ static int load_file(struct guest_mem *mem, int fd, const char *what, const char
 	return read_all(fd, what, path, dst, (size_t)size);
 }
 
-int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size,
-		    const char *kernel, const char *initrd, struct arm64_boot_layout *l)
+int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size, const char *kernel,
+		    const char *initrd, struct arm64_boot_layout *l)
 {
 	uint8_t hdr[ARM64_IMAGE_HEADER_SIZE] = { 0 };
 	struct arm64_image img;

@@ -13,16 +13,16 @@
 #include "core/guest_mem.h"
 
 #define ARM64_IMAGE_HEADER_SIZE 64
-#define ARM64_IMAGE_MAGIC       0x644d5241u     /* "ARM\x64" at offset 56 */
-#define ARM64_IMAGE_TEXT_OFFSET 8               /* le64 */
-#define ARM64_IMAGE_SIZE        16              /* le64: bytes the kernel uses from its load address */
-#define ARM64_IMAGE_FLAGS       24              /* le64 */
-#define ARM64_IMAGE_MAGIC_OFF   56              /* le32 */
-#define ARM64_IMAGE_FLAG_BE     1u              /* bit 0: big-endian kernel */
+#define ARM64_IMAGE_MAGIC	0x644d5241u /* "ARM\x64" at offset 56 */
+#define ARM64_IMAGE_TEXT_OFFSET 8	    /* le64 */
+#define ARM64_IMAGE_SIZE	16	    /* le64: bytes the kernel uses from its load address */
+#define ARM64_IMAGE_FLAGS	24	    /* le64 */
+#define ARM64_IMAGE_MAGIC_OFF	56	    /* le32 */
+#define ARM64_IMAGE_FLAG_BE	1u	    /* bit 0: big-endian kernel */
 
 struct arm64_image {
-	uint64_t text_offset;           /* from a 2 MiB aligned base */
-	uint64_t size;                  /* the kernel's footprint (>= the file) */
+	uint64_t text_offset; /* from a 2 MiB aligned base */
+	uint64_t size;	      /* the kernel's footprint (>= the file) */
 	uint64_t file_size;
 };
 
@@ -38,14 +38,14 @@ int arm64_image_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct
 struct arm64_boot_layout {
 	uint64_t kernel, kernel_end;
 	uint64_t fdt;
-	uint64_t initrd, initrd_size;   /* size 0: none */
+	uint64_t initrd, initrd_size; /* size 0: none */
 };
 int arm64_boot_place(const struct arm64_image *img, uint64_t ram_base, uint64_t ram_size,
 		     uint64_t initrd_size, struct arm64_boot_layout *l);
 
 /* Reads the kernel (and the initrd unless NULL) into guest memory; the
  * device tree is written later at l->fdt. */
-int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size,
-		    const char *kernel, const char *initrd, struct arm64_boot_layout *l);
+int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size, const char *kernel,
+		    const char *initrd, struct arm64_boot_layout *l);
 
 #endif

@@ -18,19 +18,19 @@
 #include <stdio.h>
 
 #include "arch/arm64/layout.h"
+#include "core/err.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "core/err.h"
 
 /* GIC interrupt specifier: type, number, flags (bindings/interrupt-
  * controller/arm,gic-v3.yaml). */
-#define GIC_FDT_SPI             0
-#define GIC_FDT_PPI             1
-#define IRQ_TYPE_LEVEL_HIGH     4
+#define GIC_FDT_SPI	    0
+#define GIC_FDT_PPI	    1
+#define IRQ_TYPE_LEVEL_HIGH 4
 
 /* PCI address space codes in the first cell of a ranges entry. */
-#define FDT_PCI_MEM32           0x02000000u
-#define FDT_PCI_MEM64           0x03000000u
+#define FDT_PCI_MEM32 0x02000000u
+#define FDT_PCI_MEM64 0x03000000u
 
 /* Every libfdt call below returns 0 or a negative FDT_ERR_*; the first
  * failure is kept and the rest are skipped. */
@@ -126,8 +126,10 @@ static void node_memory(struct writer *w, const struct arm64_fdt_config *cfg)
 	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)cfg->ram_base);
 	begin(w, name);
 	prop_str(w, "device_type", "memory");
-	prop_cells(w, "reg", (uint32_t[]){ HI(cfg->ram_base), LO(cfg->ram_base),
-					   HI(cfg->ram_size), LO(cfg->ram_size) }, 4);
+	prop_cells(w, "reg",
+		   (uint32_t[]){ HI(cfg->ram_base), LO(cfg->ram_base), HI(cfg->ram_size),
+				 LO(cfg->ram_size) },
+		   4);
 	end(w);
 }
 
@@ -166,12 +168,22 @@ static void node_timer(struct writer *w)
 {
 	begin(w, "timer");
 	prop_str(w, "compatible", "arm,armv8-timer");
-	prop_cells(w, "interrupts", (uint32_t[]){
-		GIC_FDT_PPI, ARM64_TIMER_PPI_SEC, IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_NS, IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_VIRT, IRQ_TYPE_LEVEL_HIGH,
-		GIC_FDT_PPI, ARM64_TIMER_PPI_HYP, IRQ_TYPE_LEVEL_HIGH,
-	}, 12);
+	prop_cells(w, "interrupts",
+		   (uint32_t[]){
+			   GIC_FDT_PPI,
+			   ARM64_TIMER_PPI_SEC,
+			   IRQ_TYPE_LEVEL_HIGH,
+			   GIC_FDT_PPI,
+			   ARM64_TIMER_PPI_NS,
+			   IRQ_TYPE_LEVEL_HIGH,
+			   GIC_FDT_PPI,
+			   ARM64_TIMER_PPI_VIRT,
+			   IRQ_TYPE_LEVEL_HIGH,
+			   GIC_FDT_PPI,
+			   ARM64_TIMER_PPI_HYP,
+			   IRQ_TYPE_LEVEL_HIGH,
+		   },
+		   12);
 	prop_empty(w, "always-on");
 	end(w);
 }
@@ -186,11 +198,18 @@ static void node_gic(struct writer *w, const struct arm64_fdt_config *cfg)
 	prop_str(w, "compatible", "arm,gic-v3");
 	prop_u32(w, "#interrupt-cells", 3);
 	prop_empty(w, "interrupt-controller");
-	prop_cells(w, "reg", (uint32_t[]){
-		HI(ARM64_GIC_DIST_BASE), LO(ARM64_GIC_DIST_BASE),
-		HI(ARM64_GIC_DIST_SIZE), LO(ARM64_GIC_DIST_SIZE),
-		HI(ARM64_GIC_REDIST_BASE), LO(ARM64_GIC_REDIST_BASE), HI(redist), LO(redist),
-	}, 8);
+	prop_cells(w, "reg",
+		   (uint32_t[]){
+			   HI(ARM64_GIC_DIST_BASE),
+			   LO(ARM64_GIC_DIST_BASE),
+			   HI(ARM64_GIC_DIST_SIZE),
+			   LO(ARM64_GIC_DIST_SIZE),
+			   HI(ARM64_GIC_REDIST_BASE),
+			   LO(ARM64_GIC_REDIST_BASE),
+			   HI(redist),
+			   LO(redist),
+		   },
+		   8);
 	prop_u32(w, "#address-cells", 2);
 	prop_u32(w, "#size-cells", 2);
 	prop_empty(w, "ranges");
@@ -201,10 +220,14 @@ static void node_gic(struct writer *w, const struct arm64_fdt_config *cfg)
 	prop_str(w, "compatible", "arm,gic-v3-its");
 	prop_empty(w, "msi-controller");
 	prop_u32(w, "#msi-cells", 1);
-	prop_cells(w, "reg", (uint32_t[]){
-		HI(ARM64_GIC_ITS_BASE), LO(ARM64_GIC_ITS_BASE),
-		HI(ARM64_GIC_ITS_SIZE), LO(ARM64_GIC_ITS_SIZE),
-	}, 4);
+	prop_cells(w, "reg",
+		   (uint32_t[]){
+			   HI(ARM64_GIC_ITS_BASE),
+			   LO(ARM64_GIC_ITS_BASE),
+			   HI(ARM64_GIC_ITS_SIZE),
+			   LO(ARM64_GIC_ITS_SIZE),
+		   },
+		   4);
 	prop_u32(w, "phandle", ARM64_FDT_PHANDLE_ITS);
 	end(w);
 	end(w);
@@ -217,10 +240,10 @@ static void node_uart(struct writer *w)
 	snprintf(name, sizeof(name), "uart@%llx", (unsigned long long)ARM64_UART_BASE);
 	begin(w, name);
 	prop_str(w, "compatible", "ns16550a");
-	prop_cells(w, "reg", (uint32_t[]){ HI(ARM64_UART_BASE), LO(ARM64_UART_BASE),
-					   0, SERIAL_NR_REGS }, 4);
-	prop_cells(w, "interrupts", (uint32_t[]){ GIC_FDT_SPI, ARM64_UART_SPI,
-						  IRQ_TYPE_LEVEL_HIGH }, 3);
+	prop_cells(w, "reg",
+		   (uint32_t[]){ HI(ARM64_UART_BASE), LO(ARM64_UART_BASE), 0, SERIAL_NR_REGS }, 4);
+	prop_cells(w, "interrupts",
+		   (uint32_t[]){ GIC_FDT_SPI, ARM64_UART_SPI, IRQ_TYPE_LEVEL_HIGH }, 3);
 	prop_u32(w, "clock-frequency", ARM64_UART_CLOCK);
 	end(w);
 }
@@ -238,17 +261,29 @@ static void node_pci(struct writer *w, const struct arm64_fdt_config *cfg)
 	prop_u32(w, "#size-cells", 2);
 	prop_u32(w, "linux,pci-domain", 0);
 	prop_cells(w, "bus-range", (uint32_t[]){ 0, cfg->pci_buses - 1 }, 2);
-	prop_cells(w, "reg", (uint32_t[]){ HI(ARM64_PCI_ECAM_START), LO(ARM64_PCI_ECAM_START),
-					   HI(ecam), LO(ecam) }, 4);
+	prop_cells(w, "reg",
+		   (uint32_t[]){ HI(ARM64_PCI_ECAM_START), LO(ARM64_PCI_ECAM_START), HI(ecam),
+				 LO(ecam) },
+		   4);
 	/* PCI address == CPU address: (space, pci hi, lo, cpu hi, lo, size hi, lo). */
-	prop_cells(w, "ranges", (uint32_t[]){
-		FDT_PCI_MEM32, HI(ARM64_PCI_MMIO32_START), LO(ARM64_PCI_MMIO32_START),
-		HI(ARM64_PCI_MMIO32_START), LO(ARM64_PCI_MMIO32_START),
-		HI(ARM64_PCI_MMIO32_SIZE), LO(ARM64_PCI_MMIO32_SIZE),
-		FDT_PCI_MEM64, HI(ARM64_PCI_MMIO64_START), LO(ARM64_PCI_MMIO64_START),
-		HI(ARM64_PCI_MMIO64_START), LO(ARM64_PCI_MMIO64_START),
-		HI(ARM64_PCI_MMIO64_SIZE), LO(ARM64_PCI_MMIO64_SIZE),
-	}, 14);
+	prop_cells(w, "ranges",
+		   (uint32_t[]){
+			   FDT_PCI_MEM32,
+			   HI(ARM64_PCI_MMIO32_START),
+			   LO(ARM64_PCI_MMIO32_START),
+			   HI(ARM64_PCI_MMIO32_START),
+			   LO(ARM64_PCI_MMIO32_START),
+			   HI(ARM64_PCI_MMIO32_SIZE),
+			   LO(ARM64_PCI_MMIO32_SIZE),
+			   FDT_PCI_MEM64,
+			   HI(ARM64_PCI_MMIO64_START),
+			   LO(ARM64_PCI_MMIO64_START),
+			   HI(ARM64_PCI_MMIO64_START),
+			   LO(ARM64_PCI_MMIO64_START),
+			   HI(ARM64_PCI_MMIO64_SIZE),
+			   LO(ARM64_PCI_MMIO64_SIZE),
+		   },
+		   14);
 	/* Requester ID r is ITS device ID r, for every RID of the domain. */
 	prop_cells(w, "msi-map", (uint32_t[]){ 0, ARM64_FDT_PHANDLE_ITS, 0, 0x10000 }, 4);
 	prop_empty(w, "dma-coherent");
@@ -264,7 +299,8 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *cfg)
 			       (unsigned long long)ARM64_MAX_CPUS);
 	if (cfg->pci_buses == 0 || cfg->pci_buses > 256 ||
 	    (uint64_t)cfg->pci_buses * PCI_ECAM_BUS_SIZE > ARM64_PCI_ECAM_SIZE)
-		return err_set("device tree: %u PCI buses do not fit the ECAM window", cfg->pci_buses);
+		return err_set("device tree: %u PCI buses do not fit the ECAM window",
+			       cfg->pci_buses);
 	if (size > ARM64_FDT_MAX_SIZE)
 		size = ARM64_FDT_MAX_SIZE;
 	check(&w, fdt_create(buf, (int)size));

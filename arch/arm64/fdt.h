@@ -11,16 +11,16 @@
 #include <stdint.h>
 
 /* phandles the nodes refer to each other by. */
-#define ARM64_FDT_PHANDLE_GIC   1
-#define ARM64_FDT_PHANDLE_ITS   2
+#define ARM64_FDT_PHANDLE_GIC 1
+#define ARM64_FDT_PHANDLE_ITS 2
 
 struct arm64_fdt_config {
 	unsigned int ncpus;
-	const uint64_t *mpidr;          /* ncpus MPIDR_EL1 values (affinity bits) */
+	const uint64_t *mpidr; /* ncpus MPIDR_EL1 values (affinity bits) */
 	uint64_t ram_base, ram_size;
-	const char *cmdline;            /* NULL: none */
-	uint64_t initrd_start, initrd_size;     /* size 0: no initrd */
-	unsigned int pci_buses;         /* ECAM buses, 1..256 */
+	const char *cmdline;		    /* NULL: none */
+	uint64_t initrd_start, initrd_size; /* size 0: no initrd */
+	unsigned int pci_buses;		    /* ECAM buses, 1..256 */
 };
 
 /*

@@ -49,7 +49,8 @@ int arm64_gic_create(struct arm64_gic *g, int vm_fd)
 		     "GICv3 ITS address"))
 		return -1;
 	if (ioctl(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) <= 0)
-		return err_set("KVM lacks KVM_CAP_MSI_DEVID: MSIs cannot name their device to the ITS");
+		return err_set(
+			"KVM lacks KVM_CAP_MSI_DEVID: MSIs cannot name their device to the ITS");
 	return 0;
 }
 
@@ -57,7 +58,8 @@ int arm64_gic_init(struct arm64_gic *g)
 {
 	static const uint32_t nr_irqs = ARM64_GIC_NR_IRQS;
 
-	if (set_attr(g->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs, "GICv3 interrupt count") ||
+	if (set_attr(g->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs,
+		     "GICv3 interrupt count") ||
 	    set_attr(g->gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL,
 		     "GICv3 initialisation") ||
 	    set_attr(g->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL,

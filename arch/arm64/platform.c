@@ -14,14 +14,14 @@
 #include "arch/arm64/fdt.h"
 #include "arch/arm64/gic.h"
 #include "arch/arm64/layout.h"
-#include "devices/debug_exit.h"
-#include "devices/pci.h"
-#include "devices/serial.h"
 #include "core/arch.h"
 #include "core/console_io.h"
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "devices/debug_exit.h"
+#include "devices/pci.h"
+#include "devices/serial.h"
 
 struct arm64_machine {
 	struct arm64_gic gic;
@@ -41,7 +41,10 @@ static struct arm64_machine *machine(struct vm *vm)
 
 int arch_check_kvm(int kvm_fd)
 {
-	static const struct { int cap; const char *name; } caps[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
 		{ KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2" },
 		{ KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG" },
 		{ KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL" },
@@ -113,9 +116,12 @@ int arch_platform_init(struct vm *vm, const struct console_backend *con,
 
 	m->uart_irq = (struct vm_irq_pin){ .vm = vm, .gsi = arm64_gic_spi_line(ARM64_UART_SPI) };
 	struct serial_backend be = {
-		.tx = con->output, .tx_opaque = con->opaque,
-		.set_irq = vm_irq_pin_set, .irq_opaque = &m->uart_irq,
-		.rx_ready = con->wakeup, .rx_opaque = con->opaque,
+		.tx = con->output,
+		.tx_opaque = con->opaque,
+		.set_irq = vm_irq_pin_set,
+		.irq_opaque = &m->uart_irq,
+		.rx_ready = con->wakeup,
+		.rx_opaque = con->opaque,
 	};
 	serial_init(&m->uart, &be);
 	m->uart_ready = true;
@@ -150,7 +156,8 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	 * device tree names each by the MPIDR KVM gave it. */
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0) || arm64_vcpu_mpidr(v->fd, &mpidr[i])) {
+		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0) ||
+		    arm64_vcpu_mpidr(v->fd, &mpidr[i])) {
 			err_prefix("vCPU %u", i);
 			goto out;
 		}
@@ -162,7 +169,8 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 		goto out;
 	void *fdt = guest_mem_ptr(&vm->mem, m->boot.fdt, ARM64_FDT_MAX_SIZE);
 	if (fdt == NULL) {
-		err_set("no guest RAM for the device tree at 0x%llx", (unsigned long long)m->boot.fdt);
+		err_set("no guest RAM for the device tree at 0x%llx",
+			(unsigned long long)m->boot.fdt);
 		goto out;
 	}
 	struct arm64_fdt_config fc = {

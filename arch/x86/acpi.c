@@ -9,10 +9,9 @@
 #include "devices/debug_exit.h"
 #include "devices/serial.h"
 
-#define OEM_ID          "VMMVMM"
-#define OEM_TABLE_ID    "VMMTABLE"
-#define CREATOR_ID      "VMM "
-
+#define OEM_ID	     "VMMVMM"
+#define OEM_TABLE_ID "VMMTABLE"
+#define CREATOR_ID   "VMM "
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -30,15 +29,15 @@ void acpi_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put_le32(t + 24, 1);                       /* OEM revision */
+	put_le32(t + 24, 1); /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	put_le32(t + 32, 1);                       /* creator revision */
+	put_le32(t + 32, 1); /* creator revision */
 }
 
 static void finish(uint8_t *t)
 {
-	uint32_t len = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 |
-		       (uint32_t)t[7] << 24;
+	uint32_t len =
+		(uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
 	t[9] = 0;
 	t[9] = acpi_checksum(t, len);
 }
@@ -46,10 +45,10 @@ static void finish(uint8_t *t)
 /* A Generic Address Structure for an 8-bit I/O port register. */
 static void gas_io8(uint8_t *g, uint16_t port)
 {
-	g[0] = 1;               /* SystemIO */
-	g[1] = 8;               /* bit width */
-	g[2] = 0;               /* bit offset */
-	g[3] = 1;               /* byte access */
+	g[0] = 1; /* SystemIO */
+	g[1] = 8; /* bit width */
+	g[2] = 0; /* bit offset */
+	g[3] = 1; /* byte access */
 	put_le64(g + 4, port);
 }
 
@@ -149,13 +148,13 @@ static int build_fadt(const struct acpi_config *cfg, struct out *o, uint64_t dsd
 	/* Flags: WBINVD works, power and sleep buttons are control-method
 	 * (there are none), reset register supported, hardware-reduced. */
 	put_le32(t + 112, (1u << 0) | (1u << 4) | (1u << 5) | (1u << 10) | (1u << 20));
-	gas_io8(t + 116, (uint16_t)(cfg->pm_port + ACPI_PM_RESET));    /* RESET_REG */
+	gas_io8(t + 116, (uint16_t)(cfg->pm_port + ACPI_PM_RESET)); /* RESET_REG */
 	t[128] = ACPI_PM_RESET_VALUE;
-	t[131] = 3;                                             /* FADT minor version */
-	put_le64(t + 140, dsdt);                                   /* X_DSDT */
+	t[131] = 3;							    /* FADT minor version */
+	put_le64(t + 140, dsdt);					    /* X_DSDT */
 	gas_io8(t + 244, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_CONTROL)); /* SLEEP_CONTROL_REG */
 	gas_io8(t + 256, (uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_STATUS));  /* SLEEP_STATUS_REG */
-	memcpy(t + 268, "VMMVMMVM", 8);                         /* hypervisor vendor */
+	memcpy(t + 268, "VMMVMMVM", 8);					    /* hypervisor vendor */
 	finish(t);
 	return 0;
 }
@@ -168,27 +167,27 @@ static int build_madt(const struct acpi_config *cfg, struct out *o, uint64_t *gp
 		return err_set("ACPI: tables do not fit in %zu bytes", o->size);
 	acpi_header(t, "APIC", (uint32_t)len, 5);
 	put_le32(t + 36, (uint32_t)cfg->lapic_addr);
-	put_le32(t + 40, 1);               /* PCAT_COMPAT: the in-kernel 8259s exist */
+	put_le32(t + 40, 1); /* PCAT_COMPAT: the in-kernel 8259s exist */
 	uint8_t *e = t + 44;
 	for (unsigned int i = 0; i < cfg->ncpus; i++, e += 8) {
-		e[0] = 0;               /* Processor Local APIC */
+		e[0] = 0; /* Processor Local APIC */
 		e[1] = 8;
-		e[2] = (uint8_t)i;      /* ACPI processor UID */
-		e[3] = (uint8_t)i;      /* APIC ID */
-		put_le32(e + 4, 1);        /* enabled */
+		e[2] = (uint8_t)i;  /* ACPI processor UID */
+		e[3] = (uint8_t)i;  /* APIC ID */
+		put_le32(e + 4, 1); /* enabled */
 	}
-	e[0] = 1;                       /* I/O APIC */
+	e[0] = 1; /* I/O APIC */
 	e[1] = 12;
-	e[2] = 0;                       /* I/O APIC ID */
+	e[2] = 0; /* I/O APIC ID */
 	put_le32(e + 4, (uint32_t)cfg->ioapic_addr);
-	put_le32(e + 8, 0);                /* GSI base */
+	put_le32(e + 8, 0); /* GSI base */
 	e += 12;
-	e[0] = 2;                       /* Interrupt Source Override */
+	e[0] = 2; /* Interrupt Source Override */
 	e[1] = 10;
-	e[2] = 0;                       /* ISA */
-	e[3] = 0;                       /* IRQ 0 (the PIT) ... */
-	put_le32(e + 4, 2);                /* ... is GSI 2, as on every PC */
-	put_le16(e + 8, 0);                /* bus-conforming polarity/trigger */
+	e[2] = 0;	    /* ISA */
+	e[3] = 0;	    /* IRQ 0 (the PIT) ... */
+	put_le32(e + 4, 2); /* ... is GSI 2, as on every PC */
+	put_le16(e + 8, 0); /* bus-conforming polarity/trigger */
 	finish(t);
 	return 0;
 }
@@ -235,8 +234,8 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size, uint64_
 
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + 9, OEM_ID, 6);
-	rsdp[15] = 2;                           /* ACPI 2.0+: XSDT */
-	put_le32(rsdp + 16, 0);                    /* no RSDT */
+	rsdp[15] = 2;		/* ACPI 2.0+: XSDT */
+	put_le32(rsdp + 16, 0); /* no RSDT */
 	put_le32(rsdp + 20, ACPI_RSDP_SIZE);
 	put_le64(rsdp + 24, xsdt);
 	rsdp[8] = acpi_checksum(rsdp, 20);

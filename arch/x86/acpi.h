@@ -16,23 +16,23 @@
 
 #include "arch/x86/aml.h"
 
-#define ACPI_HEADER_SIZE        36
-#define ACPI_RSDP_SIZE          36
-#define ACPI_FADT_SIZE          276     /* revision 6 */
-#define ACPI_MAX_EXTRA_TABLES   8
+#define ACPI_HEADER_SIZE      36
+#define ACPI_RSDP_SIZE	      36
+#define ACPI_FADT_SIZE	      276 /* revision 6 */
+#define ACPI_MAX_EXTRA_TABLES 8
 
 /* Sleep control register value for S5: SLP_TYP (bits 4:2) = 5, SLP_EN (5). */
 
 struct acpi_table {
-	const uint8_t *data;    /* a complete table; its checksum is fixed here */
+	const uint8_t *data; /* a complete table; its checksum is fixed here */
 	size_t len;
 };
 
 struct acpi_config {
-	unsigned int ncpus;             /* one local APIC each, APIC IDs 0..n-1 */
+	unsigned int ncpus; /* one local APIC each, APIC IDs 0..n-1 */
 	uint64_t lapic_addr;
 	uint64_t ioapic_addr;
-	uint16_t pm_port;               /* sleep control, +1 status, +2 reset */
+	uint16_t pm_port; /* sleep control, +1 status, +2 reset */
 	uint16_t com1_port;
 	unsigned int com1_irq;
 	uint16_t debug_exit_port;
@@ -44,15 +44,15 @@ struct acpi_config {
 };
 
 /* The PCI host bridge as ACPI describes it (acpi_pci.c). */
-#define ACPI_MCFG_SIZE          (ACPI_HEADER_SIZE + 8 + 16)
+#define ACPI_MCFG_SIZE (ACPI_HEADER_SIZE + 8 + 16)
 
 struct acpi_pci {
 	uint64_t ecam_base;
-	unsigned int ecam_buses;        /* 1..256, 1 MiB each */
-	uint16_t cfg_port;              /* the 0xCF8 port pair */
+	unsigned int ecam_buses; /* 1..256, 1 MiB each */
+	uint16_t cfg_port;	 /* the 0xCF8 port pair */
 	uint8_t cfg_port_len;
 	uint64_t mem32_base, mem32_size;
-	uint64_t mem64_base, mem64_size;    /* size 0: no 64-bit window */
+	uint64_t mem64_base, mem64_size; /* size 0: no 64-bit window */
 };
 
 /* The MCFG table (checksum fixed by acpi_build). */

@@ -9,7 +9,6 @@
 #include "arch/x86/acpi.h"
 #include "core/util.h"
 
-
 void acpi_mcfg_build(uint8_t t[ACPI_MCFG_SIZE], const struct acpi_pci *pci)
 {
 	memset(t, 0, ACPI_MCFG_SIZE);

@@ -4,24 +4,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_SCOPE, K_DEVICE, K_METHOD, K_PACKAGE, K_BUFFER };
+enum {
+	K_SCOPE,
+	K_DEVICE,
+	K_METHOD,
+	K_PACKAGE,
+	K_BUFFER
+};
 
-#define OP_ZERO         0x00
-#define OP_ONE          0x01
-#define OP_NAME         0x08
-#define OP_BYTE         0x0a
-#define OP_WORD         0x0b
-#define OP_DWORD        0x0c
-#define OP_STRING       0x0d
-#define OP_QWORD        0x0e
-#define OP_SCOPE        0x10
-#define OP_BUFFER       0x11
-#define OP_PACKAGE      0x12
-#define OP_METHOD       0x14
-#define OP_EXT          0x5b
-#define OP_EXT_DEVICE   0x82
-#define OP_RETURN       0xa4
-#define OP_ONES         0xff
+#define OP_ZERO	      0x00
+#define OP_ONE	      0x01
+#define OP_NAME	      0x08
+#define OP_BYTE	      0x0a
+#define OP_WORD	      0x0b
+#define OP_DWORD      0x0c
+#define OP_STRING     0x0d
+#define OP_QWORD      0x0e
+#define OP_SCOPE      0x10
+#define OP_BUFFER     0x11
+#define OP_PACKAGE    0x12
+#define OP_METHOD     0x14
+#define OP_EXT	      0x5b
+#define OP_EXT_DEVICE 0x82
+#define OP_RETURN     0xa4
+#define OP_ONES	      0xff
 
 void aml_init(struct aml *a)
 {
@@ -120,11 +126,11 @@ void aml_namestring(struct aml *a, const char *path)
 			p++;
 	}
 	if (n == 0) {
-		byte(a, 0x00);          /* NullName */
+		byte(a, 0x00); /* NullName */
 	} else if (n == 2) {
-		byte(a, 0x2e);          /* DualNamePrefix */
+		byte(a, 0x2e); /* DualNamePrefix */
 	} else if (n > 2) {
-		byte(a, 0x2f);          /* MultiNamePrefix */
+		byte(a, 0x2f); /* MultiNamePrefix */
 		byte(a, (uint8_t)n);
 	}
 	for (unsigned int i = 0; i < n; i++)
@@ -317,8 +323,10 @@ void aml_end(struct aml *a)
 
 void aml_res_io(struct aml *a, uint16_t base, uint8_t len)
 {
-	uint8_t d[8] = { 0x47, 0x01, (uint8_t)base, (uint8_t)(base >> 8),
-			 (uint8_t)base, (uint8_t)(base >> 8), 0x01, len };
+	uint8_t d[8] = { 0x47,		0x01,
+			 (uint8_t)base, (uint8_t)(base >> 8),
+			 (uint8_t)base, (uint8_t)(base >> 8),
+			 0x01,		len };
 	aml_bytes(a, d, sizeof(d));
 }
 
@@ -340,18 +348,18 @@ void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len, bool rw)
 
 /* Address space descriptors (word 0x88, dword 0x87, qword 0x8a): a
  * producer window with fixed minimum and maximum, as root bridges use. */
-static void addr_space(struct aml *a, uint8_t tag, unsigned int size, uint8_t type,
-		       uint8_t tflags, uint64_t min, uint64_t max)
+static void addr_space(struct aml *a, uint8_t tag, unsigned int size, uint8_t type, uint8_t tflags,
+		       uint64_t min, uint64_t max)
 {
 	byte(a, tag);
 	le(a, 3 + 5 * size, 2);
 	byte(a, type);
-	byte(a, 0x0c);          /* MinFixed, MaxFixed, positive decode, producer */
+	byte(a, 0x0c); /* MinFixed, MaxFixed, positive decode, producer */
 	byte(a, tflags);
-	le(a, 0, size);         /* granularity */
+	le(a, 0, size); /* granularity */
 	le(a, min, size);
 	le(a, max, size);
-	le(a, 0, size);         /* translation offset */
+	le(a, 0, size); /* translation offset */
 	le(a, max - min + 1, size);
 }
 

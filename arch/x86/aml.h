@@ -19,7 +19,10 @@ struct aml {
 	size_t len, cap;
 	bool failed;
 	unsigned int depth;
-	struct { size_t pos; int kind; } open[AML_MAX_DEPTH];
+	struct {
+		size_t pos;
+		int kind;
+	} open[AML_MAX_DEPTH];
 };
 
 void aml_init(struct aml *a);
@@ -51,11 +54,11 @@ void aml_resources_begin(struct aml *a);
 void aml_end(struct aml *a);
 
 /* Resource descriptors, inside aml_resources_begin/aml_end. */
-void aml_res_io(struct aml *a, uint16_t base, uint8_t len);        /* IO(Decode16, base, base, 1, len) */
-void aml_res_irq(struct aml *a, unsigned int irq);                 /* IRQNoFlags() {irq}: edge, high */
+void aml_res_io(struct aml *a, uint16_t base, uint8_t len); /* IO(Decode16, base, base, 1, len) */
+void aml_res_irq(struct aml *a, unsigned int irq);	    /* IRQNoFlags() {irq}: edge, high */
 void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len, bool rw);
-void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max);  /* WordBusNumber, producer */
-void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max);   /* WordIO window, producer */
+void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max); /* WordBusNumber, producer */
+void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max);  /* WordIO window, producer */
 void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t max, bool cacheable);
 void aml_res_qword_mem(struct aml *a, uint64_t min, uint64_t max, bool cacheable);
 

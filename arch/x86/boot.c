@@ -12,8 +12,10 @@
 #include "core/err.h"
 #include "core/util.h"
 
-
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
 
 int x86_bzimage_parse(const uint8_t *buf, size_t len, struct bzimage *bz)
 {
@@ -30,8 +32,8 @@ int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, st
 	bz->version = get_le16(buf + BZ_VERSION);
 	if (bz->version < BZ_MIN_VERSION)
 		return err_set("boot protocol %u.%02u is too old: need %u.%02u or later",
-			       bz->version >> 8, bz->version & 0xff,
-			       BZ_MIN_VERSION >> 8, BZ_MIN_VERSION & 0xff);
+			       bz->version >> 8, bz->version & 0xff, BZ_MIN_VERSION >> 8,
+			       BZ_MIN_VERSION & 0xff);
 	if (!(buf[BZ_LOADFLAGS] & LOADFLAG_LOADED_HIGH))
 		return err_set("not a bzImage: a zImage loaded low is not supported");
 	if (!(get_le16(buf + BZ_XLOADFLAGS) & XLF_KERNEL_64))
@@ -53,7 +55,7 @@ int x86_bzimage_parse_header(const uint8_t *buf, size_t buflen, uint64_t len, st
 	bz->kernel_size = (uint32_t)(len - setup);
 	bz->initrd_addr_max = get_le32(buf + BZ_INITRD_ADDR_MAX);
 	if (bz->initrd_addr_max == 0)
-		bz->initrd_addr_max = 0x37ffffff;       /* the protocol's default */
+		bz->initrd_addr_max = 0x37ffffff; /* the protocol's default */
 	bz->kernel_alignment = get_le32(buf + BZ_KERNEL_ALIGNMENT);
 	if (bz->kernel_alignment == 0 || (bz->kernel_alignment & (bz->kernel_alignment - 1)))
 		return err_set("invalid bzImage: kernel_alignment 0x%x is not a power of two",
@@ -80,8 +82,7 @@ uint64_t x86_kernel_end(const struct bzimage *bz)
 	return end > loaded ? end : loaded;
 }
 
-int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t size,
-		     uint64_t *addr)
+int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t size, uint64_t *addr)
 {
 	uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
 	if (top > low_ram_end)
@@ -91,15 +92,16 @@ int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t si
 	if (kend <= top)
 		kend = align_up(kend, 4096);
 	if (kend > top || size > top || ((top - size) & ~0xfffULL) < kend)
-		return err_set("initrd of %llu KiB does not fit in guest memory between the kernel (ends at %llu MiB) and %llu MiB",
-			       (unsigned long long)(size >> 10), (unsigned long long)(kend >> 20),
-			       (unsigned long long)(top >> 20));
+		return err_set(
+			"initrd of %llu KiB does not fit in guest memory between the kernel (ends at %llu MiB) and %llu MiB",
+			(unsigned long long)(size >> 10), (unsigned long long)(kend >> 20),
+			(unsigned long long)(top >> 20));
 	*addr = (top - size) & ~0xfffULL;
 	return 0;
 }
 
-static int add(struct e820_entry *e, unsigned int *n, unsigned int max,
-	       uint64_t addr, uint64_t size, uint32_t type)
+static int add(struct e820_entry *e, unsigned int *n, unsigned int max, uint64_t addr,
+	       uint64_t size, uint32_t type)
 {
 	if (size == 0)
 		return 0;
@@ -109,8 +111,8 @@ static int add(struct e820_entry *e, unsigned int *n, unsigned int max,
 	return 0;
 }
 
-int x86_e820_build(const struct ram_bank *banks, unsigned int nbanks,
-		   struct e820_entry *e, unsigned int max)
+int x86_e820_build(const struct ram_bank *banks, unsigned int nbanks, struct e820_entry *e,
+		   unsigned int max)
 {
 	unsigned int n = 0;
 	bool ecam_done = false;
@@ -142,8 +144,7 @@ int x86_e820_build(const struct ram_bank *banks, unsigned int nbanks,
 	return (int)n;
 }
 
-int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz,
-			  const struct x86_boot_args *a)
+int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz, const struct x86_boot_args *a)
 {
 	memset(zp, 0, BOOT_PARAMS_SIZE);
 	/* The setup header runs from 0x1f1 to the end given by the offset
@@ -159,15 +160,15 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz,
 	if (a->e820_nr > E820_MAX_ENTRIES)
 		return err_set("too many e820 entries (%u)", a->e820_nr);
 
-	put_le16(zp + BZ_VID_MODE, 0xffff);                 /* "normal" text mode */
-	zp[BZ_TYPE_OF_LOADER] = 0xff;                   /* undefined loader */
+	put_le16(zp + BZ_VID_MODE, 0xffff); /* "normal" text mode */
+	zp[BZ_TYPE_OF_LOADER] = 0xff;	    /* undefined loader */
 	zp[BZ_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
 	put_le16(zp + BZ_HEAP_END_PTR, 0xfe00);
 	put_le32(zp + BZ_CODE32_START, (uint32_t)X86_KERNEL_LOAD_ADDR);
 	put_le32(zp + BZ_CMD_LINE_PTR, (uint32_t)a->cmdline_addr);
 	put_le32(zp + BZ_RAMDISK_IMAGE, (uint32_t)a->initrd_addr);
 	put_le32(zp + BZ_RAMDISK_SIZE, (uint32_t)a->initrd_size);
-	if (bz->version >= 0x020e)      /* acpi_rsdp_addr: protocol 2.14 */
+	if (bz->version >= 0x020e) /* acpi_rsdp_addr: protocol 2.14 */
 		put_le64(zp + BP_ACPI_RSDP_ADDR, a->rsdp_addr);
 	zp[BP_E820_ENTRIES] = (uint8_t)a->e820_nr;
 	for (unsigned int i = 0; i < a->e820_nr; i++) {
@@ -241,8 +242,8 @@ out:
 }
 
 int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned int nbanks,
-		  const char *kernel, const char *initrd, const char *cmdline,
-		  uint64_t rsdp_addr, struct x86_boot_entry *entry)
+		  const char *kernel, const char *initrd, const char *cmdline, uint64_t rsdp_addr,
+		  struct x86_boot_entry *entry)
 {
 	/* The header and setup code fit in 64 KiB (setup_sects < 128); the
 	 * protected-mode part is read straight into guest memory, once. */
@@ -319,12 +320,16 @@ out:
 int x86_write_reset_stub(struct guest_mem *mem, uint16_t reset_port, uint8_t reset_value)
 {
 	const uint8_t stub[] = {
-		0xba, (uint8_t)reset_port, (uint8_t)(reset_port >> 8),  /* mov dx, port */
-		0xb0, reset_value,                                      /* mov al, value */
-		0xee,                                                   /* out dx, al */
-		0xfa,                                                   /* cli */
-		0xf4,                                                   /* hlt */
-		0xeb, 0xfd,                                             /* jmp back to hlt */
+		0xba,
+		(uint8_t)reset_port,
+		(uint8_t)(reset_port >> 8), /* mov dx, port */
+		0xb0,
+		reset_value, /* mov al, value */
+		0xee,	     /* out dx, al */
+		0xfa,	     /* cli */
+		0xf4,	     /* hlt */
+		0xeb,
+		0xfd, /* jmp back to hlt */
 	};
 	if (guest_mem_write(mem, X86_RESET_VECTOR, stub, sizeof(stub)))
 		return err_set("no guest RAM at the reset vector");

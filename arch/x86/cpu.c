@@ -64,10 +64,10 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned in
 			e->ebx = (e->ebx & 0xffff) | (id << 24) |
 				 ((ncpus > 1 ? (1u << core_bits) : 1) << 16);
 			if (ncpus > 1)
-				e->edx |= 1u << 28;     /* HTT: the count above is valid */
+				e->edx |= 1u << 28; /* HTT: the count above is valid */
 			else
 				e->edx &= ~(1u << 28);
-			e->ecx |= 1u << 31;             /* running under a hypervisor */
+			e->ecx |= 1u << 31; /* running under a hypervisor */
 			break;
 		case 4:
 			/* Cores per package - 1; caches up to L2 are per core,
@@ -82,12 +82,12 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned in
 			break;
 		case 0xb:
 		case 0x1f:
-			e->edx = id;                    /* x2APIC ID */
-			if (e->index == 0) {            /* SMT level: 1 thread */
+			e->edx = id;	     /* x2APIC ID */
+			if (e->index == 0) { /* SMT level: 1 thread */
 				e->eax = 0;
 				e->ebx = 1;
 				e->ecx = 1u << 8;
-			} else if (e->index == 1) {     /* core level */
+			} else if (e->index == 1) { /* core level */
 				e->eax = core_bits;
 				e->ebx = ncpus;
 				e->ecx = 2u << 8 | 1;
@@ -101,9 +101,9 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *base, unsigned in
 			e->ecx = (e->ecx & ~0xf0ffu) | (core_bits << 12) | (ncpus - 1);
 			break;
 		case 0x8000001e:
-			e->eax = id;                    /* extended APIC ID */
-			e->ebx = id & 0xff;             /* core ID, 1 thread per core */
-			e->ecx = 0;                     /* node 0 */
+			e->eax = id;	    /* extended APIC ID */
+			e->ebx = id & 0xff; /* core ID, 1 thread per core */
+			e->ecx = 0;	    /* node 0 */
 			break;
 		}
 	}
@@ -128,9 +128,9 @@ int x86_write_boot_tables(struct guest_mem *mem)
 	static const uint64_t gdt[] = {
 		0,
 		0,
-		0x00af9b000000ffffULL,  /* 64-bit code, present, DPL 0 */
-		0x00cf93000000ffffULL,  /* data, 4 GiB flat */
-		0x008f8b000000ffffULL,  /* busy 32/64-bit TSS */
+		0x00af9b000000ffffULL, /* 64-bit code, present, DPL 0 */
+		0x00cf93000000ffffULL, /* data, 4 GiB flat */
+		0x008f8b000000ffffULL, /* busy 32/64-bit TSS */
 	};
 	if (guest_mem_write(mem, X86_GDT_ADDR, gdt, sizeof(gdt)))
 		return err_set("no guest RAM for the GDT");
@@ -142,28 +142,31 @@ int x86_write_boot_tables(struct guest_mem *mem)
 		return err_set("no guest RAM for the boot page tables");
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
-	pml4[0] = X86_PDPT_ADDR | 0x3;                          /* present, writable */
+	pml4[0] = X86_PDPT_ADDR | 0x3; /* present, writable */
 	for (uint64_t i = 0; i < 4; i++)
 		pdpt[i] = (X86_PD_ADDR + i * 4096) | 0x3;
 	for (uint64_t i = 0; i < 4 * 512; i++)
-		pd[i] = (i << 21) | 0x83;                       /* 2 MiB page */
+		pd[i] = (i << 21) | 0x83; /* 2 MiB page */
 	return 0;
 }
 
-#define MSR_IA32_SYSENTER_CS    0x174
-#define MSR_IA32_SYSENTER_ESP   0x175
-#define MSR_IA32_SYSENTER_EIP   0x176
-#define MSR_IA32_MISC_ENABLE    0x1a0
-#define MSR_MTRR_DEF_TYPE       0x2ff
-#define MSR_STAR                0xc0000081
-#define MSR_LSTAR               0xc0000082
-#define MSR_CSTAR               0xc0000083
-#define MSR_SYSCALL_MASK        0xc0000084
-#define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_IA32_SYSENTER_CS  0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 static int setup_msrs(int fd)
 {
-	static const struct { uint32_t index; uint64_t data; } msrs[] = {
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} msrs[] = {
 		{ MSR_IA32_SYSENTER_CS, 0 },
 		{ MSR_IA32_SYSENTER_ESP, 0 },
 		{ MSR_IA32_SYSENTER_EIP, 0 },
@@ -172,10 +175,12 @@ static int setup_msrs(int fd)
 		{ MSR_KERNEL_GS_BASE, 0 },
 		{ MSR_SYSCALL_MASK, 0 },
 		{ MSR_LSTAR, 0 },
-		{ MSR_IA32_MISC_ENABLE, 1 },                    /* fast strings */
-		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 },          /* MTRRs on, write-back */
+		{ MSR_IA32_MISC_ENABLE, 1 },	       /* fast strings */
+		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 }, /* MTRRs on, write-back */
 	};
-	enum { N = ARRAY_SIZE(msrs) };
+	enum {
+		N = ARRAY_SIZE(msrs)
+	};
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[N];
@@ -194,9 +199,9 @@ static int setup_msrs(int fd)
 	return 0;
 }
 
-#define APIC_LVT0       0x350
-#define APIC_LVT1       0x360
-#define APIC_MODE_NMI   0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 static int setup_lapic(int fd)
@@ -217,8 +222,16 @@ static int setup_lapic(int fd)
 static struct kvm_segment segment(uint16_t sel, uint8_t type, uint8_t db, uint8_t l)
 {
 	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = 0, .db = db, .s = type != 11, .l = l, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = db,
+		.s = type != 11,
+		.l = l,
+		.g = 1,
 	};
 }
 
@@ -227,7 +240,7 @@ static int setup_boot_regs(int fd, const struct x86_boot_entry *entry)
 	struct kvm_sregs s;
 	if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
 		return err_errno("KVM_GET_SREGS");
-	s.cs = segment(0x10, 11, 0, 1);         /* execute/read, accessed, 64-bit */
+	s.cs = segment(0x10, 11, 0, 1); /* execute/read, accessed, 64-bit */
 	s.ds = s.es = s.fs = s.gs = s.ss = segment(0x18, 3, 1, 0);
 	s.tr = segment(0x20, 11, 0, 0);
 	s.tr.s = 0;
@@ -238,14 +251,14 @@ static int setup_boot_regs(int fd, const struct x86_boot_entry *entry)
 	s.idt.base = 0;
 	s.idt.limit = 0;
 	s.cr3 = X86_PML4_ADDR;
-	s.cr4 |= 1u << 5;                       /* PAE */
-	s.cr0 |= 0x80000001u | 0x10;            /* PG, PE, ET */
-	s.efer |= (1u << 8) | (1u << 10);       /* LME, LMA */
+	s.cr4 |= 1u << 5;		  /* PAE */
+	s.cr0 |= 0x80000001u | 0x10;	  /* PG, PE, ET */
+	s.efer |= (1u << 8) | (1u << 10); /* LME, LMA */
 	if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
 		return err_errno("KVM_SET_SREGS");
 
 	struct kvm_regs r = {
-		.rflags = 2,                    /* reserved bit; interrupts off */
+		.rflags = 2, /* reserved bit; interrupts off */
 		.rip = entry->rip,
 		.rsi = entry->boot_params,
 		.rsp = X86_BOOT_STACK,
@@ -283,8 +296,8 @@ static int setup_xcr0(int fd, const struct kvm_cpuid2 *c)
 	return 0;
 }
 
-int x86_vcpu_setup(int fd, unsigned int id, unsigned int ncpus,
-		   const struct kvm_cpuid2 *supported, const struct x86_boot_entry *entry)
+int x86_vcpu_setup(int fd, unsigned int id, unsigned int ncpus, const struct kvm_cpuid2 *supported,
+		   const struct x86_boot_entry *entry)
 {
 	struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(supported, id, ncpus);
 	if (c == NULL)

@@ -15,17 +15,17 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
+#include "core/arch.h"
+#include "core/console_io.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
-#include "core/arch.h"
-#include "core/console_io.h"
-#include "core/err.h"
-#include "core/vcpu.h"
-#include "core/vm.h"
-#include "core/util.h"
 
 struct x86_machine {
 	struct kvm_cpuid2 *cpuid;
@@ -48,7 +48,10 @@ static struct x86_machine *machine(struct vm *vm)
 
 int arch_check_kvm(int kvm_fd)
 {
-	static const struct { int cap; const char *name; } caps[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
 		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
@@ -93,7 +96,8 @@ static int default_routes(struct irq_routing *r)
 {
 	for (uint32_t gsi = 0; gsi < X86_IOAPIC_PINS; gsi++) {
 		if (gsi < 16 && gsi != 2 &&
-		    irq_route_irqchip(r, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+		    irq_route_irqchip(r, gsi,
+				      gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
 				      gsi % 8))
 			return -1;
 		if (gsi != 2 && irq_route_irqchip(r, gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi))
@@ -197,9 +201,12 @@ int arch_platform_init(struct vm *vm, const struct console_backend *con,
 
 	m->com1_irq = (struct vm_irq_pin){ .vm = vm, .gsi = X86_COM1_IRQ };
 	struct serial_backend be = {
-		.tx = con->output, .tx_opaque = con->opaque,
-		.set_irq = vm_irq_pin_set, .irq_opaque = &m->com1_irq,
-		.rx_ready = con->wakeup, .rx_opaque = con->opaque,
+		.tx = con->output,
+		.tx_opaque = con->opaque,
+		.set_irq = vm_irq_pin_set,
+		.irq_opaque = &m->com1_irq,
+		.rx_ready = con->wakeup,
+		.rx_opaque = con->opaque,
 	};
 	serial_init(&m->com1, &be);
 	m->com1_ready = true;
@@ -207,7 +214,8 @@ int arch_platform_init(struct vm *vm, const struct console_backend *con,
 	m->dbg = (struct debug_exit){ .exit = on_debug_exit, .opaque = vm };
 	if (bus_register(&vm->pio, X86_COM1_PORT, SERIAL_NR_REGS, &serial_ops, &m->com1) ||
 	    bus_register(&vm->pio, X86_ACPI_PM_PORT, ACPI_PM_NR_PORTS, &acpi_pm_ops, &m->pm) ||
-	    bus_register(&vm->pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS, &debug_exit_ops, &m->dbg))
+	    bus_register(&vm->pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS, &debug_exit_ops,
+			 &m->dbg))
 		return -1;
 	*fe = (struct console_frontend){ .rx = com1_rx, .opaque = &m->com1 };
 	return pci_init(vm, m);
@@ -244,7 +252,8 @@ int arch_boot_load(struct vm *vm, const struct boot_config *boot)
 	acpi.tables[acpi.ntables++] = (struct acpi_table){ mcfg, sizeof(mcfg) };
 	if (acpi_build(&acpi, tables, X86_ACPI_SIZE, X86_ACPI_ADDR, &rsdp, &used))
 		return -1;
-	if (x86_write_boot_tables(&vm->mem) || x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
+	if (x86_write_boot_tables(&vm->mem) ||
+	    x86_write_reset_stub(&vm->mem, X86_ACPI_PM_PORT + ACPI_PM_RESET, ACPI_PM_RESET_VALUE))
 		return -1;
 	return x86_boot_load(&vm->mem, vm->banks, vm->nbanks, boot->kernel, boot->initrd,
 			     boot->cmdline, rsdp, &m->entry);

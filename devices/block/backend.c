@@ -10,7 +10,7 @@
 #include <string.h>
 
 struct block_backend *block_backend_create(enum block_backend_kind kind,
-				       const struct block_backend_params *params)
+					   const struct block_backend_params *params)
 {
 	struct block_backend *be = NULL;
 

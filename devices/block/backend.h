@@ -17,29 +17,29 @@
 enum block_io_op {
 	BLOCK_IO_READ,
 	BLOCK_IO_WRITE,
-	BLOCK_IO_FLUSH,         /* fdatasync: data written before it is durable */
-	BLOCK_IO_DISCARD,       /* deallocate [offset, offset + len) */
-	BLOCK_IO_WRITE_ZEROES,  /* [offset, offset + len) reads back zeroes */
+	BLOCK_IO_FLUSH,	       /* fdatasync: data written before it is durable */
+	BLOCK_IO_DISCARD,      /* deallocate [offset, offset + len) */
+	BLOCK_IO_WRITE_ZEROES, /* [offset, offset + len) reads back zeroes */
 };
 
 struct block_io {
 	enum block_io_op op;
 	uint64_t offset;
-	uint64_t len;          /* DISCARD / WRITE_ZEROES */
-	struct iovec *iov;     /* READ / WRITE; the backend advances it on short transfers */
+	uint64_t len;	   /* DISCARD / WRITE_ZEROES */
+	struct iovec *iov; /* READ / WRITE; the backend advances it on short transfers */
 	unsigned int iovcnt;
-	bool unmap;            /* WRITE_ZEROES may deallocate */
-	int result;            /* on completion: 0 or -errno */
-	void *opaque;          /* the submitter's */
-	struct block_io *next;   /* backend-private list link */
+	bool unmap;	       /* WRITE_ZEROES may deallocate */
+	int result;	       /* on completion: 0 or -errno */
+	void *opaque;	       /* the submitter's */
+	struct block_io *next; /* backend-private list link */
 };
 
 struct block_backend;
 
 /* What wait() reports, to the caller's ctx. */
 struct block_backend_cb {
-	void (*done)(struct block_io *io, void *ctx);     /* an io completed */
-	void (*event)(unsigned int tag, void *ctx);     /* a watched fd fired */
+	void (*done)(struct block_io *io, void *ctx); /* an io completed */
+	void (*event)(unsigned int tag, void *ctx);   /* a watched fd fired */
 };
 
 struct block_backend_ops {
@@ -53,8 +53,8 @@ struct block_backend_ops {
 	 * Calls done() for every completed io and returns how many.  With
 	 * wait, blocks until at least one completes if any is in flight.
 	 */
-	int (*reap)(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
-		    void *ctx);
+	int (*reap)(struct block_backend *be, bool wait,
+		    void (*done)(struct block_io *io, void *ctx), void *ctx);
 	/* Watches the eventfd fd (at most BLOCK_BACKEND_MAX_WATCH): wait()
 	 * reports each time it is signalled, as event(tag).  0 or -errno. */
 	int (*watch)(struct block_backend *be, int fd, unsigned int tag);
@@ -80,9 +80,9 @@ struct block_backend_ops {
 /* What the backend needs to know about the disk. */
 struct block_backend_params {
 	int fd;
-	bool can_punch_hole;   /* fallocate PUNCH_HOLE works on fd */
-	bool can_zero_range;   /* fallocate ZERO_RANGE works on fd */
-	unsigned int depth;    /* expected in-flight requests */
+	bool can_punch_hole; /* fallocate PUNCH_HOLE works on fd */
+	bool can_zero_range; /* fallocate ZERO_RANGE works on fd */
+	unsigned int depth;  /* expected in-flight requests */
 };
 
 struct block_backend {
@@ -92,7 +92,7 @@ struct block_backend {
 };
 
 enum block_backend_kind {
-	BLOCK_BACKEND_AUTO,      /* io_uring, else sync */
+	BLOCK_BACKEND_AUTO, /* io_uring, else sync */
 	BLOCK_BACKEND_IO_URING,
 	BLOCK_BACKEND_SYNC,
 };
@@ -100,7 +100,7 @@ enum block_backend_kind {
 /* Creates a backend; AUTO falls back to sync when io_uring cannot start.
  * NULL with err_msg() set on failure. */
 struct block_backend *block_backend_create(enum block_backend_kind kind,
-				       const struct block_backend_params *params);
+					   const struct block_backend_params *params);
 
 struct block_backend *block_backend_uring_create(const struct block_backend_params *params);
 struct block_backend *block_backend_sync_create(const struct block_backend_params *params);

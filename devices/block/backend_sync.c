@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "devices/iov.h"
 #include "core/err.h"
+#include "devices/iov.h"
 
 struct sync_backend {
 	struct block_backend be;
@@ -35,7 +35,7 @@ static int sync_rw(int fd, struct block_io *io)
 	while (n > 0) {
 		int cnt = n > IOV_MAX ? IOV_MAX : (int)n;
 		ssize_t r = io->op == BLOCK_IO_READ ? preadv(fd, iov, cnt, offset)
-						  : pwritev(fd, iov, cnt, offset);
+						    : pwritev(fd, iov, cnt, offset);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -93,13 +93,13 @@ static int sync_submit(struct block_backend *be)
 	return 0;
 }
 
-static int sync_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
-		     void *ctx)
+static int sync_reap(struct block_backend *be, bool wait,
+		     void (*done)(struct block_io *io, void *ctx), void *ctx)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
 	int n = 0;
 
-	(void)wait;  /* everything queued has already completed */
+	(void)wait; /* everything queued has already completed */
 	while (s->done_head) {
 		struct block_io *io = s->done_head;
 		s->done_head = io->next;

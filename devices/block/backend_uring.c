@@ -15,8 +15,8 @@
 #include "devices/block/backend.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <liburing.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,11 +24,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "devices/iov.h"
 #include "core/err.h"
+#include "devices/iov.h"
 
 /* user_data of the ring's own requests; block_io pointers are aligned. */
-#define TAG_WATCH  1u   /* | index << 2 */
+#define TAG_WATCH  1u /* | index << 2 */
 #define TAG_CANCEL 2u
 /* CQEs a multishot poll may post between two waits, kept free for it. */
 #define WATCH_CQ_RESERVE 8u
@@ -45,15 +45,15 @@ struct uring_backend {
 	struct io_uring ring;
 	unsigned int cq_entries;
 	unsigned int setup_flags;
-	bool enabled;           /* R_DISABLED rings start on their first use */
-	bool cancelled;         /* no more watches */
+	bool enabled;	/* R_DISABLED rings start on their first use */
+	bool cancelled; /* no more watches */
 	unsigned int nwatch;
 	struct uring_watch watch[BLOCK_BACKEND_MAX_WATCH];
 };
 
 static unsigned int reserved(const struct uring_backend *u)
 {
-	return u->nwatch * WATCH_CQ_RESERVE + 1;  /* + a cancel request */
+	return u->nwatch * WATCH_CQ_RESERVE + 1; /* + a cancel request */
 }
 
 static unsigned int uring_room(const struct block_backend *be)
@@ -204,7 +204,7 @@ static void watch_cqe(struct uring_backend *u, unsigned int i, const struct io_u
 	uint64_t count;
 
 	if (cqe->res == -EINVAL && wt->multishot) {
-		wt->multishot = false;  /* before 5.13 */
+		wt->multishot = false; /* before 5.13 */
 		arm_watch(u, i);
 		return;
 	}
@@ -305,8 +305,8 @@ static int uring_wait(struct block_backend *be, bool block, const struct block_b
 	return r < 0 ? r : n;
 }
 
-static int uring_reap(struct block_backend *be, bool wait, void (*done)(struct block_io *io, void *ctx),
-		      void *ctx)
+static int uring_reap(struct block_backend *be, bool wait,
+		      void (*done)(struct block_io *io, void *ctx), void *ctx)
 {
 	const struct block_backend_cb cb = { .done = done };
 
@@ -373,7 +373,7 @@ struct block_backend *block_backend_uring_create(const struct block_backend_para
 		entries = 1024;
 	for (unsigned int i = 0; i < sizeof(setup_tiers) / sizeof(setup_tiers[0]); i++) {
 		r = io_uring_queue_init(entries, &u->ring, setup_tiers[i]);
-		if (r != -EINVAL)  {
+		if (r != -EINVAL) {
 			u->setup_flags = setup_tiers[i];
 			break;
 		}

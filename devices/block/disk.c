@@ -89,10 +89,10 @@ static int lock_image(int fd, const struct disk_config *cfg)
 	if (errno == EAGAIN || errno == EACCES) {
 		if (cfg->readonly)
 			err_set("disk %s: image is locked: another process has it open for writing",
-			    cfg->path);
+				cfg->path);
 		else
 			err_set("disk %s: image is locked: another process (another vmm?) is using it",
-			    cfg->path);
+				cfg->path);
 	} else {
 		err_set("disk %s: cannot lock: %s", cfg->path, strerror(errno));
 	}
@@ -114,7 +114,8 @@ static void probe_fallocate(struct disk *disk, const struct stat *st)
 	disk->can_punch_hole = fallocate(disk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 					 (off_t)disk->size, DISK_SECTOR_SIZE) == 0;
 	if (fstatfs(disk->fd, &sfs) == 0)
-		disk->can_zero_range = sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
+		disk->can_zero_range =
+			sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == XFS_SUPER_MAGIC;
 }
 
 static int probe_alignment(struct disk *disk, const char *path)
@@ -135,10 +136,10 @@ static int probe_alignment(struct disk *disk, const char *path)
 		disk->dio_mem_align = stx.stx_dio_mem_align;
 	/* The guest must use block_size as its logical block (blk.c); Linux
 	 * accepts powers of two up to its page size, 4 KiB on x86. */
-	if (disk->block_size > DISK_MAX_BLOCK_SIZE ||
-	    (disk->block_size & (disk->block_size - 1))) {
-		return err_set("disk %s: direct=on needs %u-byte aligned I/O here; at most %u is supported",
-			       path, disk->block_size, DISK_MAX_BLOCK_SIZE);
+	if (disk->block_size > DISK_MAX_BLOCK_SIZE || (disk->block_size & (disk->block_size - 1))) {
+		return err_set(
+			"disk %s: direct=on needs %u-byte aligned I/O here; at most %u is supported",
+			path, disk->block_size, DISK_MAX_BLOCK_SIZE);
 	}
 	return 0;
 }
@@ -191,7 +192,7 @@ static int check_image(const struct disk_config *cfg, struct disk *disk, struct 
 	}
 	if (disk->size % DISK_SECTOR_SIZE) {
 		err_set("disk %s: size %llu is not a multiple of %u bytes", path,
-		    (unsigned long long)disk->size, DISK_SECTOR_SIZE);
+			(unsigned long long)disk->size, DISK_SECTOR_SIZE);
 		return -1;
 	}
 	return lock_image(disk->fd, cfg);
@@ -215,7 +216,8 @@ int disk_open(const struct disk_config *cfg, struct disk *disk)
 		return -1;
 	/* root may open a file without write permission bits for writing; a
 	 * file nobody may write is meant read-only all the same. */
-	if (!cfg->readonly && S_ISREG(st.st_mode) && !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+	if (!cfg->readonly && S_ISREG(st.st_mode) &&
+	    !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
 		err_set("disk %s: file is read-only; use readonly=on", path);
 		return -1;
 	}

@@ -11,32 +11,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DISK_SECTOR_SIZE 512u
-#define DISK_MAX_BLOCK_SIZE 4096u  /* largest logical block a guest takes */
-#define DISK_SERIAL_LEN 20u   /* virtio-blk GET_ID size */
-#define DISK_PATH_MAX 4096u
+#define DISK_SECTOR_SIZE    512u
+#define DISK_MAX_BLOCK_SIZE 4096u /* largest logical block a guest takes */
+#define DISK_SERIAL_LEN	    20u	  /* virtio-blk GET_ID size */
+#define DISK_PATH_MAX	    4096u
 
-#define DISK_MAX_QUEUES 16
+#define DISK_MAX_QUEUES	    16
 
 /* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID][,queues=N] */
 struct disk_config {
 	char path[DISK_PATH_MAX];
 	bool readonly;
 	bool direct;
-	char serial[DISK_SERIAL_LEN + 1];  /* empty: derived from the file */
-	unsigned int queues;               /* request queues; 0: the VMM's default */
+	char serial[DISK_SERIAL_LEN + 1]; /* empty: derived from the file */
+	unsigned int queues;		  /* request queues; 0: the VMM's default */
 };
 
 struct disk {
 	int fd;
-	uint64_t size;            /* bytes, a multiple of DISK_SECTOR_SIZE */
+	uint64_t size; /* bytes, a multiple of DISK_SECTOR_SIZE */
 	bool readonly;
 	bool direct;
-	bool can_punch_hole;      /* discard, write-zeroes with unmap */
-	bool can_zero_range;      /* write-zeroes keeping allocation */
-	uint32_t block_size;      /* logical block the guest must use (I/O unit) */
-	uint32_t dio_mem_align;   /* O_DIRECT buffer alignment (1 without direct) */
-	char serial[DISK_SERIAL_LEN];  /* not NUL-terminated when 20 chars long */
+	bool can_punch_hole;	      /* discard, write-zeroes with unmap */
+	bool can_zero_range;	      /* write-zeroes keeping allocation */
+	uint32_t block_size;	      /* logical block the guest must use (I/O unit) */
+	uint32_t dio_mem_align;	      /* O_DIRECT buffer alignment (1 without direct) */
+	char serial[DISK_SERIAL_LEN]; /* not NUL-terminated when 20 chars long */
 };
 
 /*

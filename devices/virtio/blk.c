@@ -12,19 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/util.h"
 #include "devices/virtio/blk_request.h"
 #include "devices/virtio/blk_worker.h"
-#include "core/util.h"
-#include "core/err.h"
 
 struct blk_device {
 	struct virtio_device vdev;
 	struct blk_device_params p;
 	uint64_t offered;
 	uint64_t negotiated;
-	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];  /* little-endian, read-only */
-	struct blk_worker *workers[VIRTIO_BLK_MAX_QUEUES];  /* NULL: not started */
-	struct blk_queue_stats stopped;          /* of the workers already stopped */
+	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];		   /* little-endian, read-only */
+	struct blk_worker *workers[VIRTIO_BLK_MAX_QUEUES]; /* NULL: not started */
+	struct blk_queue_stats stopped;			   /* of the workers already stopped */
 	pthread_mutex_t lock;
 };
 
@@ -175,7 +175,7 @@ static int blk_queue_start(struct virtio_device *dev, unsigned int q,
 		err_set("virtio-blk: queue %u already started", q);
 	} else if (cfg->size > dev->queue_max_size) {
 		err_set("virtio-blk: queue size %u above maximum %u", cfg->size,
-			 dev->queue_max_size);
+			dev->queue_max_size);
 	} else {
 		wp = (struct blk_worker_params){
 			.mem = blk->p.mem,
@@ -252,8 +252,8 @@ struct virtio_device *blk_device_create(const struct blk_device_params *params)
 
 	/* At least 4: a request needs 3 descriptors without indirect. */
 	if (qsize < 4 || qsize > VIRTQ_MAX_SIZE || (qsize & (qsize - 1))) {
-		err_set("virtio-blk: queue size %u is not a power of two in 4..%u",
-			 qsize, VIRTQ_MAX_SIZE);
+		err_set("virtio-blk: queue size %u is not a power of two in 4..%u", qsize,
+			VIRTQ_MAX_SIZE);
 		return NULL;
 	}
 	if (nq > VIRTIO_BLK_MAX_QUEUES) {

@@ -59,7 +59,7 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 
 	memset(req, 0, sizeof(*req));
 	if (vreq->writable_len == 0)
-		return VIRTIO_BLK_S_IOERR;  /* nowhere to put a status */
+		return VIRTIO_BLK_S_IOERR; /* nowhere to put a status */
 	req->status = iov_byte_ptr(wr, vreq->nr_writable, vreq->writable_len - 1);
 	req->writable_len = vreq->writable_len;
 	if (vreq->readable_len < VIRTIO_BLK_HDR_SIZE)
@@ -78,7 +78,7 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 		if (!slice(wr, vreq->nr_writable, 0, vreq->writable_len - 1, req, data, data_cap))
 			return VIRTIO_BLK_S_IOERR;
 		return rw_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
-							      : VIRTIO_BLK_S_IOERR;
+							       : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_OUT:
 		if (lim->readonly || vreq->writable_len != 1)
 			return VIRTIO_BLK_S_IOERR;
@@ -86,7 +86,7 @@ uint8_t blk_parse_request(const struct blk_limits *lim, const struct virtq_req *
 			   vreq->readable_len - VIRTIO_BLK_HDR_SIZE, req, data, data_cap))
 			return VIRTIO_BLK_S_IOERR;
 		return rw_range_ok(lim, sector, req->data_len) ? VIRTIO_BLK_S_OK
-							      : VIRTIO_BLK_S_IOERR;
+							       : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_FLUSH:
 		return VIRTIO_BLK_S_OK;
 	case VIRTIO_BLK_T_GET_ID:
@@ -143,8 +143,9 @@ uint8_t blk_parse_dwz(const struct blk_limits *lim, const struct blk_request *re
 		if (!sector_range_ok(lim, sector, (uint64_t)num * DISK_SECTOR_SIZE))
 			return VIRTIO_BLK_S_IOERR;
 		if (num == 0)
-			continue;  /* nothing to do, and fallocate refuses length 0 */
-		ranges[*n] = (struct blk_dwz_range){ .sector = sector, .num_sectors = num,
+			continue; /* nothing to do, and fallocate refuses length 0 */
+		ranges[*n] = (struct blk_dwz_range){ .sector = sector,
+						     .num_sectors = num,
 						     .flags = flags };
 		(*n)++;
 	}
@@ -153,7 +154,7 @@ uint8_t blk_parse_dwz(const struct blk_limits *lim, const struct blk_request *re
 
 uint32_t blk_used_len(const struct blk_request *req, uint8_t status)
 {
-	uint32_t prefix = 0;    /* data bytes written from the first writable byte */
+	uint32_t prefix = 0; /* data bytes written from the first writable byte */
 
 	if (req->status == NULL)
 		return 0;

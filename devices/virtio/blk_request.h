@@ -17,23 +17,23 @@
 
 /* Status byte values. */
 
-#define VIRTIO_BLK_HDR_SIZE sizeof(struct virtio_blk_outhdr)  /* type, ioprio, sector */
+#define VIRTIO_BLK_HDR_SIZE	sizeof(struct virtio_blk_outhdr) /* type, ioprio, sector */
 #define VIRTIO_BLK_DWZ_SEG_SIZE sizeof(struct virtio_blk_discard_write_zeroes)
 
 /* What one DISCARD or WRITE_ZEROES request may carry (offered in the
  * config space, enforced by the parser, sized for by the worker). */
-#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22)  /* 2 GiB per range */
-#define VIRTIO_BLK_MAX_DWZ_SEG 32u
+#define VIRTIO_BLK_MAX_DWZ_SECTORS (1u << 22) /* 2 GiB per range */
+#define VIRTIO_BLK_MAX_DWZ_SEG	   32u
 
 /* What the device accepts; derived from the disk and negotiated features. */
 struct blk_limits {
-	uint64_t capacity;          /* sectors */
-	uint32_t block_size;        /* IN/OUT offset and length unit, bytes (blk_size);
+	uint64_t capacity;   /* sectors */
+	uint32_t block_size; /* IN/OUT offset and length unit, bytes (blk_size);
 				     * 0 means DISK_SECTOR_SIZE */
 	bool readonly;
-	bool discard;               /* DISCARD negotiated */
-	bool write_zeroes;          /* WRITE_ZEROES negotiated */
-	bool write_zeroes_unmap;    /* write_zeroes_may_unmap offered */
+	bool discard;		 /* DISCARD negotiated */
+	bool write_zeroes;	 /* WRITE_ZEROES negotiated */
+	bool write_zeroes_unmap; /* write_zeroes_may_unmap offered */
 	uint32_t max_discard_sectors;
 	uint32_t max_discard_seg;
 	uint32_t max_write_zeroes_sectors;
@@ -43,8 +43,8 @@ struct blk_limits {
 struct blk_request {
 	uint32_t type;
 	uint64_t sector;
-	uint8_t *status;     /* the chain's last writable byte; NULL if none */
-	struct iovec *data;  /* IN: writable bytes before status; OUT, DISCARD,
+	uint8_t *status;    /* the chain's last writable byte; NULL if none */
+	struct iovec *data; /* IN: writable bytes before status; OUT, DISCARD,
 			      * WRITE_ZEROES: readable bytes after the header;
 			      * GET_ID: writable bytes before status */
 	unsigned int data_cnt;

@@ -35,32 +35,38 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "devices/iov.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "devices/iov.h"
 
-enum { EV_KICK, EV_STOP };
+enum {
+	EV_KICK,
+	EV_STOP
+};
 
 /* What an io's opaque points to. */
-enum io_owner { OWNER_SLOT, OWNER_MERGE };
+enum io_owner {
+	OWNER_SLOT,
+	OWNER_MERGE
+};
 
 struct blk_slot {
-	enum io_owner owner;      /* OWNER_SLOT; first, see io_done */
+	enum io_owner owner; /* OWNER_SLOT; first, see io_done */
 	struct virtq_req vreq;
 	struct blk_request req;
-	struct iovec *chain;      /* the chain's buffers (vreq.iov) */
-	struct iovec *data;       /* the request's data slice of them */
-	struct block_io io;         /* READ, WRITE or FLUSH */
-	struct block_io *dwz;       /* DISCARD / WRITE_ZEROES: one io per range */
-	unsigned int pending;     /* ios not completed yet */
+	struct iovec *chain;  /* the chain's buffers (vreq.iov) */
+	struct iovec *data;   /* the request's data slice of them */
+	struct block_io io;   /* READ, WRITE or FLUSH */
+	struct block_io *dwz; /* DISCARD / WRITE_ZEROES: one io per range */
+	unsigned int pending; /* ios not completed yet */
 	uint8_t status;
-	void *bounce;             /* a pool chunk for O_DIRECT, see disk.c */
-	uint32_t bounce_off;      /* data bytes done through it */
-	uint32_t bounce_len;      /* in the chunk now in flight */
+	void *bounce;	     /* a pool chunk for O_DIRECT, see disk.c */
+	uint32_t bounce_off; /* data bytes done through it */
+	uint32_t bounce_len; /* in the chunk now in flight */
 	struct iovec bounce_iov;
 	struct blk_slot *next_free;
-	struct blk_slot *next;    /* in a merge or the retry list */
+	struct blk_slot *next; /* in a merge or the retry list */
 };
 
 /*
@@ -73,9 +79,9 @@ struct blk_slot {
 #define BLK_MERGE_MAX_BYTES (1u << 20)
 
 struct blk_merge {
-	enum io_owner owner;      /* OWNER_MERGE */
+	enum io_owner owner; /* OWNER_MERGE */
 	struct block_io io;
-	struct blk_slot *slots;   /* linked by next */
+	struct blk_slot *slots; /* linked by next */
 	struct iovec iov[];
 };
 
@@ -86,29 +92,29 @@ struct blk_worker {
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
 	struct blk_dwz_range *ranges;
-	unsigned int nranges;     /* DISCARD / WRITE_ZEROES segments per request */
+	unsigned int nranges;	  /* DISCARD / WRITE_ZEROES segments per request */
 	unsigned int max_req_ios; /* backend ios one request may need */
 	unsigned int nslots;
-	unsigned int seg_cap;     /* chain buffers per slot */
+	unsigned int seg_cap; /* chain buffers per slot */
 	struct blk_slot *free;
 	size_t dio_align;
 	void *bounce_free[BLK_BOUNCE_CHUNKS];
 	unsigned int nbounce_free;
-	unsigned int nbounce;     /* chunks allocated */
-	struct blk_slot **batch;  /* reads and writes of this pass, to merge */
+	unsigned int nbounce;	 /* chunks allocated */
+	struct blk_slot **batch; /* reads and writes of this pass, to merge */
 	unsigned int nbatch;
-	struct blk_slot *retry;   /* from failed merges, to queue one by one */
+	struct blk_slot *retry; /* from failed merges, to queue one by one */
 	int stop_fd;
 	pthread_t thread;
-	bool stop_asked;          /* set by blk_worker_stop, atomic */
+	bool stop_asked; /* set by blk_worker_stop, atomic */
 	bool stopping;
 	bool kick_batching;
 	bool completion_batching;
 	bool merging;
-	bool need_notify;         /* pushed since the last should_notify */
+	bool need_notify; /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
-	struct blk_queue_stats stats;  /* written by the thread, read by anyone */
+	struct blk_queue_stats stats; /* written by the thread, read by anyone */
 };
 
 /* One writer: a relaxed load and store, so readers see whole values. */
@@ -225,7 +231,7 @@ static bool bounce_chunk_done(struct blk_worker *w, struct blk_slot *slot)
 	if (slot->bounce_off >= slot->req.data_len)
 		return true;
 	if (w->stopping) {
-		slot->status = VIRTIO_BLK_S_IOERR;  /* not all of it was done */
+		slot->status = VIRTIO_BLK_S_IOERR; /* not all of it was done */
 		return true;
 	}
 	start_bounce_chunk(w, slot);
@@ -260,7 +266,8 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
 		return;
 	}
-	if (w->p.disk->direct && !iov_is_aligned(slot->req.data, slot->req.data_cnt, w->dio_align)) {
+	if (w->p.disk->direct &&
+	    !iov_is_aligned(slot->req.data, slot->req.data_cnt, w->dio_align)) {
 		slot->bounce = bounce_get(w);
 		if (slot->bounce == NULL) {
 			complete_request(w, slot, VIRTIO_BLK_S_IOERR);
@@ -278,7 +285,7 @@ static void start_rw(struct blk_worker *w, struct blk_slot *slot)
 	};
 	slot->pending = 1;
 	if (w->merging) {
-		w->batch[w->nbatch++] = slot;  /* queued by queue_batch() */
+		w->batch[w->nbatch++] = slot; /* queued by queue_batch() */
 		return;
 	}
 	queue_io(w, slot, io);
@@ -318,8 +325,11 @@ static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned
 		memcpy(&m->iov[k], slots[i]->io.iov, slots[i]->io.iovcnt * sizeof(struct iovec));
 		k += slots[i]->io.iovcnt;
 	}
-	m->io = (struct block_io){ .op = slots[0]->io.op, .offset = slots[0]->io.offset,
-				 .iov = m->iov, .iovcnt = segs, .opaque = m };
+	m->io = (struct block_io){ .op = slots[0]->io.op,
+				   .offset = slots[0]->io.offset,
+				   .iov = m->iov,
+				   .iovcnt = segs,
+				   .opaque = m };
 	count(&w->stats.merged, n - 1);
 	if (w->be->ops->queue(w->be, &m->io) < 0) {
 		m->io.result = -EIO;
@@ -344,7 +354,8 @@ static void queue_batch(struct blk_worker *w)
 			struct block_io *io = &w->batch[j]->io;
 			uint64_t len = block_io_bytes(io);
 
-			if (io->op != last->op || io->offset != last->offset + block_io_bytes(last) ||
+			if (io->op != last->op ||
+			    io->offset != last->offset + block_io_bytes(last) ||
 			    bytes + len > BLK_MERGE_MAX_BYTES || segs + io->iovcnt > IOV_MAX)
 				break;
 			bytes += len;
@@ -372,8 +383,8 @@ static void merge_done(struct blk_worker *w, struct blk_merge *m)
 			w->retry = slot;
 		} else {
 			slot->pending = 0;
-			complete_request(w, slot, m->io.result < 0 ? VIRTIO_BLK_S_IOERR
-								  : VIRTIO_BLK_S_OK);
+			complete_request(w, slot,
+					 m->io.result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
 		}
 		slot = next;
 	}
@@ -414,7 +425,7 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 	for (unsigned int i = 0; i < n; i++) {
 		slot->dwz[i] = (struct block_io){
 			.op = slot->req.type == VIRTIO_BLK_T_DISCARD ? BLOCK_IO_DISCARD
-								      : BLOCK_IO_WRITE_ZEROES,
+								     : BLOCK_IO_WRITE_ZEROES,
 			.offset = w->ranges[i].sector * DISK_SECTOR_SIZE,
 			.len = (uint64_t)w->ranges[i].num_sectors * DISK_SECTOR_SIZE,
 			.unmap = w->ranges[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
@@ -425,8 +436,8 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 
 static void start_request(struct blk_worker *w, struct blk_slot *slot)
 {
-	uint8_t status = blk_parse_request(&w->p.limits, &slot->vreq, &slot->req, slot->data,
-					   w->seg_cap);
+	uint8_t status =
+		blk_parse_request(&w->p.limits, &slot->vreq, &slot->req, slot->data, w->seg_cap);
 
 	slot->status = VIRTIO_BLK_S_OK;
 	slot->pending = 0;
@@ -447,12 +458,12 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 		return;
 	case VIRTIO_BLK_T_GET_ID: {
 		size_t len = slot->req.data_len < VIRTIO_BLK_ID_BYTES ? slot->req.data_len
-								       : VIRTIO_BLK_ID_BYTES;
+								      : VIRTIO_BLK_ID_BYTES;
 		iov_from_buf(slot->req.data, slot->req.data_cnt, 0, w->p.disk->serial, len);
 		complete_request(w, slot, VIRTIO_BLK_S_OK);
 		return;
 	}
-	default:  /* DISCARD, WRITE_ZEROES: blk_parse_request let nothing else by */
+	default: /* DISCARD, WRITE_ZEROES: blk_parse_request let nothing else by */
 		start_dwz(w, slot);
 		return;
 	}
@@ -464,7 +475,7 @@ static void report_broken(struct blk_worker *w)
 		return;
 	w->broken_reported = true;
 	log_warn("virtio-blk queue %u: %s; device needs reset", w->p.queue_index,
-		virtq_strerror(w->vq.error));
+		 virtq_strerror(w->vq.error));
 	w->p.transport.needs_reset(w->p.transport.opaque);
 }
 
@@ -519,8 +530,8 @@ static void take_chains(struct blk_worker *w)
 		case VIRTQ_POP_BAD_CHAIN:
 			count(&w->stats.requests, 1);
 			if (w->bad_chains++ == 0)
-				log_warn("virtio-blk queue %u: bad request: %s",
-					w->p.queue_index, virtq_strerror(w->vq.error));
+				log_warn("virtio-blk queue %u: bad request: %s", w->p.queue_index,
+					 virtq_strerror(w->vq.error));
 			push_used(w, slot->vreq.head, 0);
 			continue;
 		case VIRTQ_POP_OK:
@@ -545,14 +556,14 @@ static const struct block_backend_cb worker_cb = { .done = io_done, .event = on_
 static void *worker_main(void *arg)
 {
 	struct blk_worker *w = arg;
-	bool block = false;  /* the first pass looks before any kick */
+	bool block = false; /* the first pass looks before any kick */
 
 	while (!stop_asked(w)) {
 		int r = w->be->ops->wait(w->be, block, &worker_cb, w);
 
 		if (r < 0) {
-			log_warn("virtio-blk queue %u: %s: %s", w->p.queue_index,
-				w->be->ops->name, strerror(-r));
+			log_warn("virtio-blk queue %u: %s: %s", w->p.queue_index, w->be->ops->name,
+				 strerror(-r));
 			w->p.transport.needs_reset(w->p.transport.opaque);
 			break;
 		}
@@ -665,7 +676,8 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 	w->dio_align = params->disk->dio_mem_align > DISK_SECTOR_SIZE ? params->disk->dio_mem_align
 								      : DISK_SECTOR_SIZE;
 	if (virtq_init(&w->vq, params->mem, &params->vq) < 0) {
-		err_set("virtio-blk queue %u: %s", params->queue_index, virtq_strerror(w->vq.error));
+		err_set("virtio-blk queue %u: %s", params->queue_index,
+			virtq_strerror(w->vq.error));
 		worker_free(w);
 		return -1;
 	}

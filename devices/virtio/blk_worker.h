@@ -12,21 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
 #include "devices/virtio/blk_request.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
-#include "core/guest_mem.h"
 
 struct blk_worker_params {
 	const struct guest_mem *mem;
-	struct virtq_config vq;          /* validated by blk_worker_start */
-	const struct disk *disk;         /* must outlive the worker */
+	struct virtq_config vq;	 /* validated by blk_worker_start */
+	const struct disk *disk; /* must outlive the worker */
 	struct blk_limits limits;
-	unsigned int seg_max;            /* data buffers per request */
+	unsigned int seg_max; /* data buffers per request */
 	enum block_backend_kind backend;
-	int kick_fd;                     /* the transport's; read, never closed */
+	int kick_fd; /* the transport's; read, never closed */
 	unsigned int queue_index;
 	struct virtio_transport transport;
 };
@@ -35,10 +35,10 @@ struct blk_worker;
 
 /* What a queue did, for --stats: how well notifications are batched. */
 struct blk_queue_stats {
-	uint64_t requests;    /* chains taken from the avail ring */
-	uint64_t kicks;       /* guest notifications (the kick eventfd's count) */
-	uint64_t interrupts;  /* interrupts asked of the transport */
-	uint64_t merged;      /* requests merged into another's io */
+	uint64_t requests;     /* chains taken from the avail ring */
+	uint64_t kicks;	       /* guest notifications (the kick eventfd's count) */
+	uint64_t interrupts;   /* interrupts asked of the transport */
+	uint64_t merged;       /* requests merged into another's io */
 	uint64_t bounce_bytes; /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
 };

@@ -14,17 +14,17 @@
 #include "devices/virtio/queue.h"
 
 /* Device status (virtio 1.x, 2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE        1u
-#define VIRTIO_STATUS_DRIVER             2u
-#define VIRTIO_STATUS_DRIVER_OK          4u
-#define VIRTIO_STATUS_FEATURES_OK        8u
+#define VIRTIO_STATUS_ACKNOWLEDGE	 1u
+#define VIRTIO_STATUS_DRIVER		 2u
+#define VIRTIO_STATUS_DRIVER_OK		 4u
+#define VIRTIO_STATUS_FEATURES_OK	 8u
 #define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64u
-#define VIRTIO_STATUS_FAILED             128u
+#define VIRTIO_STATUS_FAILED		 128u
 
 /* Reserved feature bits (virtio 1.x, 6). */
 #define VIRTIO_F_VERSION_1 32
 
-#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_BLOCK	   2
 
 struct virtio_device;
 
@@ -57,8 +57,8 @@ struct virtio_device_ops {
 	 * stays the transport's (the device only reads it).  0, or -1 with a
 	 * message (a bad ring configuration: DEVICE_NEEDS_RESET).
 	 */
-	int (*queue_start)(struct virtio_device *dev, unsigned int q, const struct virtq_config *cfg,
-			   int kick_fd);
+	int (*queue_start)(struct virtio_device *dev, unsigned int q,
+			   const struct virtq_config *cfg, int kick_fd);
 	/*
 	 * Device reset (status written 0): stops every queue after its
 	 * in-flight requests completed, and forgets negotiated features.
@@ -73,7 +73,7 @@ struct virtio_device {
 	const struct virtio_device_ops *ops;
 	uint16_t device_id;
 	unsigned int num_queues;
-	uint16_t queue_max_size;  /* what queue_size reads as before the driver writes it */
+	uint16_t queue_max_size; /* what queue_size reads as before the driver writes it */
 	uint32_t config_size;
 	struct virtio_transport transport;
 };

@@ -14,17 +14,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "devices/virtio/pci_priv.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "devices/virtio/pci_priv.h"
 
 /* The BAR layout in pci.h: every structure fits its 4 KiB page. */
 _Static_assert(VIRTIO_PCI_COMMON_SIZE <= VIRTIO_PCI_REGION_SIZE, "common config page");
-_Static_assert(VIRTIO_PCI_MAX_QUEUES * VIRTIO_PCI_NOTIFY_MULTIPLIER <= VIRTIO_PCI_REGION_SIZE,
+_Static_assert(VIRTIO_PCI_MAX_QUEUES *VIRTIO_PCI_NOTIFY_MULTIPLIER <= VIRTIO_PCI_REGION_SIZE,
 	       "notify page");
 _Static_assert((VIRTIO_PCI_MAX_QUEUES + 1) * MSIX_ENTRY_SIZE <= VIRTIO_PCI_REGION_SIZE,
 	       "MSI-X table page: a vector per queue and one for configuration");
-_Static_assert(VIRTIO_PCI_MSIX_PBA_BASE + VIRTIO_PCI_REGION_SIZE <= VIRTIO_PCI_BAR_SIZE, "BAR size");
+_Static_assert(VIRTIO_PCI_MSIX_PBA_BASE + VIRTIO_PCI_REGION_SIZE <= VIRTIO_PCI_BAR_SIZE,
+	       "BAR size");
 
 static void report(struct virtio_pci *vp)
 {
@@ -80,13 +81,16 @@ static struct ioeventfd queue_ioeventfd(const struct virtio_pci *vp, unsigned in
 {
 	/* Length 0 matches a write of any size at exactly this address;
 	 * KVM also takes it on its fast MMIO path. */
-	return (struct ioeventfd){ .addr = addr, .len = 0, .mmio = true, .fd = vp->queues[i].kick_fd };
+	return (struct ioeventfd){
+		.addr = addr, .len = 0, .mmio = true, .fd = vp->queues[i].kick_fd
+	};
 }
 
 static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i)
 {
 	struct virtio_pci_queue *q = &vp->queues[i];
-	uint64_t addr = vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+	uint64_t addr =
+		vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
 	struct ioeventfd ev = queue_ioeventfd(vp, i, addr);
 
 	if (q->ioeventfd || !q->enabled || !vp->bar_mapped)
@@ -403,7 +407,7 @@ static uint32_t class_of(uint16_t device_id)
 	case VIRTIO_ID_BLOCK:
 		return PCI_CLASS_STORAGE_OTHER;
 	default:
-		return 0xff0000;  /* unclassified */
+		return 0xff0000; /* unclassified */
 	}
 }
 
@@ -422,7 +426,8 @@ static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, 
 	memcpy(&cap[VIRTIO_PCI_CAP_LENGTH], &le, 4);
 	if (extra)
 		memcpy(&cap[VIRTIO_PCI_CAP_SIZE], extra_bytes, extra);
-	int off = pci_add_capability(&vp->pci, PCI_CAP_ID_VNDR, cap, VIRTIO_PCI_CAP_SIZE + extra, wmask);
+	int off = pci_add_capability(&vp->pci, PCI_CAP_ID_VNDR, cap, VIRTIO_PCI_CAP_SIZE + extra,
+				     wmask);
 	if (off < 0)
 		return err_set("virtio-pci: no room for capability type %u", type);
 	return off;
@@ -438,7 +443,8 @@ static int add_capabilities(struct virtio_pci *vp)
 	if (add_virtio_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_BASE,
 			   VIRTIO_PCI_COMMON_SIZE, 0, NULL, NULL) < 0 ||
 	    add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_BASE,
-			   vp->nr_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, 4, (uint8_t *)&mult, NULL) < 0 ||
+			   vp->nr_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, 4, (uint8_t *)&mult,
+			   NULL) < 0 ||
 	    add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_BASE, 1, 0, NULL, NULL) < 0)
 		return -1;
 	if (vp->vdev->config_size &&
@@ -465,10 +471,12 @@ static int check_device(const struct virtio_pci_params *p)
 	    !d->ops->config_write || !d->ops->queue_start || !d->ops->reset)
 		return err_set("virtio-pci: incomplete device or ops");
 	if (d->num_queues == 0 || d->num_queues > VIRTIO_PCI_MAX_QUEUES)
-		return err_set("virtio-pci: %u queues (1-%u)", d->num_queues, VIRTIO_PCI_MAX_QUEUES);
+		return err_set("virtio-pci: %u queues (1-%u)", d->num_queues,
+			       VIRTIO_PCI_MAX_QUEUES);
 	if (d->queue_max_size == 0 || d->queue_max_size > VIRTQ_MAX_SIZE ||
 	    (d->queue_max_size & (d->queue_max_size - 1)))
-		return err_set("virtio-pci: queue size %u is not a power of two", d->queue_max_size);
+		return err_set("virtio-pci: queue size %u is not a power of two",
+			       d->queue_max_size);
 	if (d->config_size > VIRTIO_PCI_REGION_SIZE)
 		return err_set("virtio-pci: config space of %u bytes", d->config_size);
 	return 0;

@@ -23,49 +23,50 @@
 #include <linux/virtio_pci.h>
 #include <stdint.h>
 
+#include "core/irq_ops.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "devices/virtio/device.h"
-#include "core/irq_ops.h"
 
-#define VIRTIO_PCI_VENDOR            0x1af4
-#define VIRTIO_PCI_DEVICE_ID_BASE    0x1040
-#define VIRTIO_PCI_REVISION          1
-#define VIRTIO_PCI_MAX_QUEUES        255    /* vectors: queues + 1 <= 256, one table page */
+#define VIRTIO_PCI_VENDOR	  0x1af4
+#define VIRTIO_PCI_DEVICE_ID_BASE 0x1040
+#define VIRTIO_PCI_REVISION	  1
+#define VIRTIO_PCI_MAX_QUEUES	  255 /* vectors: queues + 1 <= 256, one table page */
 
 /* The spec's layouts come from <linux/virtio_pci.h> (capability types and
  * field offsets, VIRTIO_MSI_NO_VECTOR, VIRTIO_PCI_ISR_CONFIG); these name
  * what it spells differently or leaves out, checked against its structs
  * in pci.c. */
-#define VIRTIO_PCI_CAP_SIZE          sizeof(struct virtio_pci_cap)
-#define VIRTIO_PCI_NOTIFY_MULTIPLIER_OFF sizeof(struct virtio_pci_cap) /* notify cap: le32 after it */
-#define VIRTIO_PCI_CFG_DATA_OFF      sizeof(struct virtio_pci_cap)     /* pci_cfg cap: 4 data bytes */
-#define VIRTIO_PCI_COMMON_CFGGEN     VIRTIO_PCI_COMMON_CFGGENERATION
-#define VIRTIO_PCI_COMMON_Q_DESC     VIRTIO_PCI_COMMON_Q_DESCLO
-#define VIRTIO_PCI_COMMON_Q_DRIVER   VIRTIO_PCI_COMMON_Q_AVAILLO
-#define VIRTIO_PCI_COMMON_Q_DEVICE   VIRTIO_PCI_COMMON_Q_USEDLO
+#define VIRTIO_PCI_CAP_SIZE sizeof(struct virtio_pci_cap)
+#define VIRTIO_PCI_NOTIFY_MULTIPLIER_OFF \
+	sizeof(struct virtio_pci_cap)				 /* notify cap: le32 after it */
+#define VIRTIO_PCI_CFG_DATA_OFF	   sizeof(struct virtio_pci_cap) /* pci_cfg cap: 4 data bytes */
+#define VIRTIO_PCI_COMMON_CFGGEN   VIRTIO_PCI_COMMON_CFGGENERATION
+#define VIRTIO_PCI_COMMON_Q_DESC   VIRTIO_PCI_COMMON_Q_DESCLO
+#define VIRTIO_PCI_COMMON_Q_DRIVER VIRTIO_PCI_COMMON_Q_AVAILLO
+#define VIRTIO_PCI_COMMON_Q_DEVICE VIRTIO_PCI_COMMON_Q_USEDLO
 /* The virtio 1.0 common config: no notify data, no queue reset. */
-#define VIRTIO_PCI_COMMON_SIZE       sizeof(struct virtio_pci_common_cfg)
+#define VIRTIO_PCI_COMMON_SIZE sizeof(struct virtio_pci_common_cfg)
 
 /* BAR 0 layout. */
-#define VIRTIO_PCI_BAR               0
-#define VIRTIO_PCI_BAR_SIZE          0x8000
-#define VIRTIO_PCI_COMMON_BASE       0x0000
-#define VIRTIO_PCI_ISR_BASE          0x1000
-#define VIRTIO_PCI_DEVCFG_BASE       0x2000
-#define VIRTIO_PCI_NOTIFY_BASE       0x3000
-#define VIRTIO_PCI_MSIX_TABLE_BASE   0x4000
-#define VIRTIO_PCI_MSIX_PBA_BASE     0x5000
-#define VIRTIO_PCI_REGION_SIZE       0x1000
+#define VIRTIO_PCI_BAR		   0
+#define VIRTIO_PCI_BAR_SIZE	   0x8000
+#define VIRTIO_PCI_COMMON_BASE	   0x0000
+#define VIRTIO_PCI_ISR_BASE	   0x1000
+#define VIRTIO_PCI_DEVCFG_BASE	   0x2000
+#define VIRTIO_PCI_NOTIFY_BASE	   0x3000
+#define VIRTIO_PCI_MSIX_TABLE_BASE 0x4000
+#define VIRTIO_PCI_MSIX_PBA_BASE   0x5000
+#define VIRTIO_PCI_REGION_SIZE	   0x1000
 /* Each queue its own notify address, so each gets an ioeventfd without
  * datamatch. */
 #define VIRTIO_PCI_NOTIFY_MULTIPLIER 4
 
 /* ISR bits. */
-#define VIRTIO_PCI_ISR_QUEUE         1
+#define VIRTIO_PCI_ISR_QUEUE 1
 
 struct virtio_pci_params {
-	struct virtio_device *vdev;     /* outlives the transport */
+	struct virtio_device *vdev; /* outlives the transport */
 	const struct irq_msi_ops *irq_ops;
 	void *irq_ctx;
 	const struct ioeventfd_ops *ioeventfd_ops;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/virtio/pci_priv.h"
 #include "core/err.h"
+#include "devices/virtio/pci_priv.h"
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {
@@ -73,7 +73,8 @@ static enum virtio_pci_action write_status(struct virtio_pci *vp, uint8_t val)
 		added &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
 	}
 	vp->status = next;
-	return (added & VIRTIO_STATUS_DRIVER_OK) ? VIRTIO_PCI_ACT_START_QUEUES : VIRTIO_PCI_ACT_NONE;
+	return (added & VIRTIO_STATUS_DRIVER_OK) ? VIRTIO_PCI_ACT_START_QUEUES
+						 : VIRTIO_PCI_ACT_NONE;
 }
 
 /* ---- registers ---- */
@@ -103,7 +104,8 @@ void virtio_pci_common_read(struct virtio_pci *vp, uint64_t offset, void *data, 
 	put(img, VIRTIO_PCI_COMMON_DFSELECT, dsel, 4);
 	put(img, VIRTIO_PCI_COMMON_DF, dsel < 2 ? (uint32_t)(offered >> (32 * dsel)) : 0, 4);
 	put(img, VIRTIO_PCI_COMMON_GFSELECT, gsel, 4);
-	put(img, VIRTIO_PCI_COMMON_GF, gsel < 2 ? (uint32_t)(vp->driver_features >> (32 * gsel)) : 0, 4);
+	put(img, VIRTIO_PCI_COMMON_GF,
+	    gsel < 2 ? (uint32_t)(vp->driver_features >> (32 * gsel)) : 0, 4);
 	put(img, VIRTIO_PCI_COMMON_MSIX, atomic_load(&vp->msix_config), 2);
 	put(img, VIRTIO_PCI_COMMON_NUMQ, vp->nr_queues, 2);
 	put(img, VIRTIO_PCI_COMMON_STATUS, status, 1);
@@ -135,8 +137,8 @@ static void write_addr(uint64_t *addr, unsigned int at, unsigned int len, uint64
 		*addr = (*addr & 0xffffffffull) | val << 32;
 }
 
-static enum virtio_pci_action write_queue(struct virtio_pci *vp, unsigned int field, unsigned int len,
-					  uint64_t val)
+static enum virtio_pci_action write_queue(struct virtio_pci *vp, unsigned int field,
+					  unsigned int len, uint64_t val)
 {
 	struct virtio_pci_queue *q = selected(vp);
 

@@ -25,11 +25,11 @@
 
 struct virtio_pci_queue {
 	uint16_t size;
-	_Atomic uint16_t vector;        /* read by device threads */
+	_Atomic uint16_t vector; /* read by device threads */
 	bool enabled;
 	uint64_t desc, driver, device;
-	int kick_fd;                    /* eventfd, for the transport's life */
-	bool ioeventfd;                 /* registered at ioeventfd_addr */
+	int kick_fd;	/* eventfd, for the transport's life */
+	bool ioeventfd; /* registered at ioeventfd_addr */
 	uint64_t ioeventfd_addr;
 };
 
@@ -40,22 +40,22 @@ struct virtio_pci {
 	struct virtio_device *vdev;
 	unsigned int nr_queues;
 	unsigned int nr_vectors;
-	unsigned int pci_cfg_cap;       /* offset of the PCI_CFG capability */
+	unsigned int pci_cfg_cap; /* offset of the PCI_CFG capability */
 	pthread_mutex_t lock;
 
 	uint32_t device_feature_select;
 	uint32_t driver_feature_select;
 	uint64_t driver_features;
 	uint8_t status;
-	atomic_bool needs_reset;        /* DEVICE_NEEDS_RESET, set by device threads */
+	atomic_bool needs_reset; /* DEVICE_NEEDS_RESET, set by device threads */
 	atomic_uint isr;
 	_Atomic uint16_t msix_config;
 	uint16_t queue_select;
 	struct virtio_pci_queue *queues;
 
-	bool dma_stopped;               /* Bus Master Enable was cleared while
+	bool dma_stopped; /* Bus Master Enable was cleared while
 					 * the queues ran: stopped until reset */
-	bool bar_mapped;                /* BAR 0 decodes at bar_addr */
+	bool bar_mapped;  /* BAR 0 decodes at bar_addr */
 	uint64_t bar_addr;
 };
 
@@ -63,9 +63,9 @@ struct virtio_pci {
  * register state, pci.c acts on the device, ioeventfds and interrupts. */
 enum virtio_pci_action {
 	VIRTIO_PCI_ACT_NONE,
-	VIRTIO_PCI_ACT_RESET,           /* status 0 written */
-	VIRTIO_PCI_ACT_START_QUEUES,    /* DRIVER_OK accepted */
-	VIRTIO_PCI_ACT_QUEUE_ENABLED,   /* queue_select's queue was enabled */
+	VIRTIO_PCI_ACT_RESET,	      /* status 0 written */
+	VIRTIO_PCI_ACT_START_QUEUES,  /* DRIVER_OK accepted */
+	VIRTIO_PCI_ACT_QUEUE_ENABLED, /* queue_select's queue was enabled */
 };
 
 /* Common config structure accesses (offset inside it).  Reads take the
@@ -77,6 +77,5 @@ enum virtio_pci_action virtio_pci_common_write(struct virtio_pci *vp, uint64_t o
 /* The transport's initial state (also what reset returns to).  Lock held
  * or not yet shared. */
 void virtio_pci_state_init(struct virtio_pci *vp);
-
 
 #endif

@@ -90,20 +90,38 @@ static inline void full_barrier(void)
 
 /* Ring layout: avail = flags, idx, ring[size], used_event;
  *              used  = flags, idx, {id, len}[size], avail_event. */
-static inline uint8_t *avail_flags(const struct virtq *vq) { return vq->avail + offsetof(struct vring_avail, flags); }
-static inline uint8_t *avail_idx(const struct virtq *vq) { return vq->avail + offsetof(struct vring_avail, idx); }
+static inline uint8_t *avail_flags(const struct virtq *vq)
+{
+	return vq->avail + offsetof(struct vring_avail, flags);
+}
+static inline uint8_t *avail_idx(const struct virtq *vq)
+{
+	return vq->avail + offsetof(struct vring_avail, idx);
+}
 static inline uint8_t *avail_ring(const struct virtq *vq, uint16_t i)
 {
 	return vq->avail + offsetof(struct vring_avail, ring) + sizeof(__virtio16) * i;
 }
-static inline uint8_t *used_event(const struct virtq *vq) { return avail_ring(vq, vq->size); }
-static inline uint8_t *used_flags(const struct virtq *vq) { return vq->used + offsetof(struct vring_used, flags); }
-static inline uint8_t *used_idx(const struct virtq *vq) { return vq->used + offsetof(struct vring_used, idx); }
+static inline uint8_t *used_event(const struct virtq *vq)
+{
+	return avail_ring(vq, vq->size);
+}
+static inline uint8_t *used_flags(const struct virtq *vq)
+{
+	return vq->used + offsetof(struct vring_used, flags);
+}
+static inline uint8_t *used_idx(const struct virtq *vq)
+{
+	return vq->used + offsetof(struct vring_used, idx);
+}
 static inline uint8_t *used_elem(const struct virtq *vq, uint16_t i)
 {
 	return vq->used + offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * i;
 }
-static inline uint8_t *avail_event(const struct virtq *vq) { return used_elem(vq, vq->size); }
+static inline uint8_t *avail_event(const struct virtq *vq)
+{
+	return used_elem(vq, vq->size);
+}
 
 /* Indirect tables need no alignment in the spec, so descriptors are copied
  * bytewise; the compiler barrier keeps the copy from being re-read later. */
@@ -126,8 +144,8 @@ static void read_desc(const uint8_t *table, uint32_t i, struct desc *d)
 	d->next = le16toh(next);
 }
 
-static uint8_t *map_ring(const struct guest_mem *mem, uint64_t gpa, uint64_t len,
-			 uint64_t align, enum virtq_error *err)
+static uint8_t *map_ring(const struct guest_mem *mem, uint64_t gpa, uint64_t len, uint64_t align,
+			 enum virtq_error *err)
 {
 	uint8_t *p;
 

@@ -24,41 +24,41 @@
 /* The split ring's layout and flags are the spec's, from
  * <linux/virtio_ring.h> (which also gives VIRTIO_RING_F_INDIRECT_DESC and
  * VIRTIO_RING_F_EVENT_IDX). */
-#define VIRTQ_DESC_F_NEXT          VRING_DESC_F_NEXT
-#define VIRTQ_DESC_F_WRITE         VRING_DESC_F_WRITE
-#define VIRTQ_DESC_F_INDIRECT      VRING_DESC_F_INDIRECT
+#define VIRTQ_DESC_F_NEXT	   VRING_DESC_F_NEXT
+#define VIRTQ_DESC_F_WRITE	   VRING_DESC_F_WRITE
+#define VIRTQ_DESC_F_INDIRECT	   VRING_DESC_F_INDIRECT
 #define VIRTQ_AVAIL_F_NO_INTERRUPT VRING_AVAIL_F_NO_INTERRUPT
-#define VIRTQ_USED_F_NO_NOTIFY     VRING_USED_F_NO_NOTIFY
+#define VIRTQ_USED_F_NO_NOTIFY	   VRING_USED_F_NO_NOTIFY
 
 /* Byte sizes of the three areas for a queue of `size` entries: each ring
  * has size entries plus the event index after them (EVENT_IDX). */
-#define VIRTQ_DESC_BYTES(size)  (sizeof(struct vring_desc) * (uint64_t)(size))
+#define VIRTQ_DESC_BYTES(size) (sizeof(struct vring_desc) * (uint64_t)(size))
 #define VIRTQ_AVAIL_BYTES(size) \
 	(offsetof(struct vring_avail, ring) + sizeof(__virtio16) * ((uint64_t)(size) + 1))
-#define VIRTQ_USED_BYTES(size) \
+#define VIRTQ_USED_BYTES(size)                                                                   \
 	(offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * (uint64_t)(size) + \
 	 sizeof(__virtio16))
 
 /* Why a queue or a chain was refused; kept for tests and log messages. */
 enum virtq_error {
 	VIRTQ_OK = 0,
-	VIRTQ_ERR_SIZE,              /* not a power of two, 0 or > 32768 */
-	VIRTQ_ERR_RING_ALIGN,        /* desc/avail/used misaligned */
-	VIRTQ_ERR_RING_ADDR,         /* ring area not inside guest RAM */
-	VIRTQ_ERR_AVAIL_IDX,         /* avail idx ran more than size ahead */
-	VIRTQ_ERR_HEAD,              /* head index >= queue size */
-	VIRTQ_ERR_NEXT,              /* next index outside its table */
-	VIRTQ_ERR_CHAIN_LOOP,        /* chain longer than its table: a loop */
-	VIRTQ_ERR_INDIRECT_FEATURE,  /* INDIRECT without the feature */
-	VIRTQ_ERR_INDIRECT_NESTED,   /* INDIRECT inside an indirect table */
-	VIRTQ_ERR_INDIRECT_NEXT,     /* INDIRECT together with NEXT */
-	VIRTQ_ERR_INDIRECT_LEN,      /* table length 0, not a multiple of 16 or too big */
-	VIRTQ_ERR_BUF_ADDR,          /* buffer or table not inside guest RAM */
-	VIRTQ_ERR_LEN_OVERFLOW,      /* addr+len wraps, or total length > 4 GiB - 1 */
-	VIRTQ_ERR_READ_AFTER_WRITE,  /* device-readable after device-writable */
-	VIRTQ_ERR_TOO_MANY_SEGS,     /* more buffers than the caller can hold */
-	VIRTQ_ERR_NOT_READY,         /* queue not initialised */
-	VIRTQ_ERR_BAD_PUSH,          /* device pushed a head it never popped */
+	VIRTQ_ERR_SIZE,		    /* not a power of two, 0 or > 32768 */
+	VIRTQ_ERR_RING_ALIGN,	    /* desc/avail/used misaligned */
+	VIRTQ_ERR_RING_ADDR,	    /* ring area not inside guest RAM */
+	VIRTQ_ERR_AVAIL_IDX,	    /* avail idx ran more than size ahead */
+	VIRTQ_ERR_HEAD,		    /* head index >= queue size */
+	VIRTQ_ERR_NEXT,		    /* next index outside its table */
+	VIRTQ_ERR_CHAIN_LOOP,	    /* chain longer than its table: a loop */
+	VIRTQ_ERR_INDIRECT_FEATURE, /* INDIRECT without the feature */
+	VIRTQ_ERR_INDIRECT_NESTED,  /* INDIRECT inside an indirect table */
+	VIRTQ_ERR_INDIRECT_NEXT,    /* INDIRECT together with NEXT */
+	VIRTQ_ERR_INDIRECT_LEN,	    /* table length 0, not a multiple of 16 or too big */
+	VIRTQ_ERR_BUF_ADDR,	    /* buffer or table not inside guest RAM */
+	VIRTQ_ERR_LEN_OVERFLOW,	    /* addr+len wraps, or total length > 4 GiB - 1 */
+	VIRTQ_ERR_READ_AFTER_WRITE, /* device-readable after device-writable */
+	VIRTQ_ERR_TOO_MANY_SEGS,    /* more buffers than the caller can hold */
+	VIRTQ_ERR_NOT_READY,	    /* queue not initialised */
+	VIRTQ_ERR_BAD_PUSH,	    /* device pushed a head it never popped */
 };
 
 const char *virtq_strerror(enum virtq_error err);
@@ -69,7 +69,7 @@ struct virtq_config {
 	uint64_t desc_gpa;
 	uint64_t avail_gpa;
 	uint64_t used_gpa;
-	uint64_t features;  /* negotiated device features (ring bits matter) */
+	uint64_t features; /* negotiated device features (ring bits matter) */
 };
 
 /*
@@ -95,20 +95,20 @@ struct virtq {
 	bool broken;
 	bool event_idx;
 	bool indirect;
-	enum virtq_error error;  /* last error (chain or queue) */
+	enum virtq_error error; /* last error (chain or queue) */
 
 	/* Host views of the guest's ring areas, translated once at init. */
 	uint8_t *desc;
 	uint8_t *avail;
 	uint8_t *used;
 
-	uint16_t last_avail_idx;   /* next avail entry to pop */
-	uint16_t used_idx;         /* next used entry to write */
-	uint16_t published_used;   /* used->idx as last stored */
-	uint16_t used_flags;       /* our copy: the device owns used->flags */
-	uint16_t signalled_used;   /* used idx at the last should_notify() */
+	uint16_t last_avail_idx; /* next avail entry to pop */
+	uint16_t used_idx;	 /* next used entry to write */
+	uint16_t published_used; /* used->idx as last stored */
+	uint16_t used_flags;	 /* our copy: the device owns used->flags */
+	uint16_t signalled_used; /* used idx at the last should_notify() */
 	bool signalled_used_valid;
-	uint32_t inflight;         /* popped but not yet pushed */
+	uint32_t inflight; /* popped but not yet pushed */
 };
 
 /* Validates the configuration and maps the rings.  0, or -1 with vq->error. */
@@ -118,10 +118,10 @@ int virtq_init(struct virtq *vq, const struct guest_mem *mem, const struct virtq
 void virtq_reset(struct virtq *vq);
 
 enum virtq_pop_result {
-	VIRTQ_POP_EMPTY = 0,       /* nothing available */
-	VIRTQ_POP_OK = 1,          /* req filled */
-	VIRTQ_POP_BAD_CHAIN = -1,  /* req->head valid, chain refused: push it with len 0 */
-	VIRTQ_POP_BROKEN = -2,     /* queue unusable until reset: DEVICE_NEEDS_RESET */
+	VIRTQ_POP_EMPTY = 0,	  /* nothing available */
+	VIRTQ_POP_OK = 1,	  /* req filled */
+	VIRTQ_POP_BAD_CHAIN = -1, /* req->head valid, chain refused: push it with len 0 */
+	VIRTQ_POP_BROKEN = -2,	  /* queue unusable until reset: DEVICE_NEEDS_RESET */
 };
 
 /* Takes the next available chain, validating all of it. */

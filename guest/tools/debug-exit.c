@@ -43,8 +43,9 @@ static int debug_exit(unsigned char status)
 		return 1;
 	}
 	/* O_SYNC: a device mapping, so the store reaches the VMM as is. */
-	volatile unsigned char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-					 (off_t)(ARM64_DEBUG_EXIT_BASE & ~(unsigned long long)(page - 1)));
+	volatile unsigned char *p =
+		mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		     (off_t)(ARM64_DEBUG_EXIT_BASE & ~(unsigned long long)(page - 1)));
 	close(fd);
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "debug-exit: mmap of /dev/mem: %s\n", strerror(errno));

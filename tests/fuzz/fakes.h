@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/msix.h"
 #include "core/err.h"
 #include "core/irq_ops.h"
+#include "devices/msix.h"
 #include "fuzz.h"
 
 #define FK_MAX_GSI 4096
-#define FK_MAX_EV 512
+#define FK_MAX_EV  512
 
 struct fake_kvm {
 	struct {
@@ -32,7 +32,7 @@ struct fake_kvm {
 	} gsi[FK_MAX_GSI];
 	struct ioeventfd ev[FK_MAX_EV];
 	unsigned int nr_ev;
-	unsigned int fail;      /* bit 0: next call fails */
+	unsigned int fail; /* bit 0: next call fails */
 	unsigned int reports;
 };
 
@@ -50,11 +50,10 @@ static inline bool fk_fail(struct fake_kvm *k)
 	return f;
 }
 
-static inline int fk_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t data,
-			     uint32_t *gsi)
+static inline int fk_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t data, uint32_t *gsi)
 {
 	struct fake_kvm *k = ctx;
-	FUZZ_CHECK(devid <= 0xffff);    /* a PCI requester ID */
+	FUZZ_CHECK(devid <= 0xffff); /* a PCI requester ID */
 	if (fk_fail(k))
 		return err_set("fake: routing table full");
 	for (uint32_t g = 24; g < FK_MAX_GSI; g++) {
@@ -86,7 +85,7 @@ static inline int fk_msi_remove(void *ctx, uint32_t gsi)
 {
 	struct fake_kvm *k = ctx;
 	FUZZ_CHECK(gsi < FK_MAX_GSI && k->gsi[gsi].used);
-	FUZZ_CHECK(k->gsi[gsi].irqfd < 0);  /* KVM would keep injecting */
+	FUZZ_CHECK(k->gsi[gsi].irqfd < 0); /* KVM would keep injecting */
 	if (fk_fail(k))
 		return err_set("fake: remove failed");
 	k->gsi[gsi].used = false;
@@ -99,7 +98,7 @@ static inline int fk_irqfd_attach(void *ctx, int fd, uint32_t gsi)
 	FUZZ_CHECK(gsi < FK_MAX_GSI && k->gsi[gsi].used);
 	FUZZ_CHECK(k->gsi[gsi].irqfd < 0);
 	for (unsigned int g = 0; g < FK_MAX_GSI; g++)
-		FUZZ_CHECK(k->gsi[g].irqfd != fd);  /* one fd, one GSI */
+		FUZZ_CHECK(k->gsi[g].irqfd != fd); /* one fd, one GSI */
 	if (fk_fail(k))
 		return err_set("fake: irqfd failed");
 	k->gsi[gsi].irqfd = fd;
@@ -128,7 +127,7 @@ static inline int fk_ev_assign(void *ctx, const struct ioeventfd *ev)
 {
 	struct fake_kvm *k = ctx;
 	for (unsigned int i = 0; i < k->nr_ev; i++)
-		FUZZ_CHECK(k->ev[i].addr != ev->addr);  /* KVM says EEXIST */
+		FUZZ_CHECK(k->ev[i].addr != ev->addr); /* KVM says EEXIST */
 	FUZZ_CHECK(k->nr_ev < FK_MAX_EV);
 	if (fk_fail(k))
 		return err_set("fake: ioeventfd failed");

@@ -17,7 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A target's own invariant failed: abort, so both libFuzzer and the gcc
  * replayer report it with the input that caused it. */
-#define FUZZ_CHECK(cond) do { if (!(cond)) fuzz_fail(#cond, __FILE__, __LINE__); } while (0)
+#define FUZZ_CHECK(cond)                                      \
+	do {                                                  \
+		if (!(cond))                                  \
+			fuzz_fail(#cond, __FILE__, __LINE__); \
+	} while (0)
 
 void fuzz_fail(const char *what, const char *file, int line);
 

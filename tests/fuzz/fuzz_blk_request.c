@@ -23,8 +23,8 @@
 #include "devices/virtio/blk_request.h"
 #include "fuzz.h"
 
-#define MAX_BUFS 300
-#define MAX_DATA 300
+#define MAX_BUFS   300
+#define MAX_DATA   300
 #define MAX_RANGES 64
 
 /* Is [p, p + len) inside chain buffers first..last (indices into iov)? */
@@ -34,7 +34,8 @@ static bool inside(const struct iovec *iov, unsigned int first, unsigned int las
 	for (unsigned int i = first; i < last; i++) {
 		const uint8_t *b = iov[i].iov_base;
 		const uint8_t *p = v->iov_base;
-		if (p >= b && v->iov_len <= iov[i].iov_len && p - b <= (ptrdiff_t)(iov[i].iov_len - v->iov_len)) {
+		if (p >= b && v->iov_len <= iov[i].iov_len &&
+		    p - b <= (ptrdiff_t)(iov[i].iov_len - v->iov_len)) {
 			*at = i;
 			return true;
 		}
@@ -46,7 +47,8 @@ static bool inside(const struct iovec *iov, unsigned int first, unsigned int las
  * writes for this request and status: the data it fills, then the status
  * byte at the very end.  Returns the length of the prefix written without
  * a gap. */
-static __attribute__((unused)) uint64_t written_prefix(const struct blk_request *req, uint8_t status, uint64_t wlen)
+static __attribute__((unused)) uint64_t written_prefix(const struct blk_request *req,
+						       uint8_t status, uint64_t wlen)
 {
 	uint64_t data = 0;
 
@@ -90,12 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 	for (unsigned int i = 0; i < nbufs; i++) {
 		uint16_t d = fz_u16(&f);
 		bool writable = d & 0x8000;
-		size_t len = d & 0x7fff;  /* up to 32 KiB */
+		size_t len = d & 0x7fff; /* up to 32 KiB */
 
 		if (len == 0)
-			len = 1;  /* the queue drops empty buffers */
+			len = 1; /* the queue drops empty buffers */
 		if (!writable && vreq.nr_writable)
-			writable = true;  /* the queue enforces readable first */
+			writable = true; /* the queue enforces readable first */
 		iov[i].iov_base = malloc(len);
 		iov[i].iov_len = len;
 		FUZZ_CHECK(iov[i].iov_base != NULL);
@@ -137,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 			FUZZ_CHECK(at >= prev);
 			/* The status byte is never data. */
 			FUZZ_CHECK(req.status < (uint8_t *)req.data[i].iov_base ||
-				   req.status >= (uint8_t *)req.data[i].iov_base + req.data[i].iov_len);
+				   req.status >=
+					   (uint8_t *)req.data[i].iov_base + req.data[i].iov_len);
 			sum += req.data[i].iov_len;
 		}
 		FUZZ_CHECK(sum == req.data_len);
@@ -145,8 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 			FUZZ_CHECK(req.data_len % DISK_SECTOR_SIZE == 0);
 			FUZZ_CHECK(req.sector <= lim.capacity &&
 				   req.data_len / DISK_SECTOR_SIZE <= lim.capacity - req.sector);
-			FUZZ_CHECK(req.type == VIRTIO_BLK_T_IN ? req.data_len == wlen - 1
-							       : req.data_len == rlen - VIRTIO_BLK_HDR_SIZE);
+			FUZZ_CHECK(req.type == VIRTIO_BLK_T_IN
+					   ? req.data_len == wlen - 1
+					   : req.data_len == rlen - VIRTIO_BLK_HDR_SIZE);
 		}
 		if (req.type == VIRTIO_BLK_T_OUT || req.type == VIRTIO_BLK_T_DISCARD ||
 		    req.type == VIRTIO_BLK_T_WRITE_ZEROES)
@@ -163,11 +167,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 		if (dst == VIRTIO_BLK_S_OK) {
 			for (unsigned int i = 0; i < n; i++) {
 				FUZZ_CHECK(ranges[i].num_sectors > 0);
-				FUZZ_CHECK(ranges[i].num_sectors <= (discard ? lim.max_discard_sectors
-									   : lim.max_write_zeroes_sectors));
+				FUZZ_CHECK(ranges[i].num_sectors <=
+					   (discard ? lim.max_discard_sectors
+						    : lim.max_write_zeroes_sectors));
 				FUZZ_CHECK(ranges[i].sector <= lim.capacity &&
-					   ranges[i].num_sectors <= lim.capacity - ranges[i].sector);
-				FUZZ_CHECK(!(ranges[i].flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
+					   ranges[i].num_sectors <=
+						   lim.capacity - ranges[i].sector);
+				FUZZ_CHECK(
+					!(ranges[i].flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
 				FUZZ_CHECK(!discard || ranges[i].flags == 0);
 			}
 			FUZZ_CHECK(req.data_len / VIRTIO_BLK_DWZ_SEG_SIZE <=

@@ -55,7 +55,7 @@ static void fuzz_pure(struct fz *f, const uint8_t *img, size_t len)
 {
 	struct bzimage bz;
 	uint64_t low_end = fz_u64(f), isize = fz_u64(f), addr = 0;
-	uint64_t claimed = len + (fz_u16(f) & 0x3fff);  /* more than we have */
+	uint64_t claimed = len + (fz_u16(f) & 0x3fff); /* more than we have */
 	static uint8_t zp[BOOT_PARAMS_SIZE];
 	struct e820_entry e820[E820_MAX_ENTRIES + 2];
 	struct x86_boot_args a = { .cmdline_addr = X86_CMDLINE_ADDR, .e820 = e820 };
@@ -127,8 +127,8 @@ static void fuzz_load(struct fz *f, const uint8_t *img, size_t len)
 	FUZZ_CHECK(ftruncate(ifd, (off_t)isize) == 0);
 	snprintf(kpath, sizeof(kpath), "/proc/self/fd/%d", kfd);
 	snprintf(ipath, sizeof(ipath), "/proc/self/fd/%d", ifd);
-	if (x86_boot_load(&mem, &bank, 1, kpath, isize ? ipath : NULL, cmdline,
-			  0xe0000, &entry) == 0) {
+	if (x86_boot_load(&mem, &bank, 1, kpath, isize ? ipath : NULL, cmdline, 0xe0000, &entry) ==
+	    0) {
 		FUZZ_CHECK(entry.rip == X86_KERNEL_LOAD_ADDR + 0x200);
 		FUZZ_CHECK(entry.boot_params + BOOT_PARAMS_SIZE <= bank.size);
 	}

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "devices/block/disk.h"
+#include "fuzz.h"
 #include "vmm/cli.h"
 #include "vmm/disk_config.h"
-#include "core/err.h"
-#include "fuzz.h"
 
 #define MAX_ARGS 64
 

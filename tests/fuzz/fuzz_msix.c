@@ -17,22 +17,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bus.h"
 #include "devices/msix.h"
 #include "devices/pci.h"
-#include "core/bus.h"
 #include "fakes.h"
 #include "fuzz.h"
 
 #define ECAM_BASE 0xe0000000ull
-#define SLOT 3
-#define BAR_SIZE 0x10000u
-#define MAX_VEC 320
+#define SLOT	  3
+#define BAR_SIZE  0x10000u
+#define MAX_VEC	  320
 
 static struct fake_kvm kvm;
 static struct msix m;
 static struct pci_function fn;
 static uint32_t table_off, pba_off;
-static bool owed[MAX_VEC];      /* signalled, not yet delivered */
+static bool owed[MAX_VEC]; /* signalled, not yet delivered */
 
 static void cfg_write_hook(void *opaque, uint32_t reg, unsigned int len, uint32_t val)
 {
@@ -82,7 +82,8 @@ static void deliver(void)
 		FUZZ_CHECK(kvm.gsi[v->gsi].irqfd == v->fd);
 		/* Delivered with the message the guest programmed. */
 		if (!v->route_stale)
-			FUZZ_CHECK(kvm.gsi[v->gsi].addr == ((uint64_t)v->addr_hi << 32 | v->addr_lo) &&
+			FUZZ_CHECK(kvm.gsi[v->gsi].addr ==
+					   ((uint64_t)v->addr_hi << 32 | v->addr_lo) &&
 				   kvm.gsi[v->gsi].data == v->data);
 		owed[i] = false;
 	}
@@ -116,8 +117,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Mostly what virtio uses; sometimes up to MAX_VEC. */
 	unsigned int nvec = 1 + (nv & 0x8000 ? nv % MAX_VEC : nv % 20);
 	struct msix_params p = {
-		.pci = &fn, .nr_vectors = nvec, .table_bar = 0, .pba_bar = 0,
-		.irq_ops = &fk_irq_ops, .irq_ctx = &kvm, .report = fk_report, .report_opaque = &kvm,
+		.pci = &fn,
+		.nr_vectors = nvec,
+		.table_bar = 0,
+		.pba_bar = 0,
+		.irq_ops = &fk_irq_ops,
+		.irq_ctx = &kvm,
+		.report = fk_report,
+		.report_opaque = &kvm,
 	};
 
 	table_off = (fz_u16(&f) % BAR_SIZE) & ~7u;
@@ -154,28 +161,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned int v = fz_u16(&f);
 		bool failed = false;
 
-		if (op & 0x80) {  /* the next KVM calls fail */
+		if (op & 0x80) { /* the next KVM calls fail */
 			kvm.fail = fz_u8(&f);
 			failed = true;
 		}
 		switch (op & 7) {
-		case 0:  /* table entry field */
+		case 0: /* table entry field */
 			bus_write(&mmio, bar_addr + table_off + (v % (nvec * 4)) * 4, &val,
 				  (op & 8) ? 8 : 4);
 			break;
-		case 1:  /* any BAR offset, any size */
+		case 1: /* any BAR offset, any size */
 			bus_write(&mmio, bar_addr + v % BAR_SIZE, &val, len);
 			break;
 		case 2:
 			bus_read(&mmio, bar_addr + v % BAR_SIZE, &buf, len);
 			break;
-		case 3: {  /* message control, or any config byte */
+		case 3: { /* message control, or any config byte */
 			uint32_t reg = (op & 8) ? m.cap + MSIX_CAP_CONTROL : v % PCI_CFG_SIZE;
 			bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | reg), &val,
 				  (op & 8) ? 2 : len);
 			break;
 		}
-		case 4:  /* the device raises a vector */
+		case 4: /* the device raises a vector */
 			if (msix_notify(&m, v % (nvec + 2)) == 0)
 				owed[v % (nvec + 2)] = true;
 			else
@@ -184,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			deliver();
 			break;
-		case 6: {  /* PBA: read-only, a pending vector shows */
+		case 6: { /* PBA: read-only, a pending vector shows */
 			unsigned int i = v % nvec;
 			uint64_t before = 0, after = 0;
 			uint64_t at = bar_addr + pba_off + (i / 64) * 8;
@@ -196,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(after >> (i % 64) & 1);
 			break;
 		}
-		case 7:  /* a notify while live is delivered at once */
+		case 7: /* a notify while live is delivered at once */
 			if (live(v % nvec) && m.vec[v % nvec].attached) {
 				FUZZ_CHECK(msix_notify(&m, v % nvec) == 0);
 				owed[v % nvec] = true;

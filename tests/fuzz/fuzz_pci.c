@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "devices/pci.h"
 #include "core/bus.h"
+#include "devices/pci.h"
 #include "fuzz.h"
 
 #define MEM32_BASE 0xc0000000ull
@@ -27,7 +27,7 @@
 #define MEM64_BASE 0x4000000000ull
 #define MEM64_SIZE 0x1000000000ull
 
-#define NFN 2
+#define NFN	   2
 
 struct region {
 	unsigned int fn, bar;
@@ -91,7 +91,7 @@ static void on_config_read(void *opaque, uint32_t reg, unsigned int len, uint32_
 {
 	(void)opaque;
 	FUZZ_CHECK(len == 1 || len == 2 || len == 4);
-	FUZZ_CHECK((reg & 3) + len <= 4);  /* never crosses a dword */
+	FUZZ_CHECK((reg & 3) + len <= 4); /* never crosses a dword */
 	(void)val;
 }
 
@@ -114,7 +114,8 @@ static const struct pci_function_ops fn_ops = {
 static void add_bar(struct dev *d, unsigned int fn, unsigned int bar, uint64_t size, uint32_t flags)
 {
 	d->regions[bar] = (struct region){ .fn = fn, .bar = bar, .size = size };
-	FUZZ_CHECK(pci_function_add_bar(&d->f, bar, size, flags, &region_ops, &d->regions[bar]) == 0);
+	FUZZ_CHECK(pci_function_add_bar(&d->f, bar, size, flags, &region_ops, &d->regions[bar]) ==
+		   0);
 }
 
 static void check_dev(struct bus *mmio, struct dev *d)
@@ -163,8 +164,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct dev *d = &devs[i];
 		d->vendor = 0x1af4;
 		d->device = (uint16_t)(0x1040 + i);
-		pci_function_init(&d->f, &(struct pci_id){ .vendor = d->vendor, .device = d->device,
-			.class_code = PCI_CLASS_STORAGE_OTHER }, &fn_ops, d);
+		pci_function_init(&d->f,
+				  &(struct pci_id){ .vendor = d->vendor,
+						    .device = d->device,
+						    .class_code = PCI_CLASS_STORAGE_OTHER },
+				  &fn_ops, d);
 		if (i == 0) {
 			add_bar(d, i, 0, 0x8000, PCI_BAR_MEM_64);
 			add_bar(d, i, 2, 0x1000, 0);
@@ -188,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t reg = fz_u16(&f);
 
 		switch (op & 7) {
-		case 0:  /* CONFIG_ADDRESS */
+		case 0: /* CONFIG_ADDRESS */
 			if (op & 0x40)
 				val = PCI_CONFIG_ENABLE | (dev & 0x1f) << 11 | (reg & 0x7fc);
 			bus_write(&pio, PCI_PIO_BASE + (op >> 3 & 7), &val, len);
@@ -199,13 +203,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			bus_write(&pio, PCI_PIO_BASE + (op >> 3 & 7), &val, len);
 			break;
-		case 3: {  /* ECAM: bus 0 mostly */
+		case 3: { /* ECAM: bus 0 mostly */
 			uint64_t a = ECAM_BASE + ((uint64_t)((op & 0x40) ? val >> 56 : 0) << 20 |
 						  (uint64_t)(dev & 0x1f) << 15 | (reg & 0x7fff));
 			bus_read(&mmio, a, &buf, len);
 			if (!(op & 0x40) && (reg >> 12 & 7) == 0 && (dev & 0x1f) != devs[0].slot &&
-			    (dev & 0x1f) != devs[1].slot && (dev & 0x1f) != 0 && (reg & 0xfff) == 0 && len >= 2)
-				FUZZ_CHECK((buf & 0xffff) == 0xffff);  /* nobody there */
+			    (dev & 0x1f) != devs[1].slot && (dev & 0x1f) != 0 &&
+			    (reg & 0xfff) == 0 && len >= 2)
+				FUZZ_CHECK((buf & 0xffff) == 0xffff); /* nobody there */
 			break;
 		}
 		case 4: {
@@ -214,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bus_write(&mmio, a, &val, len);
 			break;
 		}
-		case 5: {  /* a BAR's sizing dance, or a new address, on one of ours */
+		case 5: { /* a BAR's sizing dance, or a new address, on one of ours */
 			struct dev *d = &devs[dev & 1];
 			uint32_t breg = PCI_BAR0 + 4 * (reg % PCI_NUM_BARS);
 			uint64_t a = ECAM_BASE + ((uint64_t)d->slot << 15 | breg);
@@ -223,14 +228,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bus_read(&mmio, a, &v, 4);
 			break;
 		}
-		case 6: {  /* command register */
+		case 6: { /* command register */
 			struct dev *d = &devs[dev & 1];
 			uint16_t cmd = (uint16_t)val;
-			bus_write(&mmio, ECAM_BASE + ((uint64_t)d->slot << 15 | PCI_COMMAND), &cmd, 2);
+			bus_write(&mmio, ECAM_BASE + ((uint64_t)d->slot << 15 | PCI_COMMAND), &cmd,
+				  2);
 			break;
 		}
-		case 7: {  /* MMIO into the windows */
-			uint64_t a = (op & 0x40) ? MEM64_BASE + val % MEM64_SIZE : MEM32_BASE + val % MEM32_SIZE;
+		case 7: { /* MMIO into the windows */
+			uint64_t a = (op & 0x40) ? MEM64_BASE + val % MEM64_SIZE
+						 : MEM32_BASE + val % MEM32_SIZE;
 			if (op & 0x20)
 				bus_read(&mmio, a, &buf, len);
 			else

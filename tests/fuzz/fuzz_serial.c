@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "devices/serial.h"
 #include "core/bus.h"
+#include "devices/serial.h"
 #include "fuzz.h"
 
 struct sink {
@@ -50,9 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = { data, size };
 	struct sink k = { 0 };
 	struct serial_backend be = {
-		.tx = on_tx, .tx_opaque = &k,
-		.set_irq = on_irq, .irq_opaque = &k,
-		.rx_ready = on_rx_ready, .rx_opaque = &k,
+		.tx = on_tx,
+		.tx_opaque = &k,
+		.set_irq = on_irq,
+		.irq_opaque = &k,
+		.rx_ready = on_rx_ready,
+		.rx_opaque = &k,
 	};
 	struct serial s;
 	struct bus pio;
@@ -69,11 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool dlab = s.lcr & UART_LCR_DLAB;
 
 		switch (op % 4) {
-		case 0: {  /* guest read through the bus, any offset and size */
+		case 0: { /* guest read through the bus, any offset and size */
 			unsigned int len = fz_len(&f);
 			uint64_t port = 0x3f0 + fz_u8(&f) % 24;
 			uint8_t buf[8];
-			bool rbr = port == 0x3f8 && !dlab;  /* RBR is read first */
+			bool rbr = port == 0x3f8 && !dlab; /* RBR is read first */
 			bool had = s.rx_count > 0;
 			bus_read(&pio, port, buf, len);
 			if (rbr && had && !loop) {
@@ -82,12 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		case 1: {  /* guest write */
+		case 1: { /* guest write */
 			unsigned int len = fz_len(&f);
 			uint64_t port = 0x3f0 + fz_u8(&f) % 24;
 			uint64_t val = fz_u64(&f);
 			unsigned long tx = k.tx_bytes;
-			bool thr = port == 0x3f8 && !dlab;   /* THR is written first */
+			bool thr = port == 0x3f8 && !dlab; /* THR is written first */
 			bus_write(&pio, port, &val, len);
 			if (thr && !loop)
 				FUZZ_CHECK(k.tx_bytes == tx + 1);
@@ -95,9 +98,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(k.tx_bytes == tx);
 			break;
 		}
-		case 2: {  /* host input */
+		case 2: { /* host input */
 			uint8_t buf[32];
-			size_t n = fz_u8(&f) % sizeof(buf), room = SERIAL_FIFO_SIZE - s.rx_count, got;
+			size_t n = fz_u8(&f) % sizeof(buf), room = SERIAL_FIFO_SIZE - s.rx_count,
+			       got;
 			fz_bytes(&f, buf, n);
 			got = serial_receive(&s, buf, n);
 			FUZZ_CHECK(got <= n);
@@ -108,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		case 3:  /* direct register access, offsets past the 8 registers */
+		case 3: /* direct register access, offsets past the 8 registers */
 			if (op & 0x80) {
 				unsigned int reg = fz_u8(&f) % 16;
 				serial_write_reg(&s, reg, fz_u8(&f));

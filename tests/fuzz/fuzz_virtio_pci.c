@@ -20,19 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bus.h"
 #include "devices/virtio/pci.h"
 #include "devices/virtio/queue.h"
-#include "core/bus.h"
 #include "fakes.h"
 #include "fuzz.h"
 
 #define ECAM_BASE 0xe0000000ull
-#define SLOT 1
-#define MAX_Q 4
-#define RAM_GPA 0x100000ull
-#define RAM_SIZE 0x100000ull
-#define OFFERED (1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_INDIRECT_DESC | \
-		 1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << 9 | 1ull << 5)
+#define SLOT	  1
+#define MAX_Q	  4
+#define RAM_GPA	  0x100000ull
+#define RAM_SIZE  0x100000ull
+#define OFFERED                                                             \
+	(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_INDIRECT_DESC | \
+	 1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << 9 | 1ull << 5)
 
 struct fake_dev {
 	struct virtio_device vdev;
@@ -128,7 +129,7 @@ static void check(struct bus *mmio, bool failed)
 			FUZZ_CHECK(status & VIRTIO_STATUS_FEATURES_OK);
 	}
 	if (failed || kvm.reports)
-		return;  /* a failed KVM call may leave a queue without its ioeventfd */
+		return; /* a failed KVM call may leave a queue without its ioeventfd */
 	if (!decoding)
 		FUZZ_CHECK(kvm.nr_ev == 0);
 	for (unsigned int i = 0; i < kvm.nr_ev; i++) {
@@ -149,14 +150,18 @@ static void driver_init(struct fz *f, struct bus *mmio, uint64_t bar)
 	uint16_t w;
 	uint64_t a;
 
-#define W(off, val, len) do { __typeof__(val) x_ = (val); bus_write(mmio, bar + (off), &x_, len); } while (0)
+#define W(off, val, len)                                \
+	do {                                            \
+		__typeof__(val) x_ = (val);             \
+		bus_write(mmio, bar + (off), &x_, len); \
+	} while (0)
 	W(VIRTIO_PCI_COMMON_STATUS, (uint8_t)0, 1);
 	s = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 	W(VIRTIO_PCI_COMMON_STATUS, s, 1);
 	for (uint32_t sel = 0; sel < 2; sel++) {
 		W(VIRTIO_PCI_COMMON_GFSELECT, sel, 4);
 		v = fz_u32(f);
-		if (!(fz_u8(f) & 1))  /* mostly what was offered */
+		if (!(fz_u8(f) & 1)) /* mostly what was offered */
 			v &= (uint32_t)(OFFERED >> (32 * sel));
 		W(VIRTIO_PCI_COMMON_GF, v, 4);
 	}
@@ -196,17 +201,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fk_init(&kvm);
 	memset(&dev, 0, sizeof(dev));
-	dev.vdev = (struct virtio_device){ .ops = &fake_ops, .device_id = VIRTIO_ID_BLOCK,
-		.num_queues = 1 + setup % MAX_Q, .queue_max_size = (uint16_t)(1u << (setup >> 2 & 15)),
-		.config_size = sizeof(dev.config) };
+	dev.vdev = (struct virtio_device){ .ops = &fake_ops,
+					   .device_id = VIRTIO_ID_BLOCK,
+					   .num_queues = 1 + setup % MAX_Q,
+					   .queue_max_size = (uint16_t)(1u << (setup >> 2 & 15)),
+					   .config_size = sizeof(dev.config) };
 	dev.refuse_features = setup & 0x40;
 	struct virtio_pci_params p = {
-		.vdev = &dev.vdev, .irq_ops = &fk_irq_ops, .irq_ctx = &kvm,
+		.vdev = &dev.vdev,
+		.irq_ops = &fk_irq_ops,
+		.irq_ctx = &kvm,
 		.ioeventfd_ops = &(const struct ioeventfd_ops){ fk_ev_assign, fk_ev_deassign },
-		.ioeventfd_ctx = &kvm, .report = fk_report, .report_opaque = &kvm,
+		.ioeventfd_ctx = &kvm,
+		.report = fk_report,
+		.report_opaque = &kvm,
 	};
 	bus_init(&mmio, "mmio");
-	FUZZ_CHECK(pci_bus_init(&pb, &mmio, 0xc0000000, 0x10000000, 0x4000000000ull, 0x1000000000ull) == 0);
+	FUZZ_CHECK(pci_bus_init(&pb, &mmio, 0xc0000000, 0x10000000, 0x4000000000ull,
+				0x1000000000ull) == 0);
 	FUZZ_CHECK(pci_bus_register_ecam(&pb, &mmio, ECAM_BASE, 1 << 20) == 0);
 	vp = virtio_pci_create(&p);
 	FUZZ_CHECK(vp != NULL);
@@ -229,11 +241,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			failed = true;
 		}
 		switch (op & 7) {
-		case 0:  /* common config, its own fields mostly */
+		case 0: /* common config, its own fields mostly */
 			if (decoding)
-				bus_write(&mmio, bar + off % (VIRTIO_PCI_COMMON_SIZE + 8), &val, len);
+				bus_write(&mmio, bar + off % (VIRTIO_PCI_COMMON_SIZE + 8), &val,
+					  len);
 			break;
-		case 1:  /* anywhere in the BAR */
+		case 1: /* anywhere in the BAR */
 			if (decoding)
 				bus_write(&mmio, bar + off % VIRTIO_PCI_BAR_SIZE, &val, len);
 			break;
@@ -241,31 +254,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (decoding)
 				bus_read(&mmio, bar + off % VIRTIO_PCI_BAR_SIZE, &buf, len);
 			break;
-		case 3:  /* config space, capabilities and the PCI_CFG window */
-			bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | off % PCI_CFG_SIZE), &val,
-				  len > 4 ? 4 : len);
+		case 3: /* config space, capabilities and the PCI_CFG window */
+			bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | off % PCI_CFG_SIZE),
+				  &val, len > 4 ? 4 : len);
 			break;
 		case 4:
-			bus_read(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | off % PCI_CFG_SIZE), &buf,
-				 len > 4 ? 4 : len);
+			bus_read(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | off % PCI_CFG_SIZE),
+				 &buf, len > 4 ? 4 : len);
 			break;
-		case 5:  /* device threads */
+		case 5: /* device threads */
 			if (op & 8)
 				dev.vdev.transport.needs_reset(dev.vdev.transport.opaque);
 			else
-				dev.vdev.transport.notify_queue(dev.vdev.transport.opaque, off % (MAX_Q + 2));
+				dev.vdev.transport.notify_queue(dev.vdev.transport.opaque,
+								off % (MAX_Q + 2));
 			break;
 		case 6:
 			if (decoding)
 				driver_init(&f, &mmio, bar);
 			break;
-		case 7: {  /* the BAR moves, or decoding goes off/on */
+		case 7: { /* the BAR moves, or decoding goes off/on */
 			uint32_t lo = (uint32_t)val & ~0xfu;
 			if (op & 8) {
 				uint16_t cmd = (uint16_t)val;
-				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_COMMAND), &cmd, 2);
+				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_COMMAND),
+					  &cmd, 2);
 			} else {
-				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_BAR0), &lo, 4);
+				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_BAR0), &lo,
+					  4);
 			}
 			break;
 		}

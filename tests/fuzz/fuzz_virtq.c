@@ -27,18 +27,20 @@
 
 /* R0 [0, 1M), hole [1M, 2M), R1 [2M, 3M), R2 [3M, 3M+256K) touching R1,
  * R3 above 4 GiB. */
-static const struct { uint64_t gpa, size; } layout[] = {
+static const struct {
+	uint64_t gpa, size;
+} layout[] = {
 	{ 0, MIB },
 	{ 2 * MIB, MIB },
 	{ 3 * MIB, 256 << 10 },
 	{ 4ull << 30, 64 << 10 },
 };
-#define NR_REGIONS (sizeof(layout) / sizeof(layout[0]))
-#define HOLE_GPA MIB
+#define NR_REGIONS  (sizeof(layout) / sizeof(layout[0]))
+#define HOLE_GPA    MIB
 
-#define MAX_IOV 1024
+#define MAX_IOV	    1024
 #define MAX_PENDING 65536
-#define MAX_DIRTY 256
+#define MAX_DIRTY   256
 
 static uint8_t *ram[NR_REGIONS];
 static struct guest_mem mem;
@@ -54,7 +56,10 @@ static unsigned int pops_left;
 
 /* What the run wrote, zeroed again before the next input (cheaper than
  * clearing megabytes per run). */
-static struct { uint8_t *p; size_t len; } dirty[MAX_DIRTY];
+static struct {
+	uint8_t *p;
+	size_t len;
+} dirty[MAX_DIRTY];
 static unsigned int nr_dirty;
 static bool dirty_all;
 
@@ -106,7 +111,7 @@ static uint64_t fz_gpa(struct fz *f, uint64_t align)
 		gpa = layout[sel].gpa + off % layout[sel].size;
 	else if (sel == NR_REGIONS)
 		gpa = HOLE_GPA + off % MIB;
-	else  /* just before the end of a region */
+	else /* just before the end of a region */
 		gpa = layout[off % NR_REGIONS].gpa + layout[off % NR_REGIONS].size -
 		      (off >> 8) % 4096;
 	return gpa & ~(align - 1);
@@ -144,7 +149,7 @@ struct state {
 	struct virtq vq;
 	struct virtq_config cfg;
 	unsigned int iov_cap;
-	uint16_t avail_idx;   /* the driver's */
+	uint16_t avail_idx; /* the driver's */
 };
 
 static void push_one(struct state *s, unsigned int k)
@@ -205,7 +210,7 @@ static bool config_from(struct fz *f, struct state *s)
 		.features = ((b & 0x10) ? 1ull << VIRTIO_RING_F_INDIRECT_DESC : 0) |
 			    ((b & 0x20) ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0),
 	};
-	if (b & 0x40)  /* a size that is not a power of two, or 0 */
+	if (b & 0x40) /* a size that is not a power of two, or 0 */
 		s->cfg.size = fz_u16(f);
 	s->iov_cap = 1 + fz_u16(f) % MAX_IOV;
 	s->cfg.desc_gpa = fz_gpa(f, 16);
@@ -259,7 +264,7 @@ static void publish(struct fz *f, struct state *s)
 	uint16_t size = s->cfg.size ? s->cfg.size : 1;
 	uint8_t *idx;
 
-	count %= (uint32_t)size + 2;  /* one past the limit breaks the queue */
+	count %= (uint32_t)size + 2; /* one past the limit breaks the queue */
 	for (uint16_t k = 0; k < count; k++, head += step)
 		put16(s->cfg.avail_gpa + 4 + 2ull * ((s->avail_idx + k) % size), head);
 	s->avail_idx += count;
@@ -271,7 +276,7 @@ static void publish(struct fz *f, struct state *s)
 static void run_op(struct fz *f, struct state *s)
 {
 	switch (fz_u8(f) % 8) {
-	case 0: {  /* raw bytes anywhere */
+	case 0: { /* raw bytes anywhere */
 		uint64_t gpa = fz_gpa(f, 1);
 		uint8_t len = fz_u8(f), buf[256];
 		uint8_t *p;
@@ -290,28 +295,28 @@ static void run_op(struct fz *f, struct state *s)
 	case 3:
 		device_run(s, 1 + fz_u8(f));
 		break;
-	case 4: {  /* complete one in-flight chain, in any order */
+	case 4: { /* complete one in-flight chain, in any order */
 		uint16_t k = fz_u16(f);
 		if (nr_pending)
 			push_one(s, k % nr_pending);
 		(void)virtq_should_notify(&s->vq);
 		break;
 	}
-	case 5: {  /* ring words the driver owns */
+	case 5: { /* ring words the driver owns */
 		uint16_t size = s->cfg.size;
-		put16(s->cfg.avail_gpa, fz_u16(f));                     /* flags */
-		put16(s->cfg.avail_gpa + 4 + 2ull * size, fz_u16(f));   /* used_event */
+		put16(s->cfg.avail_gpa, fz_u16(f));		      /* flags */
+		put16(s->cfg.avail_gpa + 4 + 2ull * size, fz_u16(f)); /* used_event */
 		if (fz_u8(f) & 1) {
 			s->avail_idx = fz_u16(f);
 			put16(s->cfg.avail_gpa + 2, s->avail_idx);
 		}
 		break;
 	}
-	case 6:  /* the driver resets the queue and sets it up again */
+	case 6: /* the driver resets the queue and sets it up again */
 		virtq_reset(&s->vq);
 		(void)config_from(f, s);
 		break;
-	case 7:  /* drain everything */
+	case 7: /* drain everything */
 		device_run(s, 65536);
 		while (nr_pending)
 			push_one(s, 0);

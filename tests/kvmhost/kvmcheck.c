@@ -39,7 +39,9 @@ static const struct {
 static int create_irqchip(int vm)
 {
 #ifdef __x86_64__
-	return ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 ? -1 : 0;
+	return ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0
+		       ? -1
+		       : 0;
 #else
 	struct kvm_create_device gic = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
 	struct kvm_create_device its = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
@@ -62,7 +64,8 @@ int main(void)
 	}
 	int version = ioctl(kvm, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
-		fprintf(stderr, "kvmcheck: KVM API version %d, need %d\n", version, KVM_API_VERSION);
+		fprintf(stderr, "kvmcheck: KVM API version %d, need %d\n", version,
+			KVM_API_VERSION);
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "devices/msix.h"
 #include "core/err.h"
+#include "devices/msix.h"
 
-#define FI_MAX_GSI 64
+#define FI_MAX_GSI   64
 #define FI_FIRST_GSI 24
 
 struct fake_irq {
@@ -21,13 +21,13 @@ struct fake_irq {
 		bool used;
 		uint64_t addr;
 		uint32_t data;
-		int irqfd;          /* attached eventfd, -1: none */
+		int irqfd; /* attached eventfd, -1: none */
 	} gsi[FI_MAX_GSI];
 	unsigned int adds, updates, removes, attaches, detaches;
 	bool fail_next_add;
 	bool fail_next_detach;
 	unsigned int reports;
-	uint32_t last_devid;        /* requester ID of the last add/update */
+	uint32_t last_devid; /* requester ID of the last add/update */
 };
 
 static inline void fi_init(struct fake_irq *fi)
@@ -58,7 +58,8 @@ static inline int fi_msi_add(void *ctx, uint32_t devid, uint64_t addr, uint32_t 
 	return err_set("fake: no GSI left");
 }
 
-static inline int fi_msi_update(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr, uint32_t data)
+static inline int fi_msi_update(void *ctx, uint32_t gsi, uint32_t devid, uint64_t addr,
+				uint32_t data)
 {
 	struct fake_irq *fi = ctx;
 	fi->last_devid = devid;

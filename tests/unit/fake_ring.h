@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/virtio/queue.h"
 #include "core/guest_mem.h"
+#include "devices/virtio/queue.h"
 
 #define FR_RAM_GPA  0x100000ull
 #define FR_RAM_SIZE (4ull << 20)
@@ -24,8 +24,8 @@ struct fake_ring {
 	uint16_t size;
 	uint64_t features;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t avail_idx;   /* the driver's next avail index */
-	uint64_t next_buf;    /* bump allocator for buffers */
+	uint16_t avail_idx; /* the driver's next avail index */
+	uint64_t next_buf;  /* bump allocator for buffers */
 };
 
 static inline void *fr_host(struct fake_ring *r, uint64_t gpa)
@@ -96,8 +96,8 @@ static inline void fr_desc(struct fake_ring *r, uint16_t i, uint64_t addr, uint3
 }
 
 /* Entry i of a descriptor table at table_gpa (indirect tables). */
-static inline void fr_table_desc(struct fake_ring *r, uint64_t table_gpa, uint16_t i,
-				 uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+static inline void fr_table_desc(struct fake_ring *r, uint64_t table_gpa, uint16_t i, uint64_t addr,
+				 uint32_t len, uint16_t flags, uint16_t next)
 {
 	fr_write_desc(fr_host(r, table_gpa + 16ull * i), addr, len, flags, next);
 }

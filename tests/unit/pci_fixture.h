@@ -9,8 +9,8 @@
 #include <check.h>
 #include <stdint.h>
 
-#include "devices/pci.h"
 #include "core/bus.h"
+#include "devices/pci.h"
 
 #define PF_MEM32_BASE 0xc0000000ull
 #define PF_MEM32_SIZE 0x20000000ull
@@ -29,7 +29,8 @@ static inline void pf_init(struct pci_fixture *pf)
 	bus_init(&pf->pio, "pio");
 	bus_init(&pf->mmio, "mmio");
 	ck_assert_int_eq(pci_bus_init(&pf->pb, &pf->mmio, PF_MEM32_BASE, PF_MEM32_SIZE,
-				      PF_MEM64_BASE, PF_MEM64_SIZE), 0);
+				      PF_MEM64_BASE, PF_MEM64_SIZE),
+			 0);
 	ck_assert_int_eq(pci_bus_register_pio(&pf->pb, &pf->pio), 0);
 	ck_assert_int_eq(pci_bus_register_ecam(&pf->pb, &pf->mmio, PF_ECAM_BASE, PF_ECAM_SIZE), 0);
 }

@@ -23,7 +23,6 @@
 
 static uint8_t buf[SIZE];
 
-
 static uint8_t sum(const uint8_t *p, size_t n)
 {
 	uint8_t s = 0;
@@ -35,8 +34,12 @@ static uint8_t sum(const uint8_t *p, size_t n)
 static struct acpi_config config(unsigned int ncpus)
 {
 	return (struct acpi_config){
-		.ncpus = ncpus, .lapic_addr = X86_LAPIC_ADDR, .ioapic_addr = X86_IOAPIC_ADDR,
-		.pm_port = X86_ACPI_PM_PORT, .com1_port = X86_COM1_PORT, .com1_irq = X86_COM1_IRQ,
+		.ncpus = ncpus,
+		.lapic_addr = X86_LAPIC_ADDR,
+		.ioapic_addr = X86_IOAPIC_ADDR,
+		.pm_port = X86_ACPI_PM_PORT,
+		.com1_port = X86_COM1_PORT,
+		.com1_irq = X86_COM1_IRQ,
 		.debug_exit_port = X86_DEBUG_EXIT_PORT,
 	};
 }
@@ -109,8 +112,8 @@ START_TEST(tables_per_cpu_count)
 			ck_assert_uint_gt(madt[off + 1], 0);
 			switch (madt[off]) {
 			case 0:
-				ck_assert_uint_eq(madt[off + 3], lapics);        /* APIC ID */
-				ck_assert_uint_eq(get_le32(madt + off + 4), 1);     /* enabled */
+				ck_assert_uint_eq(madt[off + 3], lapics);	/* APIC ID */
+				ck_assert_uint_eq(get_le32(madt + off + 4), 1); /* enabled */
 				lapics++;
 				break;
 			case 1:
@@ -138,8 +141,8 @@ START_TEST(fadt_hw_reduced)
 	ck_assert_uint_eq(get_le32(fadt + 4), 276);
 	ck_assert_uint_eq(fadt[8], 6);
 	uint32_t flags = get_le32(fadt + 112);
-	ck_assert(flags & (1u << 20));          /* HW_REDUCED_ACPI */
-	ck_assert(flags & (1u << 10));          /* RESET_REG_SUP */
+	ck_assert(flags & (1u << 20)); /* HW_REDUCED_ACPI */
+	ck_assert(flags & (1u << 10)); /* RESET_REG_SUP */
 	/* Reset register: SystemIO byte at pm_port + 2, value 1. */
 	ck_assert_uint_eq(fadt[116], 1);
 	ck_assert_uint_eq(fadt[117], 8);
@@ -214,9 +217,9 @@ START_TEST(aml_encoding)
 	aml_integer(&a, 0x1234);
 	aml_integer(&a, 0x12345678);
 	aml_integer(&a, 0x123456789aULL);
-	static const uint8_t ints[] = { 0x00, 0x01, 0x0a, 5, 0x0b, 0x34, 0x12,
-					0x0c, 0x78, 0x56, 0x34, 0x12,
-					0x0e, 0x9a, 0x78, 0x56, 0x34, 0x12, 0, 0, 0 };
+	static const uint8_t ints[] = { 0x00, 0x01, 0x0a, 5,	0x0b, 0x34, 0x12,
+					0x0c, 0x78, 0x56, 0x34, 0x12, 0x0e, 0x9a,
+					0x78, 0x56, 0x34, 0x12, 0,    0,    0 };
 	ck_assert_uint_eq(a.len, sizeof(ints));
 	ck_assert_mem_eq(a.buf, ints, sizeof(ints));
 	aml_free(&a);
@@ -229,8 +232,8 @@ START_TEST(aml_encoding)
 
 	aml_init(&a);
 	aml_namestring(&a, "\\_SB.PCI0.S08");
-	static const uint8_t ns[] = { '\\', 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0',
-				      'S', '0', '8', '_' };
+	static const uint8_t ns[] = { '\\', 0x2f, 3,   '_', 'S', 'B', '_', 'P',
+				      'C',  'I',  '0', 'S', '0', '8', '_' };
 	ck_assert_uint_eq(a.len, sizeof(ns));
 	ck_assert_mem_eq(a.buf, ns, sizeof(ns));
 	aml_free(&a);
@@ -260,7 +263,7 @@ START_TEST(aml_encoding)
 	aml_free(&a);
 	aml_init(&a);
 	aml_device_begin(&a, "DEV0");
-	ck_assert(!aml_ok(&a));           /* unbalanced */
+	ck_assert(!aml_ok(&a)); /* unbalanced */
 	aml_end(&a);
 	ck_assert(aml_ok(&a));
 	aml_end(&a);
@@ -332,9 +335,10 @@ START_TEST(iasl_disassembles)
 	snprintf(cmd, sizeof(cmd), "cat %s/dsdt.dsl", dir);
 	run(cmd, out, sizeof(out));
 	ck_assert_msg(strstr(out, "PNP0501") && strstr(out, "_S5_") && strstr(out, "PNP0A08") &&
-		      strstr(out, "IRQNoFlags") && strstr(out, "0x03F8") &&
-		      strstr(out, "PNP0A03") && strstr(out, "0xDFFFFFFF") &&
-		      strstr(out, "0x0000008FFFFFFFFF") && strstr(out, "0x10000000"), "DSDT:\n%s", head(out));
+			      strstr(out, "IRQNoFlags") && strstr(out, "0x03F8") &&
+			      strstr(out, "PNP0A03") && strstr(out, "0xDFFFFFFF") &&
+			      strstr(out, "0x0000008FFFFFFFFF") && strstr(out, "0x10000000"),
+		      "DSDT:\n%s", head(out));
 	snprintf(cmd, sizeof(cmd), "cat %s/mcfg.dsl", dir);
 	run(cmd, out, sizeof(out));
 	ck_assert_msg(strstr(out, "00000000E0000000") && strstr(out, "End Bus Number : FF"),
@@ -349,7 +353,8 @@ START_TEST(iasl_disassembles)
 	/* ...and compiles back without errors or warnings. */
 	snprintf(cmd, sizeof(cmd), "cd %s && iasl -p recompiled dsdt.dsl 2>&1", dir);
 	int st = run(cmd, out, sizeof(out));
-	ck_assert_msg(st == 0 && strstr(out, "0 Errors, 0 Warnings"), "iasl compile:\n%s", head(out));
+	ck_assert_msg(st == 0 && strstr(out, "0 Errors, 0 Warnings"), "iasl compile:\n%s",
+		      head(out));
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);

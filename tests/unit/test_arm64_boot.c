@@ -30,7 +30,7 @@ static void put_le(uint8_t *p, size_t off, uint64_t v, unsigned int n)
 static void make_header(uint64_t text_offset, uint64_t size, uint64_t flags)
 {
 	memset(hdr, 0, sizeof(hdr));
-	put_le(hdr, 0, 0xfa405a4d, 4);  /* "MZ" + a branch, as EFI stub kernels */
+	put_le(hdr, 0, 0xfa405a4d, 4); /* "MZ" + a branch, as EFI stub kernels */
 	put_le(hdr, ARM64_IMAGE_TEXT_OFFSET, text_offset, 8);
 	put_le(hdr, ARM64_IMAGE_SIZE, size, 8);
 	put_le(hdr, ARM64_IMAGE_FLAGS, flags, 8);
@@ -172,7 +172,8 @@ START_TEST(load_from_files)
 	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, kpath, NULL, &l), 0);
 	ck_assert_uint_eq(l.initrd_size, 0);
 	/* Missing files, an empty initrd, a directory, a non-Image. */
-	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, "/nonexistent", NULL, &l), -1);
+	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, "/nonexistent", NULL, &l),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "/nonexistent"));
 	write_file(ipath, "", 0);
 	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, kpath, ipath, &l), -1);

@@ -13,17 +13,17 @@
 
 #include "arch/arm64/fdt.h"
 #include "arch/arm64/layout.h"
+#include "core/err.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
-#include "core/err.h"
 
-#define BUF_SIZE 65536
-#define RAM_SIZE (512ULL << 20)
-#define INITRD   0x5f000000ULL
+#define BUF_SIZE    65536
+#define RAM_SIZE    (512ULL << 20)
+#define INITRD	    0x5f000000ULL
 #define INITRD_SIZE 0x123000ULL
 
 static uint8_t buf[BUF_SIZE];
-static const uint64_t mpidr[2] = { 0x80000000, 0x80000001 };  /* RES1 bit 31 set, as KVM reads it */
+static const uint64_t mpidr[2] = { 0x80000000, 0x80000001 }; /* RES1 bit 31 set, as KVM reads it */
 
 static struct arm64_fdt_config config(void)
 {
@@ -77,7 +77,7 @@ static void u64_eq(const char *path, const char *name, uint64_t want)
 	fdt64_t v;
 	ck_assert_msg(p != NULL, "%s: no %s", path, name);
 	ck_assert_int_eq(len, 8);
-	memcpy(&v, p, sizeof(v));       /* properties are only 4-byte aligned */
+	memcpy(&v, p, sizeof(v)); /* properties are only 4-byte aligned */
 	ck_assert_uint_eq(fdt64_to_cpu(v), want);
 }
 
@@ -94,8 +94,8 @@ static void has_empty(const char *path, const char *name)
 START_TEST(blob_is_valid_and_has_exactly_the_nodes)
 {
 	static const char *const want[] = {
-		"", "chosen", "memory@40000000", "cpus", "cpu@0", "cpu@1", "psci", "timer",
-		"intc@8000000", "its@8080000", "uart@9000000", "pci@30000000",
+		"",	"chosen", "memory@40000000", "cpus",	    "cpu@0",	    "cpu@1",
+		"psci", "timer",  "intc@8000000",    "its@8080000", "uart@9000000", "pci@30000000",
 	};
 	struct arm64_fdt_config c = config();
 	bool seen[sizeof(want) / sizeof(want[0])] = { false };
@@ -164,7 +164,8 @@ START_TEST(cpus_psci_timer)
 	str_eq("/psci", "method", "hvc");
 
 	str_eq("/timer", "compatible", "arm,armv8-timer");
-	cells_eq("/timer", "interrupts", (uint32_t[]){ 1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4 }, 12);
+	cells_eq("/timer", "interrupts", (uint32_t[]){ 1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4 },
+		 12);
 	has_empty("/timer", "always-on");
 }
 END_TEST
@@ -178,7 +179,8 @@ START_TEST(gic_its_uart)
 	u32_eq(gic, "#interrupt-cells", 3);
 	has_empty(gic, "interrupt-controller");
 	/* Distributor, then one 128 KiB redistributor per vCPU. */
-	cells_eq(gic, "reg", (uint32_t[]){ 0, 0x08000000, 0, 0x10000, 0, 0x080a0000, 0, 0x40000 }, 8);
+	cells_eq(gic, "reg", (uint32_t[]){ 0, 0x08000000, 0, 0x10000, 0, 0x080a0000, 0, 0x40000 },
+		 8);
 	u32_eq(gic, "phandle", ARM64_FDT_PHANDLE_GIC);
 	ck_assert_int_eq(fdt_node_offset_by_phandle(buf, ARM64_FDT_PHANDLE_GIC), node(gic));
 	has_empty(gic, "ranges");
@@ -207,10 +209,24 @@ START_TEST(pci_host)
 	u32_eq(pci, "#size-cells", 2);
 	cells_eq(pci, "bus-range", (uint32_t[]){ 0, 255 }, 2);
 	cells_eq(pci, "reg", (uint32_t[]){ 0, 0x30000000, 0, 0x10000000 }, 4);
-	cells_eq(pci, "ranges", (uint32_t[]){
-		0x02000000, 0, 0x10000000, 0, 0x10000000, 0, 0x20000000,
-		0x03000000, 0x80, 0, 0x80, 0, 0x10, 0,
-	}, 14);
+	cells_eq(pci, "ranges",
+		 (uint32_t[]){
+			 0x02000000,
+			 0,
+			 0x10000000,
+			 0,
+			 0x10000000,
+			 0,
+			 0x20000000,
+			 0x03000000,
+			 0x80,
+			 0,
+			 0x80,
+			 0,
+			 0x10,
+			 0,
+		 },
+		 14);
 	cells_eq(pci, "msi-map", (uint32_t[]){ 0, ARM64_FDT_PHANDLE_ITS, 0, 0x10000 }, 4);
 	has_empty(pci, "dma-coherent");
 	/* A smaller ECAM: bus-range and reg shrink together. */

@@ -9,25 +9,25 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/util.h"
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
 #include "devices/iov.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/blk_request.h"
 #include "fake_ring.h"
-#include "core/util.h"
 
 /* ======================= parsing ======================= */
 
@@ -319,8 +319,7 @@ static void put_seg(unsigned int i, uint64_t sector, uint32_t num, uint32_t flag
 	memcpy(data_buf + 16 * i + 12, &flags, 4);
 }
 
-static uint8_t parse_dwz(uint32_t type, unsigned int segs, struct blk_dwz_range *r,
-			 unsigned int *n)
+static uint8_t parse_dwz(uint32_t type, unsigned int segs, struct blk_dwz_range *r, unsigned int *n)
 {
 	make_req(type, 0, 16 * segs, false);
 	uint8_t s = parse(&limits);
@@ -335,7 +334,7 @@ START_TEST(parse_discard_write_zeroes)
 	unsigned int n;
 
 	put_seg(0, 8, 16, 0);
-	put_seg(1, 100, 0, 0);  /* empty: dropped */
+	put_seg(1, 100, 0, 0); /* empty: dropped */
 	put_seg(2, 2040, 8, 0);
 	ck_assert_uint_eq(parse_dwz(VIRTIO_BLK_T_DISCARD, 3, r, &n), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(n, 2);
@@ -488,8 +487,9 @@ START_TEST(backend_read_write_batch)
 
 	rv[0] = (struct iovec){ rbuf[0], sizeof(rbuf[0]) };
 	rv[1] = (struct iovec){ rbuf[1], sizeof(rbuf[1]) };
-	ios[0] = (struct block_io){ .op = BLOCK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv,
-				  .iovcnt = 2 };
+	ios[0] = (struct block_io){
+		.op = BLOCK_IO_READ, .offset = 8192 + 4096 - 1024, .iov = rv, .iovcnt = 2
+	};
 	run_ios(be, ios, 1);
 	ck_assert_int_eq(ios[0].result, 0);
 	for (unsigned int i = 0; i < 1024; i++)
@@ -511,7 +511,9 @@ START_TEST(backend_read_past_end_fails)
 	struct iovec v = { buf, sizeof(buf) };
 	/* Half the read exists: the short transfer is retried for the rest,
 	 * which hits end of file: an error, never silent garbage. */
-	struct block_io io = { .op = BLOCK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1 };
+	struct block_io io = {
+		.op = BLOCK_IO_READ, .offset = DISK_BYTES - 512, .iov = &v, .iovcnt = 1
+	};
 	run_ios(be, &io, 1);
 	ck_assert_int_eq(io.result, -EIO);
 	be->ops->destroy(be);
@@ -553,7 +555,7 @@ START_TEST(backend_discard_and_zeroes)
 	ck_assert_int_eq(ios[1].result, 0);
 	ck_assert_int_eq(fstat(fd, &after), 0);
 	ck_assert_int_eq(after.st_size, before.st_size);
-	ck_assert_int_lt(after.st_blocks, before.st_blocks);  /* really deallocated */
+	ck_assert_int_lt(after.st_blocks, before.st_blocks); /* really deallocated */
 	read_image(65536, buf, 65536);
 	for (unsigned int i = 0; i < 65536; i++)
 		ck_assert_uint_eq(buf[i], 0);
@@ -568,7 +570,7 @@ START_TEST(backend_discard_and_zeroes)
 	be = backend_on(fd, _i, false);
 	struct block_io d = { .op = BLOCK_IO_DISCARD, .offset = 0, .len = 512 };
 	int r = be->ops->queue(be, &d);
-	if (r == 0) {  /* sync: ran at once, the result says it */
+	if (r == 0) { /* sync: ran at once, the result says it */
 		int done = 0;
 		ck_assert_int_eq(be->ops->reap(be, true, backend_done, &done), 1);
 		r = d.result;
@@ -586,7 +588,7 @@ static struct disk disk;
 static struct virtio_device *dev;
 static int kick_fd = -1;
 static int notify_count;
-static int notify_fd = -1;  /* written on each interrupt when set */
+static int notify_fd = -1; /* written on each interrupt when set */
 static int reset_requests;
 static uint16_t next_desc;
 
@@ -622,21 +624,22 @@ static void open_disk(const char *options_path, bool readonly, bool direct)
  * of what it offers. */
 static void start_device(int backend, uint16_t qsize, uint64_t features_mask)
 {
-	struct blk_device_params bp = { .disk = &disk, .mem = &ring.mem,
+	struct blk_device_params bp = { .disk = &disk,
+					.mem = &ring.mem,
 					.backend = (enum block_backend_kind)backend };
 
 	fr_init(&ring, qsize, 0);
 	dev = blk_device_create(&bp);
 	ck_assert_msg(dev != NULL, "%s", err_msg());
-	dev->transport = (struct virtio_transport){ .opaque = &ring, .notify_queue = on_notify,
+	dev->transport = (struct virtio_transport){ .opaque = &ring,
+						    .notify_queue = on_notify,
 						    .needs_reset = on_needs_reset };
 	uint64_t features = dev->ops->features(dev) & features_mask;
 	ck_assert_int_eq(dev->ops->set_features(dev, features), 0);
 	kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ck_assert_int_ge(kick_fd, 0);
 	struct virtq_config cfg = fr_config(&ring);
-	ck_assert_msg(dev->ops->queue_start(dev, 0, &cfg, kick_fd) == 0, "%s",
-		      err_msg());
+	ck_assert_msg(dev->ops->queue_start(dev, 0, &cfg, kick_fd) == 0, "%s", err_msg());
 	next_desc = 0;
 }
 
@@ -700,8 +703,8 @@ static void wait_notify(int n)
 
 struct sub {
 	uint16_t head;
-	uint64_t data;    /* gpa of the data buffer */
-	uint64_t status;  /* gpa of the status byte */
+	uint64_t data;	 /* gpa of the data buffer */
+	uint64_t status; /* gpa of the status byte */
 };
 
 /* Writes header / data / status as three descriptors, not yet published:
@@ -746,7 +749,8 @@ static struct sub submit_buf(uint32_t type, uint64_t sector, uint64_t data, uint
 {
 	struct sub s = prepare(type, sector, len, data_writable);
 	fr_desc(&ring, (uint16_t)(s.head + 1), data, len,
-		VIRTQ_DESC_F_NEXT | (data_writable ? VIRTQ_DESC_F_WRITE : 0), (uint16_t)(s.head + 2));
+		VIRTQ_DESC_F_NEXT | (data_writable ? VIRTQ_DESC_F_WRITE : 0),
+		(uint16_t)(s.head + 2));
 	s.data = data;
 	fr_publish(&ring, s.head);
 	return s;
@@ -968,7 +972,7 @@ START_TEST(e2e_bad_chain_fails_only_that_request)
 	used_elem_of(used, &id, &len);
 	ck_assert_uint_eq(id, bad.head);
 	ck_assert_uint_eq(len, 0);
-	ck_assert_uint_eq(status_of(&bad), 0xee);  /* untouched */
+	ck_assert_uint_eq(status_of(&bad), 0xee); /* untouched */
 	ck_assert_int_eq(__atomic_load_n(&reset_requests, __ATOMIC_SEQ_CST), 0);
 	/* The queue still works. */
 	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
@@ -979,7 +983,7 @@ START_TEST(e2e_broken_ring_asks_for_reset)
 {
 	open_disk(path, false, false);
 	start_device(_i, 64, ALL_FEATURES);
-	fr_publish(&ring, 64);  /* head out of range */
+	fr_publish(&ring, 64); /* head out of range */
 	kick();
 	for (int i = 0; i < 5000 && !__atomic_load_n(&reset_requests, __ATOMIC_SEQ_CST); i++)
 		usleep(1000);
@@ -1121,8 +1125,8 @@ END_TEST
  * re-armed used_event.  A wake-up the device loses, in either direction,
  * stalls it: the bounded wait then fails the test.
  */
-#define STRESS_SLOTS 64
-#define STRESS_DEPTH 32
+#define STRESS_SLOTS	64
+#define STRESS_DEPTH	32
 #define STRESS_REQUESTS 4000
 
 struct stress_slot {
@@ -1215,8 +1219,7 @@ START_TEST(e2e_stress_bursty_kicks)
 	open_disk(path, false, false);
 	notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ck_assert_int_ge(notify_fd, 0);
-	start_device(_i / 2, 256,
-		     event_idx ? ALL_FEATURES : ~(1ull << VIRTIO_RING_F_EVENT_IDX));
+	start_device(_i / 2, 256, event_idx ? ALL_FEATURES : ~(1ull << VIRTIO_RING_F_EVENT_IDX));
 	for (uint16_t k = 0; k < STRESS_SLOTS; k++) {
 		slots[k].hdr = fr_alloc(&ring, 16);
 		slots[k].data = fr_alloc(&ring, 4096);
@@ -1237,12 +1240,14 @@ START_TEST(e2e_stress_bursty_kicks)
 			bool write = rand() % 4 == 0;
 			struct stress_slot *sl = &slots[k];
 
-			put_header(fr_host(&ring, sl->hdr), write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+			put_header(fr_host(&ring, sl->hdr),
+				   write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
 				   (uint64_t)(rand() % 255) * 8);
 			*(uint8_t *)fr_host(&ring, sl->status) = 0xee;
 			fr_desc(&ring, d, sl->hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 			fr_desc(&ring, (uint16_t)(d + 1), sl->data, 4096,
-				VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE), (uint16_t)(d + 2));
+				VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE),
+				(uint16_t)(d + 2));
 			fr_desc(&ring, (uint16_t)(d + 2), sl->status, 1, VIRTQ_DESC_F_WRITE, 0);
 			fr_publish(&ring, d);
 			submitted++;
@@ -1259,15 +1264,17 @@ START_TEST(e2e_stress_bursty_kicks)
 				struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
 				uint64_t cnt;
 				if (poll(&pfd, 1, 5000) != 1)
-					ck_abort_msg("stalled: %u submitted, %u completed, used idx %u",
-						     submitted, completed, fr_used_idx_acquire(&ring));
+					ck_abort_msg(
+						"stalled: %u submitted, %u completed, used idx %u",
+						submitted, completed, fr_used_idx_acquire(&ring));
 				ck_assert_int_eq(read(notify_fd, &cnt, sizeof(cnt)), sizeof(cnt));
 			}
 			for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
 				uint32_t id, len;
 				used_elem_of(seen, &id, &len);
 				ck_assert_uint_eq(id % 3, 0);
-				if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) != VIRTIO_BLK_S_OK)
+				if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) !=
+				    VIRTIO_BLK_S_OK)
 					ck_abort_msg("request in slot %u failed", id / 3);
 				free_slots[nfree++] = (uint16_t)(id / 3);
 				completed++;
@@ -1288,7 +1295,7 @@ END_TEST
  */
 #define AMP_REQS 3
 #define AMP_SEGS 80
-#define AMP_SEG (1u << 20)
+#define AMP_SEG	 (1u << 20)
 
 static long max_rss_kib(void)
 {
@@ -1302,7 +1309,7 @@ START_TEST(e2e_bounce_memory_is_bounded)
 	ck_assert_int_eq(truncate(path, 512ll << 20), 0);
 	open_disk(path, false, true);
 	start_device(_i, 256, ALL_FEATURES);
-	uint64_t buf = fr_alloc(&ring, AMP_SEG + 8) + 8;  /* misaligned */
+	uint64_t buf = fr_alloc(&ring, AMP_SEG + 8) + 8; /* misaligned */
 	struct sub s[AMP_REQS];
 	uint16_t d = 0;
 	long rss0 = max_rss_kib();
@@ -1312,7 +1319,8 @@ START_TEST(e2e_bounce_memory_is_bounded)
 		s[r].head = d;
 		s[r].status = fr_alloc(&ring, 1);
 		*(uint8_t *)fr_host(&ring, s[r].status) = 0xee;
-		put_header(fr_host(&ring, hdr), VIRTIO_BLK_T_IN, (uint64_t)r * AMP_SEGS * AMP_SEG / 512);
+		put_header(fr_host(&ring, hdr), VIRTIO_BLK_T_IN,
+			   (uint64_t)r * AMP_SEGS * AMP_SEG / 512);
 		fr_desc(&ring, d, hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
 		d++;
 		for (unsigned int i = 0; i < AMP_SEGS; i++, d++)
@@ -1374,7 +1382,7 @@ END_TEST
  * reset) and another thread keeps posting.  Before, reset waited for it
  * for ever.  The request ends with an I/O error, its status written.
  */
-static bool poster_stop;  /* atomic */
+static bool poster_stop; /* atomic */
 
 static void *poster(void *arg)
 {
@@ -1446,13 +1454,14 @@ START_TEST(backend_uring_bounds_by_cq_room)
 
 	for (unsigned int i = 0; i < 64; i++) {
 		iov[i] = (struct iovec){ buf[i], 512 };
-		ios[i] = (struct block_io){ .op = BLOCK_IO_READ, .offset = i * 512ull, .iov = &iov[i],
-					  .iovcnt = 1 };
+		ios[i] = (struct block_io){
+			.op = BLOCK_IO_READ, .offset = i * 512ull, .iov = &iov[i], .iovcnt = 1
+		};
 		r = be->ops->queue(be, &ios[i]);
 		if (r < 0)
 			break;
 		taken++;
-		ck_assert_uint_le(be->inflight, 16);  /* depth 4: 8 SQ, 16 CQ entries */
+		ck_assert_uint_le(be->inflight, 16); /* depth 4: 8 SQ, 16 CQ entries */
 	}
 	ck_assert_int_eq(r, -EBUSY);
 	ck_assert_uint_eq(be->ops->room(be), 0);
@@ -1553,7 +1562,7 @@ START_TEST(e2e_failed_merge_retries_one_by_one)
 }
 END_TEST
 
-static unsigned int notified_queues;  /* bit q: queue q asked for an interrupt */
+static unsigned int notified_queues; /* bit q: queue q asked for an interrupt */
 
 static void on_notify_mq(void *opaque, unsigned int q)
 {
@@ -1594,7 +1603,8 @@ START_TEST(e2e_multiqueue)
 	memcpy(&nq, cfg + VIRTIO_BLK_CFG_NUM_QUEUES, 2);
 	ck_assert_uint_eq(le16toh(nq), 2);
 
-	dev->transport = (struct virtio_transport){ .opaque = &ring, .notify_queue = on_notify_mq,
+	dev->transport = (struct virtio_transport){ .opaque = &ring,
+						    .notify_queue = on_notify_mq,
 						    .needs_reset = on_needs_reset };
 	ck_assert_int_eq(dev->ops->set_features(dev, dev->ops->features(dev)), 0);
 
@@ -1694,7 +1704,8 @@ START_TEST(device_config_and_features)
 	ck_assert_uint_eq(cap, DISK_BYTES / 512);
 	ck_assert_uint_eq(seg_max, 126);
 	ck_assert_uint_eq(blk_size, 512);
-	ck_assert_uint_eq(cfg[VIRTIO_BLK_CFG_NUM_QUEUES] | cfg[VIRTIO_BLK_CFG_NUM_QUEUES + 1] << 8, 1);
+	ck_assert_uint_eq(cfg[VIRTIO_BLK_CFG_NUM_QUEUES] | cfg[VIRTIO_BLK_CFG_NUM_QUEUES + 1] << 8,
+			  1);
 	/* Past the end reads as zero. */
 	for (unsigned int i = VIRTIO_BLK_CONFIG_SIZE; i < sizeof(cfg); i++)
 		ck_assert_uint_eq(cfg[i], 0);
@@ -1790,7 +1801,8 @@ static Suite *blk_suite(void)
 	/* Loop index = backend kind: BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC. */
 	tc = tcase_create("backend");
 	tcase_add_checked_fixture(tc, make_dir, remove_dir);
-	tcase_add_loop_test(tc, backend_read_write_batch, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, backend_read_write_batch, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, backend_read_past_end_fails, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, backend_flush_calls_fdatasync, BLOCK_BACKEND_IO_URING,
@@ -1805,7 +1817,8 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, device_config_and_features);
 	tcase_add_test(tc, device_large_block_needs_blk_size);
 	tcase_add_test(tc, e2e_multiqueue);
-	tcase_add_loop_test(tc, e2e_write_then_read, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_write_then_read, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_flush_get_id_unsupported, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_flush_reaches_fdatasync, BLOCK_BACKEND_IO_URING,
@@ -1819,8 +1832,10 @@ static Suite *blk_suite(void)
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_broken_ring_asks_for_reset, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
-	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLOCK_BACKEND_IO_URING, BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_batch_and_event_idx, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_no_event_idx_flags, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_direct_with_misaligned_buffer, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_stress_no_lost_wakeups, BLOCK_BACKEND_IO_URING,

@@ -13,15 +13,14 @@
 #include "arch/x86/layout.h"
 #include "core/arch.h"
 #include "core/err.h"
-#include "core/vm.h"
 #include "core/util.h"
+#include "core/vm.h"
 
 #define SETUP_SECTS 4
-#define PM_SIZE     (64 * 1024)
+#define PM_SIZE	    (64 * 1024)
 #define IMG_SIZE    ((SETUP_SECTS + 1) * 512 + PM_SIZE)
 
 static uint8_t img[IMG_SIZE];
-
 
 /* A minimal bzImage as a 6.1 kernel's header describes itself. */
 static void make_image(void)
@@ -31,7 +30,7 @@ static void make_image(void)
 	put_le32(img + BZ_SYSSIZE, PM_SIZE / 16);
 	put_le16(img + BZ_BOOT_FLAG, 0xaa55);
 	img[BZ_JUMP] = 0xeb;
-	img[BZ_JUMP + 1] = 0x6a;                /* header ends at 0x26c */
+	img[BZ_JUMP + 1] = 0x6a; /* header ends at 0x26c */
 	memcpy(img + BZ_HEADER, "HdrS", 4);
 	put_le16(img + BZ_VERSION, 0x020f);
 	img[BZ_LOADFLAGS] = LOADFLAG_LOADED_HIGH;
@@ -41,7 +40,7 @@ static void make_image(void)
 	put_le16(img + BZ_XLOADFLAGS, XLF_KERNEL_64 | 0x2);
 	put_le32(img + BZ_CMDLINE_SIZE, 2047);
 	put_le32(img + BZ_PREF_ADDRESS, 0x1000000);
-	put_le32(img + BZ_INIT_SIZE, 0x2000000);    /* 32 MiB */
+	put_le32(img + BZ_INIT_SIZE, 0x2000000); /* 32 MiB */
 	for (size_t i = (SETUP_SECTS + 1) * 512; i < IMG_SIZE; i++)
 		img[i] = (uint8_t)i;
 }
@@ -131,7 +130,8 @@ START_TEST(parse_hostile_headers)
 		memcpy(img, pristine, sizeof(pristine));
 		for (unsigned int k = 0; k < 1 + round % 8; k++) {
 			seed = seed * 1103515245u + 12345u;
-			size_t off = BZ_SETUP_SECTS + (seed >> 8) % (BZ_HEADER_LIMIT - BZ_SETUP_SECTS);
+			size_t off =
+				BZ_SETUP_SECTS + (seed >> 8) % (BZ_HEADER_LIMIT - BZ_SETUP_SECTS);
 			img[off] = (uint8_t)(seed >> 20);
 		}
 		if (x86_bzimage_parse(img, IMG_SIZE, &bz)) {
@@ -140,8 +140,9 @@ START_TEST(parse_hostile_headers)
 			continue;
 		}
 		parsed++;
-		if (bz.setup_size > IMG_SIZE || (uint64_t)bz.setup_size + bz.kernel_size != IMG_SIZE ||
-		    bz.init_size == 0 || (bz.kernel_alignment & (bz.kernel_alignment - 1)))
+		if (bz.setup_size > IMG_SIZE ||
+		    (uint64_t)bz.setup_size + bz.kernel_size != IMG_SIZE || bz.init_size == 0 ||
+		    (bz.kernel_alignment & (bz.kernel_alignment - 1)))
 			ck_abort_msg("round %u: inconsistent header values", round);
 		/* The end is past the start: no wrap-around. */
 		if (x86_kernel_end(&bz) < X86_KERNEL_LOAD_ADDR + bz.kernel_size)
@@ -264,7 +265,8 @@ START_TEST(e820_above_hole)
 		ck_assert_uint_eq(e[4].size, sizes[s] - (3ULL << 30));
 		ck_assert_uint_eq(e[4].type, E820_RAM);
 		check_e820_sane(e, n, sizes[s]);
-		ck_assert_uint_ge(x86_pci_mmio64_start(e[4].addr + e[4].size), e[4].addr + e[4].size);
+		ck_assert_uint_ge(x86_pci_mmio64_start(e[4].addr + e[4].size),
+				  e[4].addr + e[4].size);
 	}
 }
 END_TEST
@@ -286,9 +288,13 @@ START_TEST(zero_page)
 	ck_assert_int_eq(x86_bzimage_parse(img, IMG_SIZE, &bz), 0);
 	int n = e820_for(8ULL << 30, e);
 	struct x86_boot_args a = {
-		.cmdline_addr = X86_CMDLINE_ADDR, .cmdline_len = 20,
-		.initrd_addr = 0x1f000000, .initrd_size = 123456,
-		.e820 = e, .e820_nr = (unsigned int)n, .rsdp_addr = X86_ACPI_ADDR,
+		.cmdline_addr = X86_CMDLINE_ADDR,
+		.cmdline_len = 20,
+		.initrd_addr = 0x1f000000,
+		.initrd_size = 123456,
+		.e820 = e,
+		.e820_nr = (unsigned int)n,
+		.rsdp_addr = X86_ACPI_ADDR,
 	};
 	ck_assert_int_eq(x86_boot_params_build(zp, &bz, &a), 0);
 	/* The header was copied... */
@@ -352,7 +358,8 @@ START_TEST(load_from_files)
 	memset(initrd, 0x5a, sizeof(initrd));
 	write_file(ipath, initrd, sizeof(initrd));
 
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
+	ck_assert_int_eq(
+		x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
 	ck_assert_uint_eq(entry.rip, X86_KERNEL_LOAD_ADDR + 0x200);
 	ck_assert_uint_eq(entry.boot_params, X86_BOOT_PARAMS_ADDR);
 	ck_assert_mem_eq(ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);

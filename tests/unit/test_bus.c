@@ -60,10 +60,10 @@ START_TEST(register_and_dispatch)
 	ck_assert_uint_eq(v[0], 1);
 	ck_assert(bus_read(&b, 0x3fd, v, 1));
 	ck_assert_uint_eq(d1.last_off, 5);
-	ck_assert(bus_read(&b, 0x3fc, v, 4));           /* last 4 bytes */
-	ck_assert(!bus_read(&b, 0x3fd, v, 4));          /* runs past the end */
+	ck_assert(bus_read(&b, 0x3fc, v, 4));  /* last 4 bytes */
+	ck_assert(!bus_read(&b, 0x3fd, v, 4)); /* runs past the end */
 	ck_assert_uint_eq(v[0], 0xff);
-	ck_assert(!bus_read(&b, 0x400, v, 1));          /* open bus */
+	ck_assert(!bus_read(&b, 0x400, v, 1)); /* open bus */
 	ck_assert_uint_eq(v[0], 0xff);
 	ck_assert(!bus_read(&b, 0, v, 2));
 	ck_assert(bus_write(&b, 0x602, &(uint8_t){ 0x5a }, 1));
@@ -88,7 +88,7 @@ START_TEST(unregister_and_move)
 	/* Wrong opaque or base: nothing happens. */
 	ck_assert_int_eq(bus_unregister(&b, 0xc0000000, &d2), -1);
 	ck_assert_int_eq(bus_unregister(&b, 0xc0000800, &d1), -1);
-	ck_assert_int_eq(bus_move(&b, 0xc0000000, &d1, 0xc0002800), -1);  /* overlaps d2 */
+	ck_assert_int_eq(bus_move(&b, 0xc0000000, &d1, 0xc0002800), -1); /* overlaps d2 */
 	ck_assert_int_eq(bus_move(&b, 0xc0000000, &d1, UINT64_MAX - 10), -1);
 	/* A move may overlap the range's own old place. */
 	ck_assert_int_eq(bus_move(&b, 0xc0000000, &d1, 0xc0000800), 0);
@@ -98,7 +98,7 @@ START_TEST(unregister_and_move)
 	ck_assert_int_eq(bus_move(&b, 0xc0000800, &d1, 0xd0000000), 0);
 	ck_assert(bus_read(&b, 0xd0000fff, &v, 1));
 	ck_assert_uint_eq(d1.last_off, 0xfff);
-	ck_assert_uint_eq(b.ranges[0].base, 0xc0002000);   /* still sorted */
+	ck_assert_uint_eq(b.ranges[0].base, 0xc0002000); /* still sorted */
 	ck_assert_int_eq(bus_unregister(&b, 0xc0002000, &d2), 0);
 	ck_assert(!bus_read(&b, 0xc0002000, &v, 1));
 	ck_assert_uint_eq(b.nr, 1);
@@ -116,7 +116,8 @@ START_TEST(many_ranges)
 	/* Registered out of order; lookups must find each one. */
 	for (int i = 199; i >= 0; i--) {
 		d[i].id = (uint8_t)i;
-		ck_assert_int_eq(bus_register(&b, 0x10000 + (uint64_t)i * 0x100, 0x80, &ops, &d[i]), 0);
+		ck_assert_int_eq(bus_register(&b, 0x10000 + (uint64_t)i * 0x100, 0x80, &ops, &d[i]),
+				 0);
 	}
 	for (int i = 0; i < 200; i++) {
 		ck_assert(bus_read(&b, 0x10000 + (uint64_t)i * 0x100 + 0x7f, &v, 1));

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/cli.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "vmm/cli.h"
 #include "vmm/version.h"
 
 static enum cli_result parse(struct vm_config *cfg, const char **args)
@@ -44,8 +44,9 @@ END_TEST
 START_TEST(all_options)
 {
 	struct vm_config c;
-	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--initrd", "i", "--cmdline", "a b",
-			       "--cpus", "4", "--memory", "2G", "--stats"), CLI_RUN);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--initrd", "i", "--cmdline", "a b", "--cpus",
+			       "4", "--memory", "2G", "--stats"),
+			 CLI_RUN);
 	ck_assert_str_eq(c.initrd, "i");
 	ck_assert_str_eq(c.cmdline, "a b");
 	ck_assert_uint_eq(c.cpus, 4);
@@ -69,9 +70,10 @@ START_TEST(help_version)
 	ck_assert_int_eq(cli_parse(2, argv, &c, f), CLI_DONE);
 	fclose(f);
 	/* --help documents every option. */
-	const char *opts[] = { "--kernel", "--initrd", "--cmdline", "--cpus", "--memory",
-			       "--disk", "readonly=on", "direct=on", "--stats", "--stats-file",
-			       "--check-host", "--help", "--version" };
+	const char *opts[] = { "--kernel", "--initrd",	   "--cmdline",	   "--cpus",
+			       "--memory", "--disk",	   "readonly=on",  "direct=on",
+			       "--stats",  "--stats-file", "--check-host", "--help",
+			       "--version" };
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
@@ -120,8 +122,9 @@ END_TEST
 START_TEST(disks)
 {
 	static struct vm_config c;
-	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--disk", "path=root.img,readonly=on",
-			       "--disk", "path=/dev/sdz,direct=on,serial=abc,queues=3"), CLI_RUN);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--disk", "path=root.img,readonly=on", "--disk",
+			       "path=/dev/sdz,direct=on,serial=abc,queues=3"),
+			 CLI_RUN);
 	ck_assert_uint_eq(c.ndisks, 2);
 	ck_assert_str_eq(c.disks[0].path, "root.img");
 	ck_assert(c.disks[0].readonly && !c.disks[0].direct);

@@ -14,8 +14,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "vmm/console.h"
 #include "core/loop.h"
+#include "vmm/console.h"
 
 START_TEST(escape_filter)
 {
@@ -185,7 +185,10 @@ static void drain_check(int fd, size_t *pos)
  * hung here until Check's timeout. */
 START_TEST(output_to_stalled_pipe_never_blocks)
 {
-	enum { TOTAL = 1 << 20, CHUNK = 1000 };
+	enum {
+		TOTAL = 1 << 20,
+		CHUNK = 1000
+	};
 	static uint8_t data[TOTAL];
 	struct console c;
 	int p[2];

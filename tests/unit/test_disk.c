@@ -73,7 +73,8 @@ static void expect_open_error(const struct disk_config *cfg, const char *want)
 	err_set("%s", "");
 	ck_assert_int_eq(disk_open(cfg, &d), -1);
 	ck_assert_msg(strstr(err_msg(), want) != NULL, "message '%s' lacks '%s'", err_msg(), want);
-	ck_assert_msg(strstr(err_msg(), cfg->path) != NULL, "message '%s' lacks the path", err_msg());
+	ck_assert_msg(strstr(err_msg(), cfg->path) != NULL, "message '%s' lacks the path",
+		      err_msg());
 	ck_assert_ptr_null(strchr(err_msg(), '\n'));
 	ck_assert_int_eq(d.fd, -1);
 }
@@ -85,7 +86,8 @@ static void expect_parse_error(const char *arg, const char *want)
 	struct disk_config cfg;
 	err_set("%s", "");
 	ck_assert_int_eq(disk_config_parse(arg, &cfg), -1);
-	ck_assert_msg(strstr(err_msg(), want) != NULL, "'%s': message '%s' lacks '%s'", arg, err_msg(), want);
+	ck_assert_msg(strstr(err_msg(), want) != NULL, "'%s': message '%s' lacks '%s'", arg,
+		      err_msg(), want);
 }
 
 START_TEST(parse_path_only)
@@ -103,8 +105,8 @@ END_TEST
 START_TEST(parse_all_options)
 {
 	struct disk_config cfg;
-	ck_assert_int_eq(disk_config_parse("readonly=on,path=x.img,direct=on,serial=disk-0001",
-					   &cfg), 0);
+	ck_assert_int_eq(
+		disk_config_parse("readonly=on,path=x.img,direct=on,serial=disk-0001", &cfg), 0);
 	ck_assert_str_eq(cfg.path, "x.img");
 	ck_assert(cfg.readonly);
 	ck_assert(cfg.direct);
@@ -113,8 +115,7 @@ START_TEST(parse_all_options)
 	ck_assert_uint_eq(cfg.queues, 1);
 	ck_assert_int_eq(disk_config_parse("queues=16,path=x", &cfg), 0);
 	ck_assert_uint_eq(cfg.queues, DISK_MAX_QUEUES);
-	ck_assert_int_eq(disk_config_parse("path=x,readonly=off,direct=off", &cfg),
-			 0);
+	ck_assert_int_eq(disk_config_parse("path=x,readonly=off,direct=off", &cfg), 0);
 	ck_assert(!cfg.readonly);
 	ck_assert(!cfg.direct);
 	/* '=' inside the path value is kept. */

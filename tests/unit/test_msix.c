@@ -18,8 +18,8 @@
 #include "fake_irq.h"
 #include "pci_fixture.h"
 
-#define SLOT 2
-#define NVEC 4
+#define SLOT	2
+#define NVEC	4
 #define PBA_OFF 0x1000
 
 static struct pci_fixture pf;
@@ -61,9 +61,16 @@ static void setup(void)
 	pci_function_init(&fn, &(struct pci_id){ .vendor = 0x1234, .device = 1 }, &fn_ops, &m);
 	ck_assert_int_eq(pci_function_add_bar(&fn, 0, 0x2000, 0, &region_ops, &m), 0);
 	struct msix_params p = {
-		.pci = &fn, .nr_vectors = NVEC, .table_bar = 0, .table_offset = 0,
-		.pba_bar = 0, .pba_offset = PBA_OFF, .irq_ops = &fake_irq_ops, .irq_ctx = &fi,
-		.report = fi_report, .report_opaque = &fi,
+		.pci = &fn,
+		.nr_vectors = NVEC,
+		.table_bar = 0,
+		.table_offset = 0,
+		.pba_bar = 0,
+		.pba_offset = PBA_OFF,
+		.irq_ops = &fake_irq_ops,
+		.irq_ctx = &fi,
+		.report = fi_report,
+		.report_opaque = &fi,
 	};
 	ck_assert_int_eq(msix_init(&m, &p), 0);
 	ck_assert_int_eq(pci_bus_plug(&pf.pb, &fn, SLOT), 0);
@@ -261,7 +268,7 @@ START_TEST(signal_while_masked_is_pending_then_delivered)
 	mask(2, true);
 	ck_assert_uint_eq(fi.detaches, 1);
 	ck_assert_int_eq(gsi_of(2), -1);
-	ck_assert(fi.gsi[g].used);       /* the route stays */
+	ck_assert(fi.gsi[g].used); /* the route stays */
 
 	ck_assert_int_eq(msix_notify(&m, 2), 0);
 	ck_assert_int_eq(msix_notify(&m, 2), 0);
@@ -329,7 +336,7 @@ START_TEST(function_mask_holds_every_vector)
 	ck_assert_uint_eq(take(3), 1);
 	ck_assert_uint_eq(take(0), 0);
 	ck_assert_uint_eq(pba(), 0);
-	ck_assert_uint_eq(fi.adds, NVEC);   /* routes were kept */
+	ck_assert_uint_eq(fi.adds, NVEC); /* routes were kept */
 }
 END_TEST
 
@@ -483,8 +490,12 @@ START_TEST(init_validates_parameters)
 	struct pci_function f2;
 	pci_function_init(&f2, &(struct pci_id){ .vendor = 1 }, NULL, NULL);
 	ck_assert_int_eq(pci_function_add_bar(&f2, 0, 0x1000, 0, &region_ops, NULL), 0);
-	struct msix_params p = { .pci = &f2, .nr_vectors = 8, .table_offset = 0,
-				 .pba_offset = 0x800, .irq_ops = &fake_irq_ops, .irq_ctx = &fi };
+	struct msix_params p = { .pci = &f2,
+				 .nr_vectors = 8,
+				 .table_offset = 0,
+				 .pba_offset = 0x800,
+				 .irq_ops = &fake_irq_ops,
+				 .irq_ctx = &fi };
 	struct msix_params bad = p;
 	bad.nr_vectors = 0;
 	ck_assert_int_eq(msix_init(&x, &bad), -1);
@@ -495,10 +506,10 @@ START_TEST(init_validates_parameters)
 	bad.table_offset = 4;
 	ck_assert_int_eq(msix_init(&x, &bad), -1);
 	bad = p;
-	bad.pba_bar = 1;                 /* no such BAR */
+	bad.pba_bar = 1; /* no such BAR */
 	ck_assert_int_eq(msix_init(&x, &bad), -1);
 	bad = p;
-	bad.nr_vectors = 256;            /* 4 KiB of table in a 4 KiB BAR */
+	bad.nr_vectors = 256; /* 4 KiB of table in a 4 KiB BAR */
 	ck_assert_int_eq(msix_init(&x, &bad), -1);
 	ck_assert_int_eq(msix_init(&x, &p), 0);
 	msix_destroy(&x);

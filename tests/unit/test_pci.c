@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "devices/pci.h"
 #include "pci_fixture.h"
-#include "core/util.h"
 
 static struct pci_fixture pf;
 
@@ -24,7 +24,7 @@ struct test_dev {
 	uint64_t last_old, last_new;
 	uint32_t last_write_reg, last_write_val;
 	unsigned int last_write_len, writes;
-	uint32_t hook_reg;              /* config_read override target, 0: none */
+	uint32_t hook_reg; /* config_read override target, 0: none */
 };
 
 static struct test_dev dev_a, dev_b;
@@ -97,8 +97,12 @@ static const struct pci_function_ops dev_ops = {
 };
 
 static const struct pci_id dev_id = {
-	.vendor = 0x1234, .device = 0x5678, .revision = 7, .class_code = 0x018000,
-	.subsys_vendor = 0xabcd, .subsys_id = 0xef01,
+	.vendor = 0x1234,
+	.device = 0x5678,
+	.revision = 7,
+	.class_code = 0x018000,
+	.subsys_vendor = 0xabcd,
+	.subsys_id = 0xef01,
 };
 
 /* BAR 0: 32-bit 4 KiB; BAR 1: 32-bit prefetchable 1 MiB; BAR 2-3: 64-bit
@@ -108,11 +112,14 @@ static void dev_init(struct test_dev *d)
 	memset(d, 0, sizeof(*d));
 	pci_function_init(&d->f, &dev_id, &dev_ops, d);
 	ck_assert_int_eq(pci_function_add_bar(&d->f, 0, 0x1000, 0, &region_ops, d), 0);
-	ck_assert_int_eq(pci_function_add_bar(&d->f, 1, 0x100000, PCI_BAR_MEM_PREFETCH,
-					      &region_ops, d), 0);
+	ck_assert_int_eq(
+		pci_function_add_bar(&d->f, 1, 0x100000, PCI_BAR_MEM_PREFETCH, &region_ops, d), 0);
 	ck_assert_int_eq(pci_function_add_bar(&d->f, 2, 0x4000,
-					      PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH, &region_ops, d), 0);
-	ck_assert_int_eq(pci_function_add_bar(&d->f, 4, 8ull << 30, PCI_BAR_MEM_64, &region_ops, d), 0);
+					      PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH, &region_ops,
+					      d),
+			 0);
+	ck_assert_int_eq(pci_function_add_bar(&d->f, 4, 8ull << 30, PCI_BAR_MEM_64, &region_ops, d),
+			 0);
 }
 
 static void setup(void)
@@ -247,8 +254,14 @@ END_TEST
 START_TEST(read_only_fields_stay_read_only)
 {
 	static const uint32_t ro_regs[] = {
-		PCI_VENDOR_ID, PCI_REVISION_ID, PCI_HEADER_TYPE & ~3u, PCI_SUBSYS_VENDOR,
-		PCI_ROM_ADDRESS, PCI_CAP_PTR, 0x28, 0x38,
+		PCI_VENDOR_ID,
+		PCI_REVISION_ID,
+		PCI_HEADER_TYPE & ~3u,
+		PCI_SUBSYS_VENDOR,
+		PCI_ROM_ADDRESS,
+		PCI_CAP_PTR,
+		0x28,
+		0x38,
 	};
 	for (unsigned int i = 0; i < ARRAY_SIZE(ro_regs); i++) {
 		uint32_t before = pf_ecam_read(&pf, 3, ro_regs[i], 4);
@@ -398,10 +411,12 @@ START_TEST(plug_refuses_taken_slots_and_full_windows)
 	pci_function_init(&d.f, &dev_id, NULL, NULL);
 	ck_assert_int_eq(pci_function_add_bar(&d.f, 0, 0x1800, 0, &region_ops, NULL), -1);
 	ck_assert_int_eq(pci_function_add_bar(&d.f, 0, 8, 0, &region_ops, NULL), -1);
-	ck_assert_int_eq(pci_function_add_bar(&d.f, 5, 0x1000, PCI_BAR_MEM_64, &region_ops, NULL), -1);
+	ck_assert_int_eq(pci_function_add_bar(&d.f, 5, 0x1000, PCI_BAR_MEM_64, &region_ops, NULL),
+			 -1);
 	ck_assert_int_eq(pci_function_add_bar(&d.f, 6, 0x1000, 0, &region_ops, NULL), -1);
 	ck_assert_int_eq(pci_function_add_bar(&d.f, 0, 0x1000, 0x1, &region_ops, NULL), -1);
-	ck_assert_int_eq(pci_function_add_bar(&d.f, 0, 0x1000, PCI_BAR_MEM_64, &region_ops, NULL), 0);
+	ck_assert_int_eq(pci_function_add_bar(&d.f, 0, 0x1000, PCI_BAR_MEM_64, &region_ops, NULL),
+			 0);
 	ck_assert_int_eq(pci_function_add_bar(&d.f, 1, 0x1000, 0, &region_ops, NULL), -1);
 }
 END_TEST
@@ -552,7 +567,7 @@ START_TEST(capability_list_walk)
 	int c2 = pci_add_capability(&d.f, PCI_CAP_ID_MSIX, NULL, 12, NULL);
 	int c3 = pci_add_capability(&d.f, PCI_CAP_ID_VNDR, body, 10, wm);
 	ck_assert_int_eq(c1, PCI_CAP_START);
-	ck_assert_int_eq(c2, PCI_CAP_START + 8);   /* dword aligned after 6 bytes */
+	ck_assert_int_eq(c2, PCI_CAP_START + 8); /* dword aligned after 6 bytes */
 	ck_assert_int_eq(c3, PCI_CAP_START + 20);
 	ck_assert_int_eq(pci_bus_plug(&p2.pb, &d.f, 2), 0);
 
@@ -566,14 +581,17 @@ START_TEST(capability_list_walk)
 
 	/* Per-byte write masks; ID and next are never writable. */
 	pf_ecam_write(&p2, 2, (uint32_t)c1, 4, 0);
-	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 2), (uint32_t)(c2 << 8 | PCI_CAP_ID_VNDR));
+	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 2),
+			  (uint32_t)(c2 << 8 | PCI_CAP_ID_VNDR));
 	pf_ecam_write(&p2, 2, (uint32_t)c1 + 2, 2, 0x0000);
 	pf_ecam_write(&p2, 2, (uint32_t)c1 + 4, 2, 0x0000);
-	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 4), 0x00aa0000u | c2 << 8 | PCI_CAP_ID_VNDR);
+	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 4),
+			  0x00aa0000u | c2 << 8 | PCI_CAP_ID_VNDR);
 	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1 + 4, 2), 0xddc0);
 	pf_cf8_write(&p2, 2, (uint32_t)c1 + 4, 2, 0xffff);
 	pf_cf8_write(&p2, 2, (uint32_t)c1, 4, 0xffffffff);
-	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 4), 0xffaa0000u | c2 << 8 | PCI_CAP_ID_VNDR);
+	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1, 4),
+			  0xffaa0000u | c2 << 8 | PCI_CAP_ID_VNDR);
 	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c1 + 4, 2), 0xddcf);
 	pf_ecam_write(&p2, 2, (uint32_t)c2, 4, 0xffffffff);
 	ck_assert_uint_eq(pf_ecam_read(&p2, 2, (uint32_t)c2 + 2, 2), 0);
@@ -627,7 +645,7 @@ START_TEST(cf9_reset_control)
 	b = 0x02;
 	bus_write(&pf.pio, PCI_PIO_BASE + PCI_RESET_CONTROL, &b, 1);
 	ck_assert_uint_eq(resets, 0);
-	bus_write(&pf.pio, PCI_PIO_BASE, &w, 2);   /* a word: neither */
+	bus_write(&pf.pio, PCI_PIO_BASE, &w, 2); /* a word: neither */
 	ck_assert_uint_eq(resets, 0);
 	b = 0x06;
 	bus_write(&pf.pio, PCI_PIO_BASE + PCI_RESET_CONTROL, &b, 1);

@@ -10,14 +10,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/util.h"
 #include "devices/virtio/queue.h"
 #include "fake_ring.h"
-#include "core/util.h"
 
-#define F_INDIRECT (1ull << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_INDIRECT  (1ull << VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT_IDX (1ull << VIRTIO_RING_F_EVENT_IDX)
-#define R VIRTQ_DESC_F_NEXT
-#define W VIRTQ_DESC_F_WRITE
+#define R	    VIRTQ_DESC_F_NEXT
+#define W	    VIRTQ_DESC_F_WRITE
 
 static struct fake_ring ring;
 static struct virtq vq;
@@ -76,13 +76,15 @@ START_TEST(init_rejects_bad_sizes)
 	static const uint16_t bad[] = { 0, 3, 6, 100, 255, 32767, 32769, 49152, 65535 };
 	setup_features(8, 0);
 	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
-		ck_assert_int_eq(init_with(bad[i], ring.desc_gpa, ring.avail_gpa, ring.used_gpa), -1);
+		ck_assert_int_eq(init_with(bad[i], ring.desc_gpa, ring.avail_gpa, ring.used_gpa),
+				 -1);
 		ck_assert_int_eq(vq.error, VIRTQ_ERR_SIZE);
 		ck_assert(!vq.ready);
 	}
 	/* Every power of two up to the maximum is fine. */
 	for (uint32_t s = 1; s <= VIRTQ_MAX_SIZE; s <<= 1)
-		ck_assert_int_eq(init_with((uint16_t)s, ring.desc_gpa, ring.avail_gpa, ring.used_gpa), 0);
+		ck_assert_int_eq(
+			init_with((uint16_t)s, ring.desc_gpa, ring.avail_gpa, ring.used_gpa), 0);
 }
 END_TEST
 
@@ -96,7 +98,8 @@ START_TEST(init_rejects_misaligned_rings)
 	ck_assert_int_eq(init_with(8, ring.desc_gpa, ring.avail_gpa, ring.used_gpa + 2), -1);
 	ck_assert_int_eq(vq.error, VIRTQ_ERR_RING_ALIGN);
 	/* The minimum alignments are enough. */
-	ck_assert_int_eq(init_with(8, ring.desc_gpa + 16, ring.avail_gpa + 2, ring.used_gpa + 4), 0);
+	ck_assert_int_eq(init_with(8, ring.desc_gpa + 16, ring.avail_gpa + 2, ring.used_gpa + 4),
+			 0);
 }
 END_TEST
 
@@ -604,14 +607,14 @@ START_TEST(event_idx_used_event)
 
 	/* Guest wants an interrupt once entry 2 is used (used idx > 2). */
 	fr_set_used_event(&ring, 2);
-	cycle(1);  /* used idx 2 */
+	cycle(1); /* used idx 2 */
 	ck_assert(!virtq_should_notify(&vq));
-	cycle(1);  /* used idx 3 */
+	cycle(1); /* used idx 3 */
 	ck_assert(virtq_should_notify(&vq));
 
 	/* A batch that passes the event in its middle still notifies. */
 	fr_set_used_event(&ring, 4);
-	cycle(3);  /* 3 -> 6 */
+	cycle(3); /* 3 -> 6 */
 	ck_assert(virtq_should_notify(&vq));
 	/* An event far ahead: no interrupt. */
 	fr_set_used_event(&ring, 100);
@@ -620,7 +623,7 @@ START_TEST(event_idx_used_event)
 	/* The flag is ignored with EVENT_IDX. */
 	fr_set_avail_flags(&ring, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	fr_set_used_event(&ring, 9);
-	cycle(1);  /* -> 10 */
+	cycle(1); /* -> 10 */
 	ck_assert(virtq_should_notify(&vq));
 }
 END_TEST
@@ -631,14 +634,14 @@ START_TEST(event_idx_used_event_wraps)
 	uint64_t a = fr_alloc(&ring, 16);
 	fr_desc(&ring, 0, a, 16, W, 0);
 	cycle(65534);
-	ck_assert(virtq_should_notify(&vq));  /* signalled at 65534 */
+	ck_assert(virtq_should_notify(&vq)); /* signalled at 65534 */
 	fr_set_used_event(&ring, 65535);
-	cycle(4);  /* 65534 -> 2, passing 65535 */
+	cycle(4); /* 65534 -> 2, passing 65535 */
 	ck_assert(virtq_should_notify(&vq));
 	fr_set_used_event(&ring, 3);
-	cycle(1);  /* 2 -> 3: not past 3 yet */
+	cycle(1); /* 2 -> 3: not past 3 yet */
 	ck_assert(!virtq_should_notify(&vq));
-	cycle(1);  /* 3 -> 4 */
+	cycle(1); /* 3 -> 4 */
 	ck_assert(virtq_should_notify(&vq));
 }
 END_TEST
@@ -765,7 +768,7 @@ START_TEST(used_elements_published_once)
 	/* should_notify publishes before it reads used_event. */
 	ck_assert(virtq_should_notify(&vq));
 	ck_assert_uint_eq(fr_used_idx(&ring), 2);
-	ck_assert_int_eq(virtq_add_used(&vq, 0, 1), -1);  /* none in flight */
+	ck_assert_int_eq(virtq_add_used(&vq, 0, 1), -1); /* none in flight */
 }
 END_TEST
 

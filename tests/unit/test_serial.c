@@ -28,7 +28,7 @@ static void tx(void *opaque, const uint8_t *buf, size_t len)
 static void set_irq(void *opaque, int level)
 {
 	struct fake *f = opaque;
-	ck_assert_int_ne(level, f->level);      /* only changes are reported */
+	ck_assert_int_ne(level, f->level); /* only changes are reported */
 	f->level = level;
 	f->irq_changes++;
 }
@@ -53,8 +53,14 @@ static void teardown(void)
 	serial_destroy(&s);
 }
 
-static uint8_t rd(unsigned int r) { return serial_read_reg(&s, r); }
-static void wr(unsigned int r, uint8_t v) { serial_write_reg(&s, r, v); }
+static uint8_t rd(unsigned int r)
+{
+	return serial_read_reg(&s, r);
+}
+static void wr(unsigned int r, uint8_t v)
+{
+	serial_write_reg(&s, r, v);
+}
 
 START_TEST(reset_state)
 {
@@ -78,7 +84,7 @@ START_TEST(scratch_and_divisor)
 	/* With DLAB clear the same offsets are THR/RBR and IER again. */
 	ck_assert_uint_eq(rd(UART_IER), 0);
 	ck_assert_uint_eq(rd(UART_LCR), 0x03);
-	ck_assert_uint_eq(f.ntx, 0);            /* the DLL write sent nothing */
+	ck_assert_uint_eq(f.ntx, 0); /* the DLL write sent nothing */
 }
 END_TEST
 
@@ -150,14 +156,14 @@ START_TEST(receive)
 	ck_assert_uint_eq(rd(UART_IIR) & 0x0f, UART_IIR_RDI);
 	ck_assert_uint_eq(rd(UART_RBR), 'A');
 	ck_assert_int_eq(f.level, 0);
-	ck_assert_uint_eq(f.wakeups, 1);        /* emptied: the console may go on */
+	ck_assert_uint_eq(f.wakeups, 1); /* emptied: the console may go on */
 	ck_assert(!(rd(UART_LSR) & UART_LSR_DR));
 	/* The FIFO takes 16 bytes, the rest is left to the caller. */
 	ck_assert_uint_eq(serial_receive(&s, in, 40), SERIAL_FIFO_SIZE);
 	ck_assert_uint_eq(serial_receive(&s, in, 40), 0);
 	for (int i = 0; i < SERIAL_FIFO_SIZE; i++)
 		ck_assert_uint_eq(rd(UART_RBR), 'A' + i);
-	ck_assert_uint_eq(rd(UART_RBR), 0);     /* empty */
+	ck_assert_uint_eq(rd(UART_RBR), 0); /* empty */
 	ck_assert_uint_eq(f.wakeups, 2);
 	/* Received data outranks THRE in IIR. */
 	wr(UART_IER, UART_IER_RDI | UART_IER_THRI);

@@ -15,14 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "devices/virtio/pci.h"
 #include "fake_irq.h"
 #include "pci_fixture.h"
-#include "core/util.h"
 
-#define SLOT 1
-#define NQ 2
-#define QMAX 64
+#define SLOT	1
+#define NQ	2
+#define QMAX	64
 #define OFFERED (1ull << VIRTIO_F_VERSION_1 | 1ull << 1 | 1ull << 9)
 
 /* ---- fake device ---- */
@@ -172,14 +172,20 @@ static void setup(void)
 	fi_init(&fi);
 	memset(&fe, 0, sizeof(fe));
 	memset(&dev, 0, sizeof(dev));
-	dev.vdev = (struct virtio_device){ .ops = &fake_ops, .device_id = VIRTIO_ID_BLOCK,
-					   .num_queues = NQ, .queue_max_size = QMAX,
+	dev.vdev = (struct virtio_device){ .ops = &fake_ops,
+					   .device_id = VIRTIO_ID_BLOCK,
+					   .num_queues = NQ,
+					   .queue_max_size = QMAX,
 					   .config_size = sizeof(dev.config) };
 	memcpy(dev.config, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
 	struct virtio_pci_params p = {
-		.vdev = &dev.vdev, .irq_ops = &fake_irq_ops, .irq_ctx = &fi,
-		.ioeventfd_ops = &fake_ioev_ops, .ioeventfd_ctx = &fe,
-		.report = fi_report, .report_opaque = &fi,
+		.vdev = &dev.vdev,
+		.irq_ops = &fake_irq_ops,
+		.irq_ctx = &fi,
+		.ioeventfd_ops = &fake_ioev_ops,
+		.ioeventfd_ctx = &fe,
+		.report = fi_report,
+		.report_opaque = &fi,
 	};
 	vp = virtio_pci_create(&p);
 	ck_assert_ptr_nonnull(vp);
@@ -224,7 +230,8 @@ static void negotiate(uint64_t features)
 	wr(C(GF), 4, (uint32_t)features);
 	wr(C(GFSELECT), 4, 1);
 	wr(C(GF), 4, (uint32_t)(features >> 32));
-	wr(C(STATUS), 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	wr(C(STATUS), 1,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 }
 
 static void setup_queue(unsigned int q, uint16_t size, uint64_t base, uint16_t vector)
@@ -266,7 +273,10 @@ START_TEST(pci_identity_and_capabilities)
 	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, PCI_BAR0, 4) & 0xf, PCI_BAR_MEM_64);
 	ck_assert_uint_eq(bar % VIRTIO_PCI_BAR_SIZE, 0);
 
-	static const struct { uint8_t type; uint32_t offset, length; } want[] = {
+	static const struct {
+		uint8_t type;
+		uint32_t offset, length;
+	} want[] = {
 		{ VIRTIO_PCI_CAP_COMMON_CFG, 0x0000, VIRTIO_PCI_COMMON_SIZE },
 		{ VIRTIO_PCI_CAP_NOTIFY_CFG, 0x3000, NQ * 4 },
 		{ VIRTIO_PCI_CAP_ISR_CFG, 0x1000, 1 },
@@ -276,19 +286,24 @@ START_TEST(pci_identity_and_capabilities)
 	for (unsigned int i = 0; i < 5; i++) {
 		uint32_t c = pf_find_cap(&pf, SLOT, PCI_CAP_ID_VNDR, i);
 		ck_assert_uint_ne(c, 0);
-		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1), want[i].type);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1),
+				  want[i].type);
 		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_BAR, 1), 0);
-		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_OFFSET, 4), want[i].offset);
-		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_LENGTH, 4), want[i].length);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_OFFSET, 4),
+				  want[i].offset);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_LENGTH, 4),
+				  want[i].length);
 		unsigned int len = pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_LEN, 1);
 		ck_assert_uint_eq(len, want[i].type == VIRTIO_PCI_CAP_NOTIFY_CFG ||
-					       want[i].type == VIRTIO_PCI_CAP_PCI_CFG ? 20 : 16);
+						       want[i].type == VIRTIO_PCI_CAP_PCI_CFG
+					       ? 20
+					       : 16);
 		if (want[i].type == VIRTIO_PCI_CAP_NOTIFY_CFG)
 			ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + 16, 4), 4);
 	}
 	uint32_t mx = pf_find_cap(&pf, SLOT, PCI_CAP_ID_MSIX, 0);
 	ck_assert_uint_ne(mx, 0);
-	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, mx + 2, 2) & 0x7ff, NQ);  /* NQ + 1 vectors */
+	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, mx + 2, 2) & 0x7ff, NQ); /* NQ + 1 vectors */
 	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, mx + 4, 4), VIRTIO_PCI_MSIX_TABLE_BASE);
 	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, mx + 8, 4), VIRTIO_PCI_MSIX_PBA_BASE);
 }
@@ -334,7 +349,7 @@ START_TEST(feature_select_windows)
 	wr(C(GFSELECT), 4, 0);
 	wr(C(GF), 4, 0x202);
 	wr(C(GFSELECT), 4, 7);
-	wr(C(GF), 4, 0xffffffff);       /* no such window: ignored */
+	wr(C(GF), 4, 0xffffffff); /* no such window: ignored */
 	ck_assert_uint_eq(rd(C(GF), 4), 0);
 	wr(C(GFSELECT), 4, 0);
 	ck_assert_uint_eq(rd(C(GF), 4), 0x202);
@@ -352,7 +367,8 @@ START_TEST(status_state_machine)
 	ck_assert_uint_eq(status(), VIRTIO_STATUS_ACKNOWLEDGE);
 	wr(C(STATUS), 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	/* DRIVER_OK before FEATURES_OK is refused. */
-	wr(C(STATUS), 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
+	wr(C(STATUS), 1,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
 	ck_assert_uint_eq(status(), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	ck_assert_uint_eq(dev.starts, 0);
 
@@ -411,7 +427,7 @@ START_TEST(queue_size_rules)
 	ck_assert_uint_eq(rd(C(Q_SIZE), 2), 16);
 	wr(C(Q_SIZE), 2, 1);
 	ck_assert_uint_eq(rd(C(Q_SIZE), 2), 1);
-	wr(C(Q_SIZE), 4, 8);            /* wrong width */
+	wr(C(Q_SIZE), 4, 8); /* wrong width */
 	ck_assert_uint_eq(rd(C(Q_SIZE), 2), 1);
 	/* Queue 0 is untouched. */
 	wr(C(Q_SELECT), 2, 0);
@@ -455,7 +471,7 @@ END_TEST
 START_TEST(msix_vectors_read_back_no_vector_when_out_of_range)
 {
 	wr(C(Q_SELECT), 2, 1);
-	wr(C(Q_MSIX), 2, NQ);           /* the last vector there is */
+	wr(C(Q_MSIX), 2, NQ); /* the last vector there is */
 	ck_assert_uint_eq(rd(C(Q_MSIX), 2), NQ);
 	wr(C(Q_MSIX), 2, NQ + 1);
 	ck_assert_uint_eq(rd(C(Q_MSIX), 2), VIRTIO_MSI_NO_VECTOR);
@@ -567,14 +583,14 @@ START_TEST(bus_master_clear_holds_interrupts)
 	ck_assert_int_eq(fi_gsi_of_fd(&fi, qfd) >= 0, 1);
 
 	set_bus_master(false);
-	ck_assert_int_eq(fi_gsi_of_fd(&fi, qfd), -1);   /* no irqfd: KVM cannot inject */
+	ck_assert_int_eq(fi_gsi_of_fd(&fi, qfd), -1); /* no irqfd: KVM cannot inject */
 	t->notify_queue(t->opaque, 0);
 	uint64_t pba = 0;
 	ck_assert(bus_read(&pf.mmio, bar + VIRTIO_PCI_MSIX_PBA_BASE, &pba, 8));
 	ck_assert_uint_eq(pba, 1u << 1);
 	set_bus_master(true);
 	ck_assert_int_ge(fi_gsi_of_fd(&fi, qfd), 0);
-	ck_assert_uint_eq(take_fd(qfd), 1);             /* delivered now */
+	ck_assert_uint_eq(take_fd(qfd), 1); /* delivered now */
 	ck_assert(bus_read(&pf.mmio, bar + VIRTIO_PCI_MSIX_PBA_BASE, &pba, 8));
 	ck_assert_uint_eq(pba, 0);
 }
@@ -587,7 +603,8 @@ START_TEST(refused_queue_sets_needs_reset_and_config_interrupt)
 	setup_queue(0, 16, 0x300000, 1);
 	dev.refuse_start = true;
 	wr(C(STATUS), 1, 0x0f);
-	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+			  VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	ck_assert_uint_eq(fi.reports, 1);
 	/* MSI-X is off: the configuration interrupt waits in the PBA. */
 	uint64_t pba = 0;
@@ -754,11 +771,12 @@ START_TEST(transport_callbacks_raise_vectors)
 	ck_assert_uint_eq(take_fd(qfd), 0);
 	ck_assert_uint_eq(take_fd(cfd), 0);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_BASE, 1), VIRTIO_PCI_ISR_QUEUE);
-	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_BASE, 1), 0);   /* read-to-clear */
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_BASE, 1), 0); /* read-to-clear */
 
 	t->needs_reset(t->opaque);
 	ck_assert_uint_eq(take_fd(cfd), 1);
-	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET, VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	ck_assert_uint_eq(status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+			  VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_BASE, 1), VIRTIO_PCI_ISR_CONFIG);
 }
 END_TEST
@@ -770,7 +788,7 @@ START_TEST(device_config_passes_through)
 	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVCFG_BASE, 4), 0x44332211);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVCFG_BASE + 4, 2), 0x6655);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVCFG_BASE + 8, 4), 0);
-	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVCFG_BASE + 0xffc, 8), 0);  /* crosses the page */
+	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVCFG_BASE + 0xffc, 8), 0); /* crosses the page */
 	wr(VIRTIO_PCI_DEVCFG_BASE + 2, 2, 0xabcd);
 	ck_assert_uint_eq(dev.config_written_off, 2);
 	ck_assert_uint_eq(dev.config_written[0], 0xcd);
@@ -785,7 +803,8 @@ END_TEST
 START_TEST(pci_cfg_window_reaches_the_bar)
 {
 	uint32_t c = pf_find_cap(&pf, SLOT, PCI_CAP_ID_VNDR, 4);
-	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1), VIRTIO_PCI_CAP_PCI_CFG);
+	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1),
+			  VIRTIO_PCI_CAP_PCI_CFG);
 
 	pf_ecam_write(&pf, SLOT, c + VIRTIO_PCI_CAP_OFFSET, 4, C(NUMQ));
 	pf_ecam_write(&pf, SLOT, c + VIRTIO_PCI_CAP_LENGTH, 4, 2);
@@ -814,7 +833,8 @@ START_TEST(pci_cfg_window_reaches_the_bar)
 	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CFG_DATA_OFF, 4), 0);
 	/* The capability's own type and length stay read-only. */
 	pf_ecam_write(&pf, SLOT, c, 4, 0xffffffff);
-	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1), VIRTIO_PCI_CAP_PCI_CFG);
+	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1),
+			  VIRTIO_PCI_CAP_PCI_CFG);
 }
 END_TEST
 
@@ -860,8 +880,11 @@ END_TEST
 START_TEST(create_validates_the_device)
 {
 	struct fake_dev d2 = dev;
-	struct virtio_pci_params p = { .vdev = &d2.vdev, .irq_ops = &fake_irq_ops, .irq_ctx = &fi,
-				       .ioeventfd_ops = &fake_ioev_ops, .ioeventfd_ctx = &fe };
+	struct virtio_pci_params p = { .vdev = &d2.vdev,
+				       .irq_ops = &fake_irq_ops,
+				       .irq_ctx = &fi,
+				       .ioeventfd_ops = &fake_ioev_ops,
+				       .ioeventfd_ctx = &fe };
 	d2.vdev.num_queues = 0;
 	ck_assert_ptr_null(virtio_pci_create(&p));
 	d2.vdev.num_queues = VIRTIO_PCI_MAX_QUEUES + 1;

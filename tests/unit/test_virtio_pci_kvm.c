@@ -19,17 +19,17 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
-#include "devices/debug_exit.h"
-#include "devices/pci.h"
-#include "devices/virtio/pci.h"
 #include "core/arch.h"
-#include "vmm/console.h"
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "devices/debug_exit.h"
+#include "devices/pci.h"
+#include "devices/virtio/pci.h"
+#include "vmm/console.h"
 
 #define CODE_ADDR 0x1000
-#define SLOT 1
+#define SLOT	  1
 
 /* A device with one queue that records its kick eventfd. */
 struct kdev {
@@ -80,8 +80,12 @@ static void k_reset(struct virtio_device *d)
 }
 
 static const struct virtio_device_ops kops = {
-	.features = k_features, .set_features = k_set_features, .config_read = k_config_read,
-	.config_write = k_config_write, .queue_start = k_queue_start, .reset = k_reset,
+	.features = k_features,
+	.set_features = k_set_features,
+	.config_read = k_config_read,
+	.config_write = k_config_write,
+	.queue_start = k_queue_start,
+	.reset = k_reset,
 };
 
 static struct vm vm;
@@ -95,15 +99,20 @@ static void setup(void)
 	ck_assert_msg(vm_create(&vm, 1, 16 << 20) == 0, "vm_create: %s", err_msg());
 	/* No 64-bit window: the BAR lands below 4 GiB, where a real-mode
 	 * guest with a 4 GiB data segment reaches it. */
-	ck_assert_int_eq(pci_bus_init(&pb, &vm.mmio, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, 0, 0), 0);
+	ck_assert_int_eq(
+		pci_bus_init(&pb, &vm.mmio, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, 0, 0), 0);
 	ck_assert_int_eq(pci_bus_register_pio(&pb, &vm.pio), 0);
-	ck_assert_int_eq(pci_bus_register_ecam(&pb, &vm.mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE), 0);
-	kd.vdev = (struct virtio_device){ .ops = &kops, .device_id = VIRTIO_ID_BLOCK, .num_queues = 1,
-					  .queue_max_size = 16 };
+	ck_assert_int_eq(
+		pci_bus_register_ecam(&pb, &vm.mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE), 0);
+	kd.vdev = (struct virtio_device){
+		.ops = &kops, .device_id = VIRTIO_ID_BLOCK, .num_queues = 1, .queue_max_size = 16
+	};
 	struct virtio_pci_params p = {
 		.vdev = &kd.vdev,
-		.irq_ops = &irq_kvm_msi_ops, .irq_ctx = &vm.irq,
-		.ioeventfd_ops = &irq_kvm_ioeventfd_ops, .ioeventfd_ctx = &vm.vm_fd,
+		.irq_ops = &irq_kvm_msi_ops,
+		.irq_ctx = &vm.irq,
+		.ioeventfd_ops = &irq_kvm_ioeventfd_ops,
+		.ioeventfd_ctx = &vm.vm_fd,
 	};
 	vp = virtio_pci_create(&p);
 	ck_assert_msg(vp != NULL, "virtio_pci_create: %s", err_msg());
@@ -208,13 +217,12 @@ START_TEST(guest_kicks_reach_the_queue_eventfd_without_exits)
 	uint32_t qen = (uint32_t)(bar + VIRTIO_PCI_COMMON_Q_ENABLE);
 	uint32_t ntf = (uint32_t)(bar + VIRTIO_PCI_NOTIFY_BASE);
 	uint8_t code[] = {
-		0x67, 0x66, 0xc7, 0x05, 0, 0, 0, 0, 0x02, 0, 0, 0,  /* mov dword [ecmd], 2 */
-		0x67, 0xc7, 0x05, 0, 0, 0, 0, 0x01, 0x00,           /* mov word [qen], 1 */
-		0x67, 0xc7, 0x05, 0, 0, 0, 0, 0x00, 0x00,           /* mov word [ntf], 0 */
-		0x67, 0xc7, 0x05, 0, 0, 0, 0, 0x00, 0x00,
-		0x67, 0xc7, 0x05, 0, 0, 0, 0, 0x00, 0x00,
-		0xb0, 0x00,                                         /* mov al, 0 */
-		0xe6, 0xf4,                                         /* out 0xf4, al */
+		0x67, 0x66, 0xc7, 0x05, 0,    0,    0,	  0,	0x02, 0,    0,	  0, /* mov dword [ecmd], 2 */
+		0x67, 0xc7, 0x05, 0,	0,    0,    0,	  0x01, 0x00, /* mov word [qen], 1 */
+		0x67, 0xc7, 0x05, 0,	0,    0,    0,	  0x00, 0x00, /* mov word [ntf], 0 */
+		0x67, 0xc7, 0x05, 0,	0,    0,    0,	  0x00, 0x00, 0x67, 0xc7, 0x05, 0,
+		0,    0,    0,	  0x00, 0x00, 0xb0, 0x00, /* mov al, 0 */
+		0xe6, 0xf4,				  /* out 0xf4, al */
 		0xeb, 0xfe,
 	};
 	memcpy(&code[4], &ecmd, 4);
@@ -224,7 +232,8 @@ START_TEST(guest_kicks_reach_the_queue_eventfd_without_exits)
 	memcpy(&code[42], &ntf, 4);
 
 	ck_assert_int_eq(bus_register(&vm.pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS,
-				      &debug_exit_ops, &dbg), 0);
+				      &debug_exit_ops, &dbg),
+			 0);
 	ck_assert_int_eq(guest_mem_write(&vm.mem, CODE_ADDR, code, sizeof(code)), 0);
 	struct kvm_sregs s;
 	int vfd = vm.vcpus[0].fd;

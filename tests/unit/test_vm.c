@@ -18,11 +18,11 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/layout.h"
 #include "core/arch.h"
-#include "devices/pci.h"
-#include "vmm/console.h"
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "devices/pci.h"
+#include "vmm/console.h"
 
 #define CODE_ADDR 0x1000
 
@@ -122,7 +122,7 @@ START_TEST(msi_routes_and_fds)
 	ck_assert_uint_eq(g1, X86_FIRST_MSI_GSI);
 	ck_assert_uint_eq(g2, X86_FIRST_MSI_GSI + 1);
 	ck_assert_int_eq(irq_msi_update(&vm.irq, g1, 0, 0xfee01000, 0x4051), 0);
-	ck_assert_int_eq(irq_msi_update(&vm.irq, 5, 0, 0xfee01000, 0x4051), -1);  /* not MSI */
+	ck_assert_int_eq(irq_msi_update(&vm.irq, 5, 0, 0xfee01000, 0x4051), -1); /* not MSI */
 	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), 0);
 	ck_assert_int_eq(irq_msi_remove(&vm.irq, g1), -1);
 	/* The freed GSI is handed out again. */
@@ -132,16 +132,17 @@ START_TEST(msi_routes_and_fds)
 	int efd = eventfd(0, EFD_CLOEXEC);
 	ck_assert_int_ge(efd, 0);
 	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, g2), 0);
-	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, g2), -1);         /* busy */
+	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, g2), -1); /* busy */
 	ck_assert_int_eq(irqfd_deassign(vm.vm_fd, efd, g2), 0);
-	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, X86_COM1_IRQ), 0);  /* an IOAPIC pin */
+	ck_assert_int_eq(irqfd_assign(vm.vm_fd, efd, X86_COM1_IRQ), 0); /* an IOAPIC pin */
 	ck_assert_int_eq(irqfd_deassign(vm.vm_fd, efd, X86_COM1_IRQ), 0);
 
-	struct ioeventfd mmio = { .addr = 0xc0001000, .len = 2, .mmio = true,
-				  .datamatch = true, .data = 3, .fd = efd };
+	struct ioeventfd mmio = {
+		.addr = 0xc0001000, .len = 2, .mmio = true, .datamatch = true, .data = 3, .fd = efd
+	};
 	struct ioeventfd pio = { .addr = 0x5000, .len = 2, .mmio = false, .fd = efd };
 	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &mmio), 0);
-	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &mmio), -1);       /* duplicate */
+	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &mmio), -1); /* duplicate */
 	ck_assert_int_eq(ioeventfd_assign(vm.vm_fd, &pio), 0);
 	ck_assert_int_eq(ioeventfd_deassign(vm.vm_fd, &mmio), 0);
 	ck_assert_int_eq(ioeventfd_deassign(vm.vm_fd, &mmio), -1);
@@ -155,15 +156,19 @@ END_TEST
 START_TEST(debug_exit_status)
 {
 	static const uint8_t code[] = {
-		0xb0, 42,               /* mov al, 42 */
-		0xe6, 0xf4,             /* out 0xf4, al */
-		0xeb, 0xfe,             /* jmp $ */
+		0xb0, 42,   /* mov al, 42 */
+		0xe6, 0xf4, /* out 0xf4, al */
+		0xeb, 0xfe, /* jmp $ */
 	};
 	struct console con;
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(
+				 &vm,
+				 &(struct console_backend){ console_output, console_wakeup, &con },
+				 &fe),
+			 0);
 	load_code(code, sizeof(code));
 	ck_assert_int_eq(run_until_stop(), 42);
 	ck_assert_uint_eq(exits(KVM_EXIT_IO), 1);
@@ -181,7 +186,11 @@ static int run_platform(const uint8_t *code, size_t len, char *out, size_t outle
 	ck_assert_int_eq(pipe(p), 0);
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, p[1]), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(
+				 &vm,
+				 &(struct console_backend){ console_output, console_wakeup, &con },
+				 &fe),
+			 0);
 	load_code(code, len);
 	int st = run_until_stop();
 	close(p[1]);
@@ -195,11 +204,11 @@ static int run_platform(const uint8_t *code, size_t len, char *out, size_t outle
 START_TEST(serial_output_and_poweroff)
 {
 	static const uint8_t code[] = {
-		0xba, 0xf8, 0x03,       /* mov dx, 0x3f8 */
-		0xb0, 'O', 0xee,        /* mov al, 'O'; out dx, al */
-		0xb0, 'K', 0xee,        /* mov al, 'K'; out dx, al */
-		0xba, 0x00, 0x06,       /* mov dx, 0x600 (sleep control) */
-		0xb0, 0x34, 0xee,       /* SLP_EN | SLP_TYP 5: S5 */
+		0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
+		0xb0, 'O',  0xee, /* mov al, 'O'; out dx, al */
+		0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
+		0xba, 0x00, 0x06, /* mov dx, 0x600 (sleep control) */
+		0xb0, 0x34, 0xee, /* SLP_EN | SLP_TYP 5: S5 */
 		0xeb, 0xfe,
 	};
 	char out[64];
@@ -212,11 +221,11 @@ END_TEST
 START_TEST(acpi_reset)
 {
 	static const uint8_t code[] = {
-		0xba, 0x00, 0x06,       /* mov dx, 0x600 */
-		0xb0, 0x14, 0xee,       /* S5 type without SLP_EN: ignored */
-		0xba, 0x02, 0x06,       /* mov dx, 0x602 (reset register) */
-		0xb0, 0x07, 0xee,       /* a wrong value: ignored */
-		0xb0, 0x01, 0xee,       /* the reset value */
+		0xba, 0x00, 0x06, /* mov dx, 0x600 */
+		0xb0, 0x14, 0xee, /* S5 type without SLP_EN: ignored */
+		0xba, 0x02, 0x06, /* mov dx, 0x602 (reset register) */
+		0xb0, 0x07, 0xee, /* a wrong value: ignored */
+		0xb0, 0x01, 0xee, /* the reset value */
 		0xeb, 0xfe,
 	};
 	char out[8];
@@ -233,7 +242,11 @@ START_TEST(bios_reboot_vector)
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(
+				 &vm,
+				 &(struct console_backend){ console_output, console_wakeup, &con },
+				 &fe),
+			 0);
 	ck_assert_int_eq(x86_write_reset_stub(&vm.mem, X86_ACPI_PM_PORT + 2, 1), 0);
 	load_code(code, sizeof(code));
 	ck_assert_int_eq(run_until_stop(), 0);
@@ -265,11 +278,11 @@ START_TEST(mmio_dispatch)
 {
 	static const struct bus_ops ops = { mdev_read, mdev_write };
 	static const uint8_t code[] = {
-		0x67, 0x66, 0xa1, 0x00, 0x00, 0x00, 0xd0,     /* mov eax, [0xd0000000] */
-		0x66, 0x40,                                   /* inc eax */
-		0x67, 0x66, 0xa3, 0x08, 0x00, 0x00, 0xd0,     /* mov [0xd0000008], eax */
-		0x67, 0x66, 0xa1, 0x00, 0x10, 0x00, 0xd0,     /* unmapped: reads ones */
-		0xe6, 0xf4,                                   /* out 0xf4, al */
+		0x67, 0x66, 0xa1, 0x00, 0x00, 0x00, 0xd0, /* mov eax, [0xd0000000] */
+		0x66, 0x40,				  /* inc eax */
+		0x67, 0x66, 0xa3, 0x08, 0x00, 0x00, 0xd0, /* mov [0xd0000008], eax */
+		0x67, 0x66, 0xa1, 0x00, 0x10, 0x00, 0xd0, /* unmapped: reads ones */
+		0xe6, 0xf4,				  /* out 0xf4, al */
 		0xeb, 0xfe,
 	};
 	struct mmio_dev d = { 0 };
@@ -277,7 +290,11 @@ START_TEST(mmio_dispatch)
 	struct console_frontend fe;
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(
+				 &vm,
+				 &(struct console_backend){ console_output, console_wakeup, &con },
+				 &fe),
+			 0);
 	ck_assert_int_eq(bus_register(&vm.mmio, 0xd0000000, 0x100, &ops, &d), 0);
 	load_code(code, sizeof(code));
 	/* The open bus read 0xffffffff, so the status is 0xff. */
@@ -291,13 +308,13 @@ END_TEST
 
 START_TEST(stop_spinning_vcpus)
 {
-	static const uint8_t code[] = { 0xeb, 0xfe };   /* jmp $ forever */
+	static const uint8_t code[] = { 0xeb, 0xfe }; /* jmp $ forever */
 	create(2, 16 << 20);
 	load_code(code, sizeof(code));
 	ck_assert_int_eq(vm_start(&vm), 0);
 	usleep(100 * 1000);
 	vm_stop(&vm, 7);
-	vm_stop(&vm, 9);                /* the first status wins */
+	vm_stop(&vm, 9); /* the first status wins */
 	vm_join_vcpus(&vm);
 	ck_assert_int_eq(vm.exit_status, 7);
 	ck_assert_uint_eq(exits(KVM_EXIT_IO), 0);
@@ -360,9 +377,9 @@ END_TEST
 START_TEST(cf9_reboot)
 {
 	static const uint8_t code[] = {
-		0xba, 0xf9, 0x0c,       /* mov dx, 0xcf9 */
-		0xb0, 0x02, 0xee,       /* SYS_RST alone: nothing */
-		0xb0, 0x06, 0xee,       /* with RST_CPU: reset */
+		0xba, 0xf9, 0x0c, /* mov dx, 0xcf9 */
+		0xb0, 0x02, 0xee, /* SYS_RST alone: nothing */
+		0xb0, 0x06, 0xee, /* with RST_CPU: reset */
 		0xeb, 0xfe,
 	};
 	char out[8];
@@ -376,8 +393,8 @@ END_TEST
 START_TEST(triple_fault_is_a_crash)
 {
 	static const uint8_t code[] = {
-		0x0f, 0x01, 0x1e, 0x00, 0x11,   /* lidt [0x1100]: limit 0 */
-		0xcc,                           /* int3: #GP, #DF, shutdown */
+		0x0f, 0x01, 0x1e, 0x00, 0x11, /* lidt [0x1100]: limit 0 */
+		0xcc,			      /* int3: #GP, #DF, shutdown */
 		0xeb, 0xfe,
 	};
 	char out[8];
@@ -401,22 +418,31 @@ START_TEST(pvpanic_ends_with_panic_status)
 
 	create(1, 16 << 20);
 	ck_assert_int_eq(console_init(&con, -1, -1), 0);
-	ck_assert_int_eq(arch_platform_init(&vm, &(struct console_backend){ console_output, console_wakeup, &con }, &fe), 0);
+	ck_assert_int_eq(arch_platform_init(
+				 &vm,
+				 &(struct console_backend){ console_output, console_wakeup, &con },
+				 &fe),
+			 0);
 	struct pci_function *f = arch_pci_bus(&vm)->slots[X86_PVPANIC_SLOT];
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(pci_cfg_get32(f, PCI_VENDOR_ID), 0x00111b36);
 	uint32_t bar = pci_cfg_get32(f, PCI_BAR0) & ~0xfu;
 	uint32_t cf8 = PCI_CONFIG_ENABLE | X86_PVPANIC_SLOT << 11 | PCI_COMMAND;
-#define EMIT(...) do { const uint8_t b_[] = { __VA_ARGS__ }; memcpy(code + n, b_, sizeof(b_)); n += sizeof(b_); } while (0)
+#define EMIT(...)                                     \
+	do {                                          \
+		const uint8_t b_[] = { __VA_ARGS__ }; \
+		memcpy(code + n, b_, sizeof(b_));     \
+		n += sizeof(b_);                      \
+	} while (0)
 #define IMM32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), (uint8_t)((v) >> 24)
-	EMIT(0x66, 0xb8, IMM32(cf8));           /* mov eax, CONFIG_ADDRESS */
-	EMIT(0xba, 0xf8, 0x0c, 0x66, 0xef);     /* mov dx, 0xcf8; out dx, eax */
-	EMIT(0xba, 0xfc, 0x0c);                 /* mov dx, 0xcfc */
-	EMIT(0xb8, 0x02, 0x00, 0xef);           /* mov ax, MEMORY; out dx, ax */
-	EMIT(0x66, 0xb8, IMM32(bar));           /* mov eax, BAR 0 */
-	EMIT(0x67, 0x8a, 0x18);                 /* mov bl, [eax]: supported events */
-	EMIT(0x67, 0xc6, 0x00, 0x02);           /* mov byte [eax], CRASH_LOADED */
-	EMIT(0x67, 0xc6, 0x00, 0x01);           /* mov byte [eax], PANICKED */
+	EMIT(0x66, 0xb8, IMM32(cf8));	    /* mov eax, CONFIG_ADDRESS */
+	EMIT(0xba, 0xf8, 0x0c, 0x66, 0xef); /* mov dx, 0xcf8; out dx, eax */
+	EMIT(0xba, 0xfc, 0x0c);		    /* mov dx, 0xcfc */
+	EMIT(0xb8, 0x02, 0x00, 0xef);	    /* mov ax, MEMORY; out dx, ax */
+	EMIT(0x66, 0xb8, IMM32(bar));	    /* mov eax, BAR 0 */
+	EMIT(0x67, 0x8a, 0x18);		    /* mov bl, [eax]: supported events */
+	EMIT(0x67, 0xc6, 0x00, 0x02);	    /* mov byte [eax], CRASH_LOADED */
+	EMIT(0x67, 0xc6, 0x00, 0x01);	    /* mov byte [eax], PANICKED */
 	EMIT(0xeb, 0xfe);
 #undef EMIT
 #undef IMM32
