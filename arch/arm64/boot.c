@@ -8,6 +8,7 @@
 
 #include "arch/arm64/layout.h"
 #include "core/err.h"
+#include "core/file.h"
 
 #define PAGE_SIZE 4096ULL
 
@@ -87,42 +88,6 @@ int arm64_boot_place(const struct arm64_image *img, uint64_t ram_base, uint64_t 
 	return 0;
 }
 
-/* Reads exactly len bytes of fd into dst. */
-static int read_all(int fd, const char *what, const char *path, uint8_t *dst, size_t len)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, dst + got, len - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_errno("%s %s", what, path);
-		if (n == 0)
-			return err_set("%s %s: file shrank while reading", what, path);
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int open_regular(const char *what, const char *path, uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_errno("%s %s", what, path);
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		err_errno("%s %s", what, path);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set("%s %s: not a regular file", what, path);
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 static int load_file(struct guest_mem *mem, int fd, const char *what, const char *path,
 		     uint64_t gpa, uint64_t size)
 {
@@ -130,7 +95,7 @@ static int load_file(struct guest_mem *mem, int fd, const char *what, const char
 	if (dst == NULL)
 		return err_set("%s %s: no guest RAM at 0x%llx+0x%llx", what, path,
 			       (unsigned long long)gpa, (unsigned long long)size);
-	return read_all(fd, what, path, dst, (size_t)size);
+	return file_read_at(fd, what, path, dst, (size_t)size, 0);
 }
 
 int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size, const char *kernel,
@@ -141,7 +106,7 @@ int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size,
 	uint64_t ksize, isize = 0;
 	int kfd, ifd = -1, ret = -1;
 
-	kfd = open_regular("kernel", kernel, &ksize);
+	kfd = file_open_regular("kernel", kernel, &ksize);
 	if (kfd < 0)
 		return -1;
 	ssize_t n = pread(kfd, hdr, sizeof(hdr), 0);
@@ -154,7 +119,7 @@ int arm64_boot_load(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_size,
 		goto out;
 	}
 	if (initrd) {
-		ifd = open_regular("initrd", initrd, &isize);
+		ifd = file_open_regular("initrd", initrd, &isize);
 		if (ifd < 0)
 			goto out;
 		if (isize == 0) {

@@ -10,6 +10,7 @@
 
 #include "arch/x86/layout.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/util.h"
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -180,49 +181,11 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz, const struct x8
 	return 0;
 }
 
-/* Reads exactly len bytes at offset off of fd into dst. */
-static int read_at(int fd, const char *what, const char *path, void *dst, size_t len, off_t off)
-{
-	uint8_t *d = dst;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, d + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_errno("%s %s", what, path);
-		if (n == 0)
-			return err_set("%s %s: file shrank while reading", what, path);
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-/* Opens a regular file for reading; *size receives its size. */
-static int open_regular(const char *what, const char *path, uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_errno("%s %s", what, path);
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		err_errno("%s %s", what, path);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set("%s %s: not a regular file", what, path);
-	}
-	*size = (uint64_t)st.st_size;
-	return fd;
-}
-
 /* Reads the initrd straight into guest memory once its size is known. */
 static int load_initrd(struct guest_mem *mem, const struct bzimage *bz, uint64_t low_end,
 		       const char *path, uint64_t *addr, uint64_t *size)
 {
-	int fd = open_regular("initrd", path, size);
+	int fd = file_open_regular("initrd", path, size);
 	if (fd < 0)
 		return -1;
 	int ret = -1;
@@ -235,7 +198,7 @@ static int load_initrd(struct guest_mem *mem, const struct bzimage *bz, uint64_t
 		err_set("initrd %s: no guest RAM at 0x%llx", path, (unsigned long long)*addr);
 		goto out;
 	}
-	ret = read_at(fd, "initrd", path, dst, (size_t)*size, 0);
+	ret = file_read_at(fd, "initrd", path, dst, (size_t)*size, 0);
 out:
 	close(fd);
 	return ret;
@@ -252,11 +215,11 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 	struct bzimage bz;
 	int ret = -1;
 
-	int fd = open_regular("kernel", kernel, &len);
+	int fd = file_open_regular("kernel", kernel, &len);
 	if (fd < 0)
 		return -1;
 	size_t hlen = len < sizeof(hdr) ? (size_t)len : sizeof(hdr);
-	if (read_at(fd, "kernel", kernel, hdr, hlen, 0))
+	if (file_read_at(fd, "kernel", kernel, hdr, hlen, 0))
 		goto out;
 	if (x86_bzimage_parse_header(hdr, hlen, len, &bz)) {
 		err_prefix("kernel %s", kernel);
@@ -274,7 +237,7 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 		err_set("kernel %s does not fit in guest RAM", kernel);
 		goto out;
 	}
-	if (read_at(fd, "kernel", kernel, dst, bz.kernel_size, bz.setup_size))
+	if (file_read_at(fd, "kernel", kernel, dst, bz.kernel_size, bz.setup_size))
 		goto out;
 
 	struct x86_boot_args args = { .rsdp_addr = rsdp_addr };
