@@ -65,9 +65,11 @@ static void bar_write(void *opaque, uint64_t off, const void *data, unsigned int
 
 static const struct bus_ops bar_ops = { .read = bar_read, .write = bar_write };
 
+/* A vector fires when MSI-X is enabled, neither the function nor the
+ * vector is masked, and the function may master the bus (BME). */
 static bool live(unsigned int i)
 {
-	return m.enabled && !m.masked && !(m.vec[i].ctrl & MSIX_ENTRY_CTRL_MASK);
+	return m.enabled && !m.masked && m.bus_master && !(m.vec[i].ctrl & MSIX_ENTRY_CTRL_MASK);
 }
 
 /* KVM injects whatever its irqfds hold. */
