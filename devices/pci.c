@@ -153,6 +153,21 @@ const struct bus_ops pci_ecam_ops = { .read = ecam_read, .write = ecam_write };
 
 /* ---- bus ---- */
 
+int pci_bus_set_io_window(struct pci_bus *pb, struct bus *pio, uint64_t base, uint64_t size)
+{
+	if (pio == NULL || size == 0 || base + size < base || base + size > PCI_IO_SPACE_END)
+		return err_set("PCI: I/O window 0x%llx+0x%llx is not inside port space",
+			       (unsigned long long)base, (unsigned long long)size);
+	pb->pio = pio;
+	pb->io = (struct pci_window){ base, size, base };
+	return 0;
+}
+
+bool pci_bus_has_io(const struct pci_bus *pb)
+{
+	return pb->pio != NULL && pb->io.size != 0;
+}
+
 int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base, uint64_t mem32_size,
 		 uint64_t mem64_base, uint64_t mem64_size)
 {

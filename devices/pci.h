@@ -69,6 +69,9 @@
 /* Error bits, write-one-to-clear. */
 #define PCI_STATUS_RW1C		0xf900
 
+#define PCI_BAR_IO		0x1 /* an I/O BAR: bit 0 of the register */
+#define PCI_BAR_IO_FLAGS	0x3
+#define PCI_IO_SPACE_END	0x10000 /* x86 ports: 16-bit I/O decode */
 #define PCI_BAR_MEM_64		0x4
 #define PCI_BAR_MEM_PREFETCH	0x8
 #define PCI_BAR_MEM_FLAGS	0xf
@@ -101,14 +104,14 @@ struct pci_function_ops {
 	void (*bar_unmapped)(void *opaque, unsigned int bar, uint64_t old_addr);
 };
 
-/* A memory BAR as the device declared it, and where it decodes now. */
+/* A BAR as the device declared it, and where it decodes now. */
 struct pci_bar {
 	uint64_t size;		   /* 0: unused (or upper half of a 64-bit BAR) */
-	uint32_t flags;		   /* PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH */
-	const struct bus_ops *ops; /* the region's handlers on the MMIO bus */
+	uint32_t flags;		   /* PCI_BAR_IO, or PCI_BAR_MEM_64 | PCI_BAR_MEM_PREFETCH */
+	const struct bus_ops *ops; /* the region's handlers on the MMIO or port bus */
 	void *opaque;
 	bool sizing_lo, sizing_hi; /* the guest wrote all-ones to that dword */
-	bool mapped;		   /* registered on the MMIO bus at map_addr */
+	bool mapped;		   /* registered on its bus at map_addr */
 	uint64_t map_addr;
 };
 
@@ -142,9 +145,11 @@ struct pci_window {
 
 struct pci_bus {
 	pthread_mutex_t lock;
-	struct bus *mmio;	 /* where BARs decode */
+	struct bus *mmio;	 /* where memory BARs decode */
+	struct bus *pio;	 /* where I/O BARs decode; NULL: no port I/O */
 	uint32_t config_address; /* the 0xCF8 latch */
 	struct pci_window mem32, mem64;
+	struct pci_window io; /* size 0: I/O BARs get no address */
 	struct pci_function host_bridge;
 	struct pci_function *slots[PCI_NUM_SLOTS];
 	/* Called (any vCPU) on a reset through 0xCF9; NULL: ignored. */
@@ -166,6 +171,13 @@ extern const struct bus_ops pci_ecam_ops;
 int pci_bus_init(struct pci_bus *pb, struct bus *mmio, uint64_t mem32_base, uint64_t mem32_size,
 		 uint64_t mem64_base, uint64_t mem64_size);
 
+/* Gives the bus an I/O port window for I/O BARs on pio ([base, +size)
+ * inside 16-bit port space).  Before plugging. */
+int pci_bus_set_io_window(struct pci_bus *pb, struct bus *pio, uint64_t base, uint64_t size);
+
+/* Whether I/O BARs can be given addresses (the bus has an I/O window). */
+bool pci_bus_has_io(const struct pci_bus *pb);
+
 /* Unplugs every function (their BARs leave the MMIO bus). */
 void pci_bus_destroy(struct pci_bus *pb);
 
@@ -180,10 +192,13 @@ void pci_function_init(struct pci_function *f, const struct pci_id *id,
 		       const struct pci_function_ops *ops, void *opaque);
 
 /*
- * Declares memory BAR `bar` (a 64-bit BAR also takes bar + 1): size is a
- * power of two >= 16; flags PCI_BAR_MEM_64 and/or PCI_BAR_MEM_PREFETCH.
- * While it decodes, [addr, addr + size) is registered on the MMIO bus with
- * ops/opaque (offsets relative to the BAR).  Before plugging only.
+ * Declares BAR `bar`.  A memory BAR (a 64-bit one also takes bar + 1): size
+ * a power of two >= 16, flags PCI_BAR_MEM_64 and/or PCI_BAR_MEM_PREFETCH;
+ * it decodes on the MMIO bus while memory space is enabled.  An I/O BAR:
+ * flags PCI_BAR_IO, size a power of two from 4 to 256; it decodes on the
+ * port bus while I/O space is enabled (the function's I/O enable bit
+ * becomes writable).  While it decodes, [addr, addr + size) is registered
+ * with ops/opaque (offsets relative to the BAR).  Before plugging only.
  */
 int pci_function_add_bar(struct pci_function *f, unsigned int bar, uint64_t size, uint32_t flags,
 			 const struct bus_ops *ops, void *opaque);

@@ -61,8 +61,9 @@ void pci_function_init(struct pci_function *f, const struct pci_id *id,
 	pci_cfg_set16(f, PCI_CLASS_PROG + 1, (uint16_t)(id->class_code >> 8));
 	pci_cfg_set16(f, PCI_SUBSYS_VENDOR, id->subsys_vendor);
 	pci_cfg_set16(f, PCI_SUBSYS_ID, id->subsys_id);
-	/* No I/O BARs and no INTx line to speak of: I/O space enable stays
-	 * 0; INTx disable is writable because drivers set it with MSI-X. */
+	/* No INTx line to speak of, but INTx disable is writable because
+	 * drivers set it with MSI-X.  I/O space enable stays 0 unless an I/O
+	 * BAR is declared (pci_bar.c). */
 	set_wmask16(f, PCI_COMMAND,
 		    PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	f->w1cmask[PCI_STATUS] = (uint8_t)PCI_STATUS_RW1C;

@@ -54,10 +54,22 @@ static int parse_queues(const char *value, unsigned int *out)
 	return 0;
 }
 
+static int parse_notify(const char *value, enum disk_notify *out)
+{
+	if (strcmp(value, "pio") == 0)
+		*out = DISK_NOTIFY_PIO;
+	else if (strcmp(value, "mmio") == 0)
+		*out = DISK_NOTIFY_MMIO;
+	else
+		return err_set("--disk notify=%s: expected pio or mmio", value);
+	return 0;
+}
+
 /* One key=value pair; `seen` rejects repeated keys, which are mistakes. */
 static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen)
 {
-	static const char *const keys[] = { "path", "readonly", "direct", "serial", "queues" };
+	static const char *const keys[] = { "path",   "readonly", "direct",
+					    "serial", "queues",	  "notify" };
 	char *eq = strchr(pair, '=');
 	unsigned int k;
 
@@ -103,8 +115,10 @@ static int parse_pair(char *pair, struct disk_config *cfg, unsigned int *seen)
 		return parse_on_off("direct", value, &cfg->direct);
 	case 3:
 		return parse_serial(value, cfg->serial);
-	default:
+	case 4:
 		return parse_queues(value, &cfg->queues);
+	default:
+		return parse_notify(value, &cfg->notify);
 	}
 }
 

@@ -51,6 +51,7 @@ struct acpi_pci {
 	unsigned int ecam_buses; /* 1..256, 1 MiB each */
 	uint16_t cfg_port;	 /* the 0xCF8 port pair */
 	uint8_t cfg_port_len;
+	uint16_t io_base, io_size; /* I/O BAR window; size 0: none */
 	uint64_t mem32_base, mem32_size;
 	uint64_t mem64_base, mem64_size; /* size 0: no 64-bit window */
 };

@@ -1,7 +1,7 @@
 /*
  * The PCI parts of the x86 ACPI tables: the MCFG that points the guest at
  * the ECAM window, and the DSDT's PCI root bridge (PNP0A08) whose _CRS
- * hands Linux the bus range and the two BAR windows, so it enumerates bus 0
+ * hands Linux the bus range, the I/O BAR window and the two memory BAR windows, so it enumerates bus 0
  * through ACPI and keeps BARs where the VMM decodes them.
  */
 #include <string.h>
@@ -41,6 +41,8 @@ void acpi_pci_dsdt(struct aml *a, void *opaque)
 	/* Only bus 0 exists; the ECAM window covers more for future bridges. */
 	aml_res_word_bus(a, 0, 0);
 	aml_res_io(a, pci->cfg_port, pci->cfg_port_len);
+	if (pci->io_size)
+		aml_res_word_io(a, pci->io_base, (uint16_t)(pci->io_base + pci->io_size - 1));
 	aml_res_dword_mem(a, (uint32_t)pci->mem32_base,
 			  (uint32_t)(pci->mem32_base + pci->mem32_size - 1), false);
 	if (pci->mem64_size)

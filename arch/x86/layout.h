@@ -14,6 +14,9 @@
  *   0xfffb_c000  KVM      EPT identity map (1 page), TSS (3 pages)
  *   0x1_0000_0000 RAM     whatever did not fit below the hole
  *   above RAM    64-bit PCI MMIO BAR window (64 GiB, 1 GiB aligned)
+ *
+ * Ports: COM1 0x3f8, debug exit 0xf4, ACPI PM 0x600, PCI config 0xcf8-0xcff,
+ * and the PCI I/O BAR window 0xc000-0xffff.
  */
 #ifndef ARCH_X86_LAYOUT_H
 #define ARCH_X86_LAYOUT_H
@@ -86,10 +89,16 @@ static inline unsigned long long x86_pci_mmio64_start(unsigned long long ram_top
 #define X86_COM1_IRQ	    4
 #define X86_DEBUG_EXIT_PORT 0xf4  /* see devices/debug_exit.h */
 #define X86_ACPI_PM_PORT    0x600 /* see devices/acpi_pm.h */
+/* The PCI I/O BAR window (virtio port notify), above every fixed port. */
+#define X86_PCI_IO_START 0xc000ULL
+#define X86_PCI_IO_SIZE	 0x4000ULL
 
 _Static_assert(X86_PCI_ECAM_START + X86_PCI_ECAM_SIZE <= X86_IOAPIC_ADDR, "ECAM below the IOAPIC");
 _Static_assert(X86_KVM_IDENTITY_MAP > X86_LAPIC_ADDR && X86_KVM_TSS + 3 * 4096 <= X86_MMIO_HOLE_END,
 	       "KVM's pages inside the hole, above the LAPIC");
+_Static_assert(X86_PCI_IO_START > X86_ACPI_PM_PORT && X86_PCI_IO_START > 0xcff &&
+		       X86_PCI_IO_START + X86_PCI_IO_SIZE <= 0x10000,
+	       "PCI I/O window above the fixed ports, inside port space");
 _Static_assert(X86_CMDLINE_ADDR + X86_CMDLINE_MAX <= X86_EBDA_START, "command line in low RAM");
 
 #endif

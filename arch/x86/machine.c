@@ -172,6 +172,8 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 		.ecam_buses = (unsigned int)(X86_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE),
 		.cfg_port = PCI_PIO_BASE,
 		.cfg_port_len = PCI_PIO_LEN,
+		.io_base = X86_PCI_IO_START,
+		.io_size = X86_PCI_IO_SIZE,
 		.mem32_base = X86_PCI_MMIO32_START,
 		.mem32_size = X86_PCI_MMIO32_SIZE,
 		.mem64_base = mem64,
@@ -184,7 +186,8 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 	/* Reboot through 0xCF9 (reboot=pci) is a reboot like the others. */
 	m->pci.reset = on_cf9_reset;
 	m->pci.reset_opaque = vm;
-	if (pci_bus_register_pio(&m->pci, &vm->pio) ||
+	if (pci_bus_set_io_window(&m->pci, &vm->pio, X86_PCI_IO_START, X86_PCI_IO_SIZE) ||
+	    pci_bus_register_pio(&m->pci, &vm->pio) ||
 	    pci_bus_register_ecam(&m->pci, &vm->mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
 		return -1;
 	/* A guest kernel panic ends the VM with its own status. */

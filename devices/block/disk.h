@@ -19,12 +19,21 @@
 #define DISK_MAX_QUEUES	    16
 
 /* --disk path=FILE[,readonly=on|off][,direct=on|off][,serial=ID][,queues=N] */
+/* How the guest notifies the device: the transport's business, carried
+ * here because it is a per-disk option (vmm/disk_attach.c acts on it). */
+enum disk_notify {
+	DISK_NOTIFY_DEFAULT, /* the VMM's choice for the platform */
+	DISK_NOTIFY_PIO,     /* a port I/O notify structure first (x86) */
+	DISK_NOTIFY_MMIO,    /* MMIO notify only */
+};
+
 struct disk_config {
 	char path[DISK_PATH_MAX];
 	bool readonly;
 	bool direct;
 	char serial[DISK_SERIAL_LEN + 1]; /* empty: derived from the file */
 	unsigned int queues;		  /* request queues; 0: the VMM's default */
+	enum disk_notify notify;	  /* how the guest kicks (for the transport) */
 };
 
 struct disk {

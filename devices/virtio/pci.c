@@ -77,24 +77,37 @@ static void needs_reset(void *opaque)
 
 /* ---- notify ioeventfds ---- */
 
-static struct ioeventfd queue_ioeventfd(const struct virtio_pci *vp, unsigned int i, uint64_t addr)
+static struct ioeventfd queue_ioeventfd(const struct virtio_pci *vp, unsigned int i,
+					enum virtio_pci_notify kind, uint64_t addr)
 {
 	/* Length 0 matches a write of any size at exactly this address;
-	 * KVM also takes it on its fast MMIO path. */
-	return (struct ioeventfd){
-		.addr = addr, .len = 0, .mmio = true, .fd = vp->queues[i].kick_fd
-	};
+	 * KVM also takes an MMIO one on its fast MMIO path. */
+	return (struct ioeventfd){ .addr = addr,
+				   .len = 0,
+				   .mmio = kind == VIRTIO_PCI_NOTIFY_MMIO,
+				   .fd = vp->queues[i].kick_fd };
 }
 
-static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i)
+/* Where queue i's notify structure of this kind decodes, if it does. */
+static bool notify_addr(const struct virtio_pci *vp, unsigned int i, enum virtio_pci_notify kind,
+			uint64_t *addr)
+{
+	if (kind == VIRTIO_PCI_NOTIFY_PIO) {
+		*addr = vp->pio_addr + (uint64_t)i * VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER;
+		return vp->pio_mapped;
+	}
+	*addr = vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
+	return vp->bar_mapped;
+}
+
+static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i, enum virtio_pci_notify kind)
 {
 	struct virtio_pci_queue *q = &vp->queues[i];
-	uint64_t addr =
-		vp->bar_addr + VIRTIO_PCI_NOTIFY_BASE + (uint64_t)i * VIRTIO_PCI_NOTIFY_MULTIPLIER;
-	struct ioeventfd ev = queue_ioeventfd(vp, i, addr);
+	uint64_t addr;
 
-	if (q->ioeventfd || !q->enabled || !vp->bar_mapped)
+	if (q->ioeventfd[kind] || !q->enabled || !notify_addr(vp, i, kind, &addr))
 		return;
+	struct ioeventfd ev = queue_ioeventfd(vp, i, kind, addr);
 	/* On failure the notify write still exits and is signalled by
 	 * hand: slower, not broken. */
 	if (vp->p.ioeventfd_ops->assign(vp->p.ioeventfd_ctx, &ev)) {
@@ -102,34 +115,46 @@ static void queue_ioeventfd_add(struct virtio_pci *vp, unsigned int i)
 		report(vp);
 		return;
 	}
-	q->ioeventfd = true;
-	q->ioeventfd_addr = addr;
+	q->ioeventfd[kind] = true;
+	q->ioeventfd_addr[kind] = addr;
 }
 
-static void queue_ioeventfd_del(struct virtio_pci *vp, unsigned int i)
+static void queue_ioeventfd_del(struct virtio_pci *vp, unsigned int i, enum virtio_pci_notify kind)
 {
 	struct virtio_pci_queue *q = &vp->queues[i];
-	struct ioeventfd ev = queue_ioeventfd(vp, i, q->ioeventfd_addr);
+	struct ioeventfd ev = queue_ioeventfd(vp, i, kind, q->ioeventfd_addr[kind]);
 
-	if (!q->ioeventfd)
+	if (!q->ioeventfd[kind])
 		return;
 	if (vp->p.ioeventfd_ops->deassign(vp->p.ioeventfd_ctx, &ev)) {
 		err_prefix("queue %u notify ioeventfd", i);
 		report(vp);
 	}
-	q->ioeventfd = false;
+	q->ioeventfd[kind] = false;
 }
 
-static void ioeventfds_add(struct virtio_pci *vp)
+static void queue_ioeventfds_add(struct virtio_pci *vp, unsigned int i)
 {
-	for (unsigned int i = 0; i < vp->nr_queues; i++)
-		queue_ioeventfd_add(vp, i);
+	queue_ioeventfd_add(vp, i, VIRTIO_PCI_NOTIFY_MMIO);
+	queue_ioeventfd_add(vp, i, VIRTIO_PCI_NOTIFY_PIO);
 }
 
-static void ioeventfds_del(struct virtio_pci *vp)
+static void ioeventfds_add(struct virtio_pci *vp, enum virtio_pci_notify kind)
 {
 	for (unsigned int i = 0; i < vp->nr_queues; i++)
-		queue_ioeventfd_del(vp, i);
+		queue_ioeventfd_add(vp, i, kind);
+}
+
+static void ioeventfds_del(struct virtio_pci *vp, enum virtio_pci_notify kind)
+{
+	for (unsigned int i = 0; i < vp->nr_queues; i++)
+		queue_ioeventfd_del(vp, i, kind);
+}
+
+static void all_ioeventfds_del(struct virtio_pci *vp)
+{
+	ioeventfds_del(vp, VIRTIO_PCI_NOTIFY_MMIO);
+	ioeventfds_del(vp, VIRTIO_PCI_NOTIFY_PIO);
 }
 
 /* ---- acting on status writes (lock held) ---- */
@@ -141,7 +166,7 @@ static void reset_device(struct virtio_pci *vp)
 	/* Returns once in-flight requests completed: the driver may reuse
 	 * its rings as soon as it reads status 0. */
 	vp->vdev->ops->reset(vp->vdev);
-	ioeventfds_del(vp);
+	all_ioeventfds_del(vp);
 	/* Kicks of the previous life would wake the next one for nothing. */
 	for (unsigned int i = 0; i < vp->nr_queues; i++)
 		while (read(vp->queues[i].kick_fd, &stale, sizeof(stale)) == sizeof(stale))
@@ -167,7 +192,7 @@ static void start_queues(struct virtio_pci *vp)
 		struct virtio_pci_queue *q = &vp->queues[i];
 		if (!q->enabled)
 			continue;
-		queue_ioeventfd_add(vp, i);
+		queue_ioeventfds_add(vp, i);
 		struct virtq_config cfg = {
 			.size = q->size,
 			.desc_gpa = q->desc,
@@ -217,7 +242,7 @@ static void common_write(struct virtio_pci *vp, uint64_t off, const void *data, 
 		break;
 	case VIRTIO_PCI_ACT_QUEUE_ENABLED:
 		/* Early, so kicks before DRIVER_OK need no exit either. */
-		queue_ioeventfd_add(vp, vp->queue_select);
+		queue_ioeventfds_add(vp, vp->queue_select);
 		break;
 	}
 	pthread_mutex_unlock(&vp->lock);
@@ -290,6 +315,38 @@ static void bar_write(void *opaque, uint64_t offset, const void *data, unsigned 
 
 static const struct bus_ops bar_ops = { .read = bar_read, .write = bar_write };
 
+/* ---- BAR 2: the port notify structure ---- */
+
+static void pio_read(void *opaque, uint64_t offset, void *data, unsigned int len)
+{
+	(void)opaque;
+	(void)offset;
+	memset(data, 0, len);
+}
+
+static void pio_write(void *opaque, uint64_t offset, const void *data, unsigned int len)
+{
+	struct virtio_pci *vp = opaque;
+
+	(void)data;
+	(void)len;
+	/* As for BAR 0's notify page: only without an ioeventfd. */
+	if (offset % VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER == 0 &&
+	    offset / VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER < vp->nr_queues)
+		kick(vp, (unsigned int)(offset / VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER));
+}
+
+static const struct bus_ops pio_ops = { .read = pio_read, .write = pio_write };
+
+unsigned int virtio_pci_pio_bar_size(unsigned int nr_queues)
+{
+	unsigned int size = 4;
+
+	while (size < nr_queues * VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER)
+		size *= 2;
+	return size;
+}
+
 /* ---- PCI function hooks ---- */
 
 static bool overlaps(uint32_t reg, unsigned int len, uint32_t start, uint32_t size)
@@ -351,43 +408,72 @@ static void config_write_hook(void *opaque, uint32_t reg, unsigned int len, uint
 	bar_write(vp, off, buf, n);
 }
 
+/* The decoding state of a BAR that holds a notify structure; false for
+ * other BARs. */
+static bool notify_bar(struct virtio_pci *vp, unsigned int bar, enum virtio_pci_notify *kind,
+		       bool **mapped, uint64_t **addr)
+{
+	if (bar == VIRTIO_PCI_BAR) {
+		*kind = VIRTIO_PCI_NOTIFY_MMIO;
+		*mapped = &vp->bar_mapped;
+		*addr = &vp->bar_addr;
+		return true;
+	}
+	if (bar == VIRTIO_PCI_PIO_BAR && vp->p.pio_notify) {
+		*kind = VIRTIO_PCI_NOTIFY_PIO;
+		*mapped = &vp->pio_mapped;
+		*addr = &vp->pio_addr;
+		return true;
+	}
+	return false;
+}
+
 static void bar_mapped(void *opaque, unsigned int bar, uint64_t addr)
 {
 	struct virtio_pci *vp = opaque;
+	enum virtio_pci_notify kind;
+	bool *mapped;
+	uint64_t *at;
 
-	if (bar != VIRTIO_PCI_BAR)
+	if (!notify_bar(vp, bar, &kind, &mapped, &at))
 		return;
 	pthread_mutex_lock(&vp->lock);
-	vp->bar_mapped = true;
-	vp->bar_addr = addr;
-	ioeventfds_add(vp);
+	*mapped = true;
+	*at = addr;
+	ioeventfds_add(vp, kind);
 	pthread_mutex_unlock(&vp->lock);
 }
 
 static void bar_moved(void *opaque, unsigned int bar, uint64_t old_addr, uint64_t new_addr)
 {
 	struct virtio_pci *vp = opaque;
+	enum virtio_pci_notify kind;
+	bool *mapped;
+	uint64_t *at;
 
 	(void)old_addr;
-	if (bar != VIRTIO_PCI_BAR)
+	if (!notify_bar(vp, bar, &kind, &mapped, &at))
 		return;
 	pthread_mutex_lock(&vp->lock);
-	ioeventfds_del(vp);
-	vp->bar_addr = new_addr;
-	ioeventfds_add(vp);
+	ioeventfds_del(vp, kind);
+	*at = new_addr;
+	ioeventfds_add(vp, kind);
 	pthread_mutex_unlock(&vp->lock);
 }
 
 static void bar_unmapped(void *opaque, unsigned int bar, uint64_t old_addr)
 {
 	struct virtio_pci *vp = opaque;
+	enum virtio_pci_notify kind;
+	bool *mapped;
+	uint64_t *at;
 
 	(void)old_addr;
-	if (bar != VIRTIO_PCI_BAR)
+	if (!notify_bar(vp, bar, &kind, &mapped, &at))
 		return;
 	pthread_mutex_lock(&vp->lock);
-	ioeventfds_del(vp);
-	vp->bar_mapped = false;
+	ioeventfds_del(vp, kind);
+	*mapped = false;
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -411,15 +497,16 @@ static uint32_t class_of(uint16_t device_id)
 	}
 }
 
-static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length,
-			  unsigned int extra, const uint8_t *extra_bytes, const uint8_t *wmask)
+static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint8_t bar, uint32_t offset,
+			  uint32_t length, unsigned int extra, const uint8_t *extra_bytes,
+			  const uint8_t *wmask)
 {
 	uint8_t cap[VIRTIO_PCI_CAP_SIZE + 4] = { 0 };
 	uint32_t le;
 
 	cap[VIRTIO_PCI_CAP_LEN] = (uint8_t)(VIRTIO_PCI_CAP_SIZE + extra);
 	cap[VIRTIO_PCI_CAP_CFG_TYPE] = type;
-	cap[VIRTIO_PCI_CAP_BAR] = VIRTIO_PCI_BAR;
+	cap[VIRTIO_PCI_CAP_BAR] = bar;
 	le = htole32(offset);
 	memcpy(&cap[VIRTIO_PCI_CAP_OFFSET], &le, 4);
 	le = htole32(length);
@@ -436,26 +523,36 @@ static int add_virtio_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, 
 static int add_capabilities(struct virtio_pci *vp)
 {
 	uint32_t mult = htole32(VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	uint32_t pio_mult = htole32(VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER);
 	uint8_t zero[4] = { 0 };
 	uint8_t pci_cfg_wmask[VIRTIO_PCI_CAP_SIZE + 4] = { 0 };
 	int off;
 
-	if (add_virtio_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_BASE,
-			   VIRTIO_PCI_COMMON_SIZE, 0, NULL, NULL) < 0 ||
-	    add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_BASE,
+	if (add_virtio_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_BASE,
+			   VIRTIO_PCI_COMMON_SIZE, 0, NULL, NULL) < 0)
+		return -1;
+	/* Before the MMIO one: drivers take the first notify structure they
+	 * can map (see pci.h). */
+	if (vp->p.pio_notify && add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_PIO_BAR, 0,
+					       vp->nr_queues * VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER, 4,
+					       (uint8_t *)&pio_mult, NULL) < 0)
+		return -1;
+	if (add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_BASE,
 			   vp->nr_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, 4, (uint8_t *)&mult,
 			   NULL) < 0 ||
-	    add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_BASE, 1, 0, NULL, NULL) < 0)
+	    add_virtio_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_BAR, VIRTIO_PCI_ISR_BASE, 1, 0,
+			   NULL, NULL) < 0)
 		return -1;
 	if (vp->vdev->config_size &&
-	    add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVCFG_BASE,
+	    add_virtio_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_BAR, VIRTIO_PCI_DEVCFG_BASE,
 			   vp->vdev->config_size, 0, NULL, NULL) < 0)
 		return -1;
 	/* The driver picks bar, offset and length, then moves data. */
 	pci_cfg_wmask[VIRTIO_PCI_CAP_BAR] = 0xff;
 	memset(&pci_cfg_wmask[VIRTIO_PCI_CAP_OFFSET], 0xff, 8);
 	memset(&pci_cfg_wmask[VIRTIO_PCI_CFG_DATA_OFF], 0xff, 4);
-	off = add_virtio_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 4, zero, pci_cfg_wmask);
+	off = add_virtio_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, VIRTIO_PCI_BAR, 0, 0, 4, zero,
+			     pci_cfg_wmask);
 	if (off < 0)
 		return -1;
 	vp->pci_cfg_cap = (unsigned int)off;
@@ -473,6 +570,9 @@ static int check_device(const struct virtio_pci_params *p)
 	if (d->num_queues == 0 || d->num_queues > VIRTIO_PCI_MAX_QUEUES)
 		return err_set("virtio-pci: %u queues (1-%u)", d->num_queues,
 			       VIRTIO_PCI_MAX_QUEUES);
+	if (p->pio_notify && d->num_queues * VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER > 256)
+		return err_set("virtio-pci: %u queues do not fit a port notify BAR (at most %u)",
+			       d->num_queues, 256 / VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER);
 	if (d->queue_max_size == 0 || d->queue_max_size > VIRTQ_MAX_SIZE ||
 	    (d->queue_max_size & (d->queue_max_size - 1)))
 		return err_set("virtio-pci: queue size %u is not a power of two",
@@ -547,6 +647,13 @@ struct virtio_pci *virtio_pci_create(const struct virtio_pci_params *p)
 		free_transport(vp);
 		return NULL;
 	}
+	if (p->pio_notify && pci_function_add_bar(&vp->pci, VIRTIO_PCI_PIO_BAR,
+						  virtio_pci_pio_bar_size(vp->nr_queues),
+						  PCI_BAR_IO, &pio_ops, vp)) {
+		err_set("virtio-pci: cannot declare I/O BAR %u", VIRTIO_PCI_PIO_BAR);
+		free_transport(vp);
+		return NULL;
+	}
 	if (add_capabilities(vp) || msix_init(&vp->msix, &mp)) {
 		free_transport(vp);
 		return NULL;
@@ -581,7 +688,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	pci_bus_unplug(&vp->pci);
 	pthread_mutex_lock(&vp->lock);
 	vp->vdev->ops->reset(vp->vdev);
-	ioeventfds_del(vp);
+	all_ioeventfds_del(vp);
 	pthread_mutex_unlock(&vp->lock);
 	vp->vdev->transport = (struct virtio_transport){ 0 };
 	msix_destroy(&vp->msix);

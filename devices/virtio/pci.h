@@ -16,6 +16,14 @@
  * BAR 0 layout (each structure on its own 4 KiB page):
  *   0x0000 common config   0x1000 ISR       0x2000 device config
  *   0x3000 notify (queue q at q * 4)        0x4000 MSI-X table  0x5000 PBA
+ *
+ * With pio_notify, BAR 2 is an I/O BAR holding a second notify structure
+ * (queue q at port q * 2), and its capability comes before the MMIO one:
+ * Linux's virtio_pci_find_capability takes the first NOTIFY_CFG whose BAR
+ * it could map, so a Linux guest kicks with an OUT instruction.  Under AMD
+ * SVM without decode assists or without nested paging an MMIO kick is a
+ * page fault plus a full instruction emulation in KVM, while an OUT exit
+ * is decoded by the hardware.  (QEMU's modern-pio-notify.)
  */
 #ifndef DEVICES_VIRTIO_PCI_H
 #define DEVICES_VIRTIO_PCI_H
@@ -62,6 +70,10 @@
  * datamatch. */
 #define VIRTIO_PCI_NOTIFY_MULTIPLIER 4
 
+/* BAR 2 (pio_notify): 16-bit notify writes, one port pair per queue. */
+#define VIRTIO_PCI_PIO_BAR		 2
+#define VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER 2
+
 /* ISR bits. */
 #define VIRTIO_PCI_ISR_QUEUE 1
 
@@ -71,6 +83,9 @@ struct virtio_pci_params {
 	void *irq_ctx;
 	const struct ioeventfd_ops *ioeventfd_ops;
 	void *ioeventfd_ctx;
+	/* Also offer a port I/O notify structure in I/O BAR 2, first in the
+	 * capability list (the bus must have an I/O window). */
+	bool pio_notify;
 	/* Told when something the guest caused failed on the host side (a
 	 * KVM call, a queue the device refused to start); NULL: stderr. */
 	void (*report)(void *opaque, const char *msg);
@@ -92,6 +107,10 @@ struct pci_function *virtio_pci_function(struct virtio_pci *vp);
  * (-1 if there is no queue q). */
 struct msix *virtio_pci_msix(struct virtio_pci *vp);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned int q);
+
+/* The size of the I/O BAR holding the port notify structure for nr_queues
+ * queues (a power of two of at least 4, at most 256 for 128 queues). */
+unsigned int virtio_pci_pio_bar_size(unsigned int nr_queues);
 
 /* Unplugs the function, resets the device (its threads stop), releases
  * the ioeventfds, MSI-X and eventfds.  The device itself is the caller's

@@ -28,9 +28,17 @@ struct virtio_pci_queue {
 	_Atomic uint16_t vector; /* read by device threads */
 	bool enabled;
 	uint64_t desc, driver, device;
-	int kick_fd;	/* eventfd, for the transport's life */
-	bool ioeventfd; /* registered at ioeventfd_addr */
-	uint64_t ioeventfd_addr;
+	int kick_fd; /* eventfd, for the transport's life */
+	/* One ioeventfd per notify structure (enum virtio_pci_notify), each
+	 * registered at ioeventfd_addr while its BAR decodes. */
+	bool ioeventfd[2];
+	uint64_t ioeventfd_addr[2];
+};
+
+/* The notify structures: BAR 0's page, and BAR 2's ports (pio_notify). */
+enum virtio_pci_notify {
+	VIRTIO_PCI_NOTIFY_MMIO,
+	VIRTIO_PCI_NOTIFY_PIO
 };
 
 struct virtio_pci {
@@ -57,6 +65,8 @@ struct virtio_pci {
 					 * the queues ran: stopped until reset */
 	bool bar_mapped;  /* BAR 0 decodes at bar_addr */
 	uint64_t bar_addr;
+	bool pio_mapped; /* BAR 2 (pio_notify) decodes at pio_addr */
+	uint64_t pio_addr;
 };
 
 /* What a common config write asks of the transport: pci_common.c keeps the

@@ -2,10 +2,13 @@
 # Boots the real guest from a virtio-blk root disk served by build/vmm
 # (inside the test host) and checks what issue 4 promises:
 #  - pci:      the guest enumerates the virtio-blk PCI functions (one with a
-#              request queue per vCPU, one with queues=1) and their
-#              MSI-X vectors show as PCI-MSI in /proc/interrupts;
+#              request queue per vCPU and the default port notify, one with
+#              queues=1 and notify=mmio), their MSI-X vectors show as
+#              PCI-MSI in /proc/interrupts, only the first claims an I/O
+#              port range, and both disks read;
 #  - fio:      fio write+verify (crc32c) on a second, writable disk, one
-#              job per vCPU (so on both request queues);
+#              job per vCPU (so on both request queues), kicked through the
+#              port I/O notify structure;
 #  - pattern:  a pattern the host wrote before boot reads back in the guest,
 #              and what the guest wrote and synced is in the host file after
 #              power-off, and also after vmm was killed with SIGKILL;
@@ -52,8 +55,12 @@ pci() {
 	local log=$work/pci.log
 	truncate -s 64M "$work/scratch.img"
 	guest_boot_expect pci-info "$log" 300 vmm_disk_boot pci-info \
-		--disk "path=$work/scratch.img,queues=1" || return 1
-	grep -E '^(PCI-DEV|IRQ|PCI-INFO|BLK-MQ)' "$log" | sed 's/^/  /'
+		--disk "path=$work/scratch.img,queues=1,notify=mmio" || return 1
+	grep -E '^(PCI-DEV|IRQ|PCI-INFO|BLK-MQ|IOPORT)' "$log" | sed 's/^/  /'
+	# Linux maps the BARs of the notify structure it uses: vda's port one
+	# (I/O BAR in the host bridge's window), vdb's only in memory.
+	[ "$(grep -Ec '^IOPORT [0-9a-f]+-[0-9a-f]+ : virtio-pci-modern' "$log")" -eq 1 ] ||
+		{ echo "  expected one virtio-pci I/O port range (vda's port notify)" >&2; return 1; }
 	grep -Eq '^PCI-DEV 0000:00:00.0 0x8086:0x0d57' "$log" ||
 		{ echo "  no host bridge at 00:00.0" >&2; return 1; }
 	[ "$(grep -Ec '^PCI-DEV .* 0x1af4:0x1042 .*driver=virtio-pci' "$log")" -eq 2 ] ||
@@ -78,7 +85,7 @@ fio_verify() {
 	truncate -s 64M "$work/scratch.img"
 	# One fio job per vCPU: both request queues carry verified data.
 	guest_boot_expect fio-verify-mq "$log" 600 vmm_disk_boot fio-verify-mq \
-		--disk "path=$work/scratch.img" || return 1
+		--disk "path=$work/scratch.img,notify=pio" || return 1
 	grep '^fio-verify:' "$log" | sed 's/^/  /'
 	exited_with 0 "$log"
 }
@@ -278,7 +285,7 @@ disk_errors() {
 
 check errors "bad --disk arguments and files end vmm with one message" disk_errors
 check pci "guest enumerates virtio-blk-pci functions with PCI-MSI vectors" pci
-check fio "fio write+verify (crc32c) on a second disk" fio_verify
+check fio "fio write+verify (crc32c) on a second disk, port I/O notify" fio_verify
 check pattern "host pattern reads back in the guest; guest data is in the file after power-off" pattern
 check pattern "data the guest synced survives vmm being killed with SIGKILL" pattern_kill
 check readonly "readonly=on disk is read-only in the guest and unchanged" readonly_disk
