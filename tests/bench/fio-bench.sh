@@ -24,7 +24,9 @@
 #   BENCH_RUNTIME=10      seconds per job (BENCH_RAMP=2 of warm-up before)
 #   BENCH_JOBS=a,b        only these jobs of bench.fio (default: all)
 #   BENCH_VMMS="vmm qemu-io qemu"  the columns; NAME=PATH adds a vmm binary
-#                         under another name (e.g. base=/tmp/vmm-main)
+#                         under another name (e.g. base=/tmp/vmm-main), and
+#                         NAME=PATH,OPTS also appends ,OPTS to its --disk
+#                         (e.g. mmio=build/vmm,notify=mmio)
 #   BENCH_VMM_DISK_OPTS   appended to vmm's --disk for the image
 #   BENCH_HOST=0          leave out the host column
 #   BENCH_LOCK=FILE       hold flock FILE for one repetition at a time
@@ -197,7 +199,10 @@ run_part() {
 	strace:qemu-io) export BENCH_STRACE_PART=1; cmd=(boot_qemu 1) ;;
 	strace:*) export BENCH_STRACE_PART=1; bin=${name#strace:}; bin=${bin#*=}
 		cmd=(boot_vmm "$bin") ;;
-	*=*) cmd=(boot_vmm "${name#*=}") ;;
+	*=*) bin=${name#*=}
+		# NAME=PATH,OPTS: the options go to the benchmarked disk.
+		export BENCH_VMM_DISK_OPTS="${BENCH_VMM_DISK_OPTS:-}${bin#"${bin%%,*}"}"
+		cmd=(boot_vmm "${bin%%,*}") ;;
 	*) echo "fio-bench: unknown column $name" >&2; return 2 ;;
 	esac
 	guest_boot_expect fio-bench "$dir/console.log" $((600 + 20 * runtime)) "${cmd[@]}" &

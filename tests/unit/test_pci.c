@@ -3,7 +3,8 @@
  * ECAM) on real PIO/MMIO buses: host bridge identity, absent functions,
  * read-only fields, command/status semantics, BAR sizing (32/64-bit),
  * allocation from the windows, decoding on/off/move on the MMIO bus with the
- * device's callbacks, capability list and device hooks.
+ * device's callbacks, I/O BARs (sizing, the I/O window, decoding on the port
+ * bus with I/O space enable), capability list and device hooks.
  */
 #include <check.h>
 #include <stdint.h>
@@ -552,6 +553,152 @@ END_TEST
 
 /* ---- capabilities and hooks ---- */
 
+/* ---- I/O BARs ---- */
+
+#define IO_BASE 0xc000u
+#define IO_SIZE 0x4000u
+
+static struct test_dev dev_io;
+
+/* A function with memory BAR 0 (4 KiB) and I/O BAR 2 (16 ports), in slot
+ * 5 of a bus with an I/O window. */
+static void io_setup(void)
+{
+	pf_init(&pf);
+	ck_assert_int_eq(pci_bus_set_io_window(&pf.pb, &pf.pio, IO_BASE, IO_SIZE), 0);
+	memset(&dev_io, 0, sizeof(dev_io));
+	pci_function_init(&dev_io.f, &dev_id, &dev_ops, &dev_io);
+	ck_assert_int_eq(pci_function_add_bar(&dev_io.f, 0, 0x1000, 0, &region_ops, &dev_io), 0);
+	ck_assert_int_eq(pci_function_add_bar(&dev_io.f, 2, 16, PCI_BAR_IO, &region_ops, &dev_io),
+			 0);
+	ck_assert_int_eq(pci_bus_plug(&pf.pb, &dev_io.f, 5), 0);
+}
+
+static bool pio_hits(uint64_t port)
+{
+	uint16_t v;
+	return bus_read(&pf.pio, port, &v, 2);
+}
+
+START_TEST(io_bar_declaration_limits)
+{
+	struct pci_function f;
+
+	pci_function_init(&f, &dev_id, &dev_ops, NULL);
+	/* 4 to 256 ports, a power of two; nothing beside PCI_BAR_IO. */
+	ck_assert_int_eq(pci_function_add_bar(&f, 0, 2, PCI_BAR_IO, &region_ops, NULL), -1);
+	ck_assert_int_eq(pci_function_add_bar(&f, 0, 512, PCI_BAR_IO, &region_ops, NULL), -1);
+	ck_assert_int_eq(pci_function_add_bar(&f, 0, 24, PCI_BAR_IO, &region_ops, NULL), -1);
+	ck_assert_int_eq(
+		pci_function_add_bar(&f, 0, 16, PCI_BAR_IO | PCI_BAR_MEM_64, &region_ops, NULL),
+		-1);
+	ck_assert_int_eq(pci_function_add_bar(&f, 0, 4, PCI_BAR_IO, &region_ops, NULL), 0);
+	ck_assert_int_eq(pci_function_add_bar(&f, 1, 256, PCI_BAR_IO, &region_ops, NULL), 0);
+	ck_assert_int_eq(pci_function_add_bar(&f, 1, 4, PCI_BAR_IO, &region_ops, NULL), -1);
+}
+END_TEST
+
+START_TEST(io_bar_sizing_and_flags)
+{
+	uint32_t reg = PCI_BAR0 + 8;
+
+	/* Bit 0 says I/O and is read-only; 16-bit decode: the upper half
+	 * reads 0; the size shows in the low bits a write cannot set. */
+	ck_assert_uint_eq(size_bar(5, reg), 0x0000fff0 | PCI_BAR_IO);
+	pf_ecam_write(&pf, 5, reg, 4, 0);
+	ck_assert_uint_eq(pf_ecam_read(&pf, 5, reg, 4), PCI_BAR_IO);
+	pf_ecam_write(&pf, 5, reg, 4, 0x1234d00f);
+	ck_assert_uint_eq(pf_ecam_read(&pf, 5, reg, 4), 0xd000 | PCI_BAR_IO);
+}
+END_TEST
+
+START_TEST(io_bar_is_allocated_in_the_io_window)
+{
+	uint32_t a = pf_ecam_read(&pf, 5, PCI_BAR0 + 8, 4);
+
+	ck_assert_uint_eq(a & PCI_BAR_IO_FLAGS, PCI_BAR_IO);
+	a &= ~(uint32_t)PCI_BAR_IO_FLAGS;
+	ck_assert_uint_ge(a, IO_BASE);
+	ck_assert_uint_le(a + 16, IO_BASE + IO_SIZE);
+	ck_assert_uint_eq(a % 16, 0);
+	/* The memory BAR still comes from the memory window. */
+	ck_assert_uint_ge(pf_ecam_read(&pf, 5, PCI_BAR0, 4), PF_MEM32_BASE);
+	ck_assert(pci_bus_has_io(&pf.pb));
+}
+END_TEST
+
+START_TEST(io_decoding_follows_io_space_enable)
+{
+	uint32_t a = pf_ecam_read(&pf, 5, PCI_BAR0 + 8, 4) & ~(uint32_t)PCI_BAR_IO_FLAGS;
+	uint16_t v = 0;
+	uint64_t addr;
+
+	/* The I/O enable bit is writable for a function with an I/O BAR. */
+	pf_ecam_write(&pf, 5, PCI_COMMAND, 2, 0xffff);
+	ck_assert_uint_eq(pf_ecam_read(&pf, 5, PCI_COMMAND, 2),
+			  PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+				  PCI_COMMAND_INTX_DISABLE);
+	ck_assert(pio_hits(a));
+	ck_assert(bus_read(&pf.pio, a + 6, &v, 2));
+	ck_assert_uint_eq(v, 6);
+	ck_assert(pci_bar_decoding(&dev_io.f, 2, &addr));
+	ck_assert_uint_eq(addr, a);
+	ck_assert_uint_eq(dev_io.mapped, 2);
+
+	/* Memory space alone does not decode the I/O BAR, nor the reverse. */
+	pf_ecam_write(&pf, 5, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ck_assert(!pio_hits(a));
+	ck_assert(mmio_hits(pf_ecam_read(&pf, 5, PCI_BAR0, 4)));
+	ck_assert_uint_eq(dev_io.unmapped, 1);
+	ck_assert_uint_eq(dev_io.last_bar, 2);
+	pf_ecam_write(&pf, 5, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	ck_assert(pio_hits(a));
+	ck_assert(!mmio_hits(pf_ecam_read(&pf, 5, PCI_BAR0, 4)));
+
+	/* The guest moves it: the ports follow, the device is told. */
+	pf_ecam_write(&pf, 5, PCI_BAR0 + 8, 4, 0xe000);
+	ck_assert(!pio_hits(a));
+	ck_assert(pio_hits(0xe000));
+	ck_assert_uint_eq(dev_io.moved, 1);
+	ck_assert_uint_eq(dev_io.last_old, a);
+	ck_assert_uint_eq(dev_io.last_new, 0xe000);
+
+	/* Sizing while decoding: off the bus until an address is written. */
+	pf_ecam_write(&pf, 5, PCI_BAR0 + 8, 4, 0xffffffff);
+	ck_assert(!pio_hits(0xe000));
+	ck_assert(!pio_hits(0xfff0));
+	pf_ecam_write(&pf, 5, PCI_BAR0 + 8, 4, 0xe000);
+	ck_assert(pio_hits(0xe000));
+
+	/* Over the config ports: it does not decode there. */
+	pf_ecam_write(&pf, 5, PCI_BAR0 + 8, 4, PCI_PIO_BASE & ~15u);
+	ck_assert(!pci_bar_decoding(&dev_io.f, 2, &addr));
+	uint32_t id = pf_cf8_read(&pf, 5, PCI_VENDOR_ID, 2);
+	ck_assert_uint_eq(id, dev_id.vendor);
+
+	pf_ecam_write(&pf, 5, PCI_BAR0 + 8, 4, 0xe000);
+	pf_ecam_write(&pf, 5, PCI_COMMAND, 2, 0);
+	ck_assert(!pio_hits(0xe000));
+}
+END_TEST
+
+START_TEST(io_bar_needs_an_io_window)
+{
+	struct pci_fixture nio;
+	struct pci_function f;
+
+	pf_init(&nio);
+	ck_assert(!pci_bus_has_io(&nio.pb));
+	pci_function_init(&f, &dev_id, &dev_ops, NULL);
+	ck_assert_int_eq(pci_function_add_bar(&f, 0, 16, PCI_BAR_IO, &region_ops, NULL), 0);
+	ck_assert_int_eq(pci_bus_plug(&nio.pb, &f, 1), -1);
+	/* Windows outside 16-bit port space are refused. */
+	ck_assert_int_eq(pci_bus_set_io_window(&nio.pb, &nio.pio, 0xf000, 0x2000), -1);
+	ck_assert_int_eq(pci_bus_set_io_window(&nio.pb, &nio.pio, 0xf000, 0), -1);
+	pf_destroy(&nio);
+}
+END_TEST
+
 START_TEST(capability_list_walk)
 {
 	struct pci_fixture p2;
@@ -689,6 +836,15 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, sizing_with_decoding_on_unmaps_then_restores);
 	tcase_add_test(tc, overlapping_bar_does_not_decode_until_moved_away);
 	tcase_add_test(tc, unplug_takes_bars_off_the_bus);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("io_bars");
+	tcase_add_checked_fixture(tc, io_setup, teardown);
+	tcase_add_test(tc, io_bar_declaration_limits);
+	tcase_add_test(tc, io_bar_sizing_and_flags);
+	tcase_add_test(tc, io_bar_is_allocated_in_the_io_window);
+	tcase_add_test(tc, io_decoding_follows_io_space_enable);
+	tcase_add_test(tc, io_bar_needs_an_io_window);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("capabilities");

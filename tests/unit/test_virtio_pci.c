@@ -3,7 +3,8 @@
  * PCI/MMIO bus: identity and capabilities, the common config registers
  * (feature windows, status state machine, FEATURES_OK refusal, queue_size
  * rules, NO_VECTOR read-back, reset), notify addresses becoming ioeventfds
- * (recorded by fake ops) that follow the BAR, the user-space notify path,
+ * (recorded by fake ops) that follow the BAR, the port I/O notify structure
+ * (capability order, I/O BAR, its ioeventfds), the user-space notify path,
  * interrupts through the transport callbacks, device config, ISR and the
  * PCI_CFG window.  Ends with random guest writes everywhere.
  */
@@ -166,9 +167,11 @@ static struct fake_dev dev;
 static struct virtio_pci *vp;
 static uint64_t bar;
 
-static void setup(void)
+static void setup_with(bool pio_notify)
 {
 	pf_init(&pf);
+	if (pio_notify)
+		ck_assert_int_eq(pci_bus_set_io_window(&pf.pb, &pf.pio, 0xc000, 0x4000), 0);
 	fi_init(&fi);
 	memset(&fe, 0, sizeof(fe));
 	memset(&dev, 0, sizeof(dev));
@@ -186,6 +189,7 @@ static void setup(void)
 		.ioeventfd_ctx = &fe,
 		.report = fi_report,
 		.report_opaque = &fi,
+		.pio_notify = pio_notify,
 	};
 	vp = virtio_pci_create(&p);
 	ck_assert_ptr_nonnull(vp);
@@ -193,6 +197,16 @@ static void setup(void)
 	bar = pf_bar64(&pf, SLOT, VIRTIO_PCI_BAR);
 	/* Memory decoding and bus mastering, as a driver enables them. */
 	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+}
+
+static void setup(void)
+{
+	setup_with(false);
+}
+
+static void setup_pio(void)
+{
+	setup_with(true);
 }
 
 static void teardown(void)
@@ -907,6 +921,157 @@ START_TEST(create_validates_the_device)
 }
 END_TEST
 
+/* ---- port I/O notify ---- */
+
+static uint32_t pio_bar(void)
+{
+	return pf_ecam_read(&pf, SLOT, PCI_BAR0 + 4 * VIRTIO_PCI_PIO_BAR, 4) &
+	       ~(uint32_t)PCI_BAR_IO_FLAGS;
+}
+
+static uint64_t pio_notify_addr(unsigned int q)
+{
+	return pio_bar() + q * VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER;
+}
+
+static void set_command(uint16_t bits)
+{
+	pf_ecam_write(&pf, SLOT, PCI_COMMAND, 2, bits);
+}
+
+START_TEST(pio_notify_capability_comes_before_the_mmio_one)
+{
+	/* Drivers take the first NOTIFY_CFG they can map: the port one. */
+	static const struct {
+		uint8_t type, bar;
+		uint32_t offset, length, multiplier;
+	} want[] = {
+		{ VIRTIO_PCI_CAP_COMMON_CFG, 0, 0x0000, VIRTIO_PCI_COMMON_SIZE, 0 },
+		{ VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_PIO_BAR, 0, NQ * 2, 2 },
+		{ VIRTIO_PCI_CAP_NOTIFY_CFG, 0, 0x3000, NQ * 4, 4 },
+		{ VIRTIO_PCI_CAP_ISR_CFG, 0, 0x1000, 1, 0 },
+		{ VIRTIO_PCI_CAP_DEVICE_CFG, 0, 0x2000, 8, 0 },
+		{ VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 0, 0 },
+	};
+	for (unsigned int i = 0; i < ARRAY_SIZE(want); i++) {
+		uint32_t c = pf_find_cap(&pf, SLOT, PCI_CAP_ID_VNDR, i);
+		ck_assert_uint_ne(c, 0);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_CFG_TYPE, 1),
+				  want[i].type);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_BAR, 1), want[i].bar);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_OFFSET, 4),
+				  want[i].offset);
+		ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + VIRTIO_PCI_CAP_LENGTH, 4),
+				  want[i].length);
+		if (want[i].type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+			ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, c + 16, 4), want[i].multiplier);
+	}
+	ck_assert_uint_eq(pf_find_cap(&pf, SLOT, PCI_CAP_ID_VNDR, ARRAY_SIZE(want)), 0);
+	/* BAR 2 is an I/O BAR of 4 ports (2 queues x 2) in the I/O window. */
+	uint32_t reg = PCI_BAR0 + 4 * VIRTIO_PCI_PIO_BAR;
+	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, reg, 4) & PCI_BAR_IO_FLAGS, PCI_BAR_IO);
+	pf_ecam_write(&pf, SLOT, reg, 4, 0xffffffff);
+	ck_assert_uint_eq(pf_ecam_read(&pf, SLOT, reg, 4), 0xfffc | PCI_BAR_IO);
+	ck_assert_uint_ge(pio_bar(), 0xc000);
+}
+END_TEST
+
+START_TEST(pio_bar_sizes)
+{
+	ck_assert_uint_eq(virtio_pci_pio_bar_size(1), 4);
+	ck_assert_uint_eq(virtio_pci_pio_bar_size(2), 4);
+	ck_assert_uint_eq(virtio_pci_pio_bar_size(3), 8);
+	ck_assert_uint_eq(virtio_pci_pio_bar_size(16), 32);
+	ck_assert_uint_eq(virtio_pci_pio_bar_size(128), 256);
+}
+END_TEST
+
+START_TEST(pio_ioeventfds_follow_io_space)
+{
+	setup_queue(1, 16, 0x300000, 1);
+	/* Memory space only: the MMIO notify has its ioeventfd, no port one. */
+	ck_assert_ptr_nonnull(ioev_at(&fe, notify_addr(1)));
+	ck_assert_ptr_null(ioev_at(&fe, pio_notify_addr(1)));
+	ck_assert_uint_eq(fe.nr_live, 1);
+
+	set_command(PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+	const struct ioeventfd *ev = ioev_at(&fe, pio_notify_addr(1));
+	ck_assert_ptr_nonnull(ev);
+	ck_assert(!ev->mmio);
+	ck_assert(!ev->datamatch);
+	ck_assert_uint_eq(ev->len, 0);
+	ck_assert_int_eq(ev->fd, virtio_pci_kick_fd(vp, 1));
+	ck_assert_int_eq(ioev_at(&fe, notify_addr(1))->fd, ev->fd);
+	ck_assert_uint_eq(fe.nr_live, 2);
+
+	/* A queue enabled while both decode gets both at once. */
+	setup_queue(0, 16, 0x400000, 1);
+	ck_assert_ptr_nonnull(ioev_at(&fe, pio_notify_addr(0)));
+	ck_assert_uint_eq(fe.nr_live, 4);
+
+	/* The guest moves the I/O BAR: the port ioeventfds follow. */
+	uint64_t old = pio_notify_addr(0);
+	pf_ecam_write(&pf, SLOT, PCI_BAR0 + 4 * VIRTIO_PCI_PIO_BAR, 4, 0xd000);
+	ck_assert_ptr_null(ioev_at(&fe, old));
+	ck_assert_ptr_nonnull(ioev_at(&fe, 0xd000));
+	ck_assert_ptr_nonnull(ioev_at(&fe, 0xd002));
+
+	/* I/O space off: only the port ones go. */
+	set_command(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	ck_assert_uint_eq(fe.nr_live, 2);
+	ck_assert_ptr_nonnull(ioev_at(&fe, notify_addr(0)));
+
+	/* Reset drops everything; re-enabling the queue brings both back. */
+	set_command(PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+	wr(C(STATUS), 1, 0);
+	ck_assert_uint_eq(fe.nr_live, 0);
+	setup_queue(1, 16, 0x300000, 1);
+	ck_assert_uint_eq(fe.nr_live, 2);
+}
+END_TEST
+
+START_TEST(pio_notify_write_that_exits_signals_the_kick_eventfd)
+{
+	uint16_t v = 1;
+
+	set_command(PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+	take_fd(virtio_pci_kick_fd(vp, 0));
+	take_fd(virtio_pci_kick_fd(vp, 1));
+	/* No ioeventfd caught it (none yet): the handler kicks by hand. */
+	ck_assert(bus_write(&pf.pio, pio_notify_addr(1), &v, 2));
+	ck_assert_uint_eq(take_fd(virtio_pci_kick_fd(vp, 1)), 1);
+	ck_assert_uint_eq(take_fd(virtio_pci_kick_fd(vp, 0)), 0);
+	/* Between queues: nothing, and reads are 0. */
+	ck_assert(bus_write(&pf.pio, pio_notify_addr(0) + 1, &v, 1));
+	ck_assert_uint_eq(take_fd(virtio_pci_kick_fd(vp, 0)), 0);
+	ck_assert_uint_eq(take_fd(virtio_pci_kick_fd(vp, 1)), 0);
+	v = 0xffff;
+	ck_assert(bus_read(&pf.pio, pio_notify_addr(1), &v, 2));
+	ck_assert_uint_eq(v, 0);
+}
+END_TEST
+
+START_TEST(pio_notify_refuses_too_many_queues)
+{
+	struct fake_dev d2 = dev;
+	struct virtio_pci_params p = {
+		.vdev = &d2.vdev,
+		.irq_ops = &fake_irq_ops,
+		.irq_ctx = &fi,
+		.ioeventfd_ops = &fake_ioev_ops,
+		.ioeventfd_ctx = &fe,
+		.pio_notify = true,
+	};
+	/* 256 ports at most in an I/O BAR: 128 queues of 2. */
+	d2.vdev.num_queues = 129;
+	ck_assert_ptr_null(virtio_pci_create(&p));
+	d2.vdev.num_queues = 128;
+	struct virtio_pci *v2 = virtio_pci_create(&p);
+	ck_assert_ptr_nonnull(v2);
+	virtio_pci_destroy(v2);
+}
+END_TEST
+
 static Suite *virtio_pci_suite(void)
 {
 	Suite *s = suite_create("virtio_pci");
@@ -943,6 +1108,15 @@ static Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, queue_enabled_before_decoding_registers_when_decoding_starts);
 	tcase_add_test(tc, notify_write_that_exits_signals_the_kick_eventfd);
 	tcase_add_test(tc, transport_callbacks_raise_vectors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pio_notify");
+	tcase_add_checked_fixture(tc, setup_pio, teardown);
+	tcase_add_test(tc, pio_notify_capability_comes_before_the_mmio_one);
+	tcase_add_test(tc, pio_bar_sizes);
+	tcase_add_test(tc, pio_ioeventfds_follow_io_space);
+	tcase_add_test(tc, pio_notify_write_that_exits_signals_the_kick_eventfd);
+	tcase_add_test(tc, pio_notify_refuses_too_many_queues);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
