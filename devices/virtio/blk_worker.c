@@ -58,7 +58,8 @@ struct blk_slot {
 	struct iovec *chain;  /* the chain's buffers (vreq.iov) */
 	struct iovec *data;   /* the request's data slice of them */
 	struct block_io io;   /* READ, WRITE or FLUSH */
-	struct block_io *dwz; /* DISCARD / WRITE_ZEROES: one io per range */
+	struct block_io *dwz; /* DISCARD / WRITE_ZEROES: one io per range,
+			       * max_req_ios of them from dwz_pool */
 	unsigned int pending; /* ios not completed yet */
 	uint8_t status;
 	void *bounce;	     /* a pool chunk for O_DIRECT, see disk.c */
@@ -72,17 +73,25 @@ struct blk_slot {
 /*
  * Request merging: the reads and writes a pass takes are sorted, and runs
  * of adjacent same-direction requests go to the backend as one io (up to
- * BLK_MERGE_MAX_BYTES and IOV_MAX buffers).  Each original request is
- * completed on its own; if the merged io fails they are retried one by
- * one, so an error lands only on the request it belongs to.
+ * BLK_MERGE_MAX_BYTES and BLK_MERGE_MAX_SEGS buffers).  Each original
+ * request is completed on its own; if the merged io fails they are retried
+ * one by one, so an error lands only on the request it belongs to.
+ *
+ * A merge takes two slots at least, so nslots / 2 merges can be in flight;
+ * their descriptors and iovec arrays are allocated with the worker (the
+ * pages are touched only once used), and a pass with none free queues its
+ * requests unmerged.  Nothing is allocated per request.
  */
 #define BLK_MERGE_MAX_BYTES (1u << 20)
+/* 1 MiB in 4 KiB pages. */
+#define BLK_MERGE_MAX_SEGS (IOV_MAX < 256 ? IOV_MAX : 256)
 
 struct blk_merge {
 	enum io_owner owner; /* OWNER_MERGE */
 	struct block_io io;
 	struct blk_slot *slots; /* linked by next */
-	struct iovec iov[];
+	struct blk_merge *next_free;
+	struct iovec *iov; /* BLK_MERGE_MAX_SEGS, from merge_iov */
 };
 
 struct blk_worker {
@@ -103,7 +112,12 @@ struct blk_worker {
 	unsigned int nbounce;	 /* chunks allocated */
 	struct blk_slot **batch; /* reads and writes of this pass, to merge */
 	unsigned int nbatch;
-	struct blk_slot *retry; /* from failed merges, to queue one by one */
+	struct blk_slot *retry;	  /* from failed merges, to queue one by one */
+	struct blk_merge *merges; /* nslots / 2 of them, see blk_merge */
+	struct iovec *merge_iov;
+	struct blk_merge *merge_free;
+	struct block_io *dwz_pool; /* max_req_ios per slot, with DISCARD or
+				    * WRITE_ZEROES */
 	int stop_fd;
 	pthread_t thread;
 	bool stop_asked; /* set by blk_worker_stop, atomic */
@@ -178,8 +192,6 @@ static void complete_request(struct blk_worker *w, struct blk_slot *slot, uint8_
 	if (slot->bounce)
 		bounce_put(w, slot->bounce);
 	slot->bounce = NULL;
-	free(slot->dwz);
-	slot->dwz = NULL;
 	slot->next_free = w->free;
 	w->free = slot;
 }
@@ -307,7 +319,7 @@ static int batch_cmp(const void *a, const void *b)
 static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned int n,
 			 unsigned int segs)
 {
-	struct blk_merge *m = malloc(sizeof(*m) + segs * sizeof(struct iovec));
+	struct blk_merge *m = w->merge_free;
 	unsigned int k = 0;
 
 	if (m == NULL) {
@@ -315,6 +327,7 @@ static void queue_merged(struct blk_worker *w, struct blk_slot **slots, unsigned
 			queue_io(w, slots[i], &slots[i]->io);
 		return;
 	}
+	w->merge_free = m->next_free;
 	m->owner = OWNER_MERGE;
 	m->slots = NULL;
 	for (unsigned int i = n; i-- > 0;) {
@@ -356,7 +369,8 @@ static void queue_batch(struct blk_worker *w)
 
 			if (io->op != last->op ||
 			    io->offset != last->offset + block_io_bytes(last) ||
-			    bytes + len > BLK_MERGE_MAX_BYTES || segs + io->iovcnt > IOV_MAX)
+			    bytes + len > BLK_MERGE_MAX_BYTES ||
+			    segs + io->iovcnt > BLK_MERGE_MAX_SEGS)
 				break;
 			bytes += len;
 			segs += io->iovcnt;
@@ -388,7 +402,8 @@ static void merge_done(struct blk_worker *w, struct blk_merge *m)
 		}
 		slot = next;
 	}
-	free(m);
+	m->next_free = w->merge_free;
+	w->merge_free = m;
 }
 
 /* Requests of a failed merge, one io each, as room allows. */
@@ -413,11 +428,6 @@ static void start_dwz(struct blk_worker *w, struct blk_slot *slot)
 	status = blk_parse_dwz(&w->p.limits, &slot->req, w->ranges, w->nranges, &n);
 	if (status != VIRTIO_BLK_S_OK || n == 0) {
 		complete_request(w, slot, status);
-		return;
-	}
-	slot->dwz = calloc(n, sizeof(*slot->dwz));
-	if (slot->dwz == NULL) {
-		complete_request(w, slot, VIRTIO_BLK_S_IOERR);
 		return;
 	}
 	/* Count them all before queueing: a sync backend completes at once. */
@@ -606,7 +616,28 @@ static void worker_free(struct blk_worker *w)
 	free(w->iov_pool);
 	free(w->ranges);
 	free(w->batch);
+	free(w->merges);
+	free(w->merge_iov);
+	free(w->dwz_pool);
 	free(w);
+}
+
+static int setup_merges(struct blk_worker *w)
+{
+	unsigned int n = w->nslots / 2;
+
+	if (n == 0)
+		return 0;
+	w->merges = calloc(n, sizeof(*w->merges));
+	w->merge_iov = calloc((size_t)n * BLK_MERGE_MAX_SEGS, sizeof(*w->merge_iov));
+	if (w->merges == NULL || w->merge_iov == NULL)
+		return -1;
+	for (unsigned int i = 0; i < n; i++) {
+		w->merges[i].iov = w->merge_iov + (size_t)i * BLK_MERGE_MAX_SEGS;
+		w->merges[i].next_free = w->merge_free;
+		w->merge_free = &w->merges[i];
+	}
+	return 0;
 }
 
 static int setup_slots(struct blk_worker *w)
@@ -624,15 +655,23 @@ static int setup_slots(struct blk_worker *w)
 	w->batch = calloc(w->nslots, sizeof(*w->batch));
 	if (w->slots == NULL || w->iov_pool == NULL || w->ranges == NULL || w->batch == NULL)
 		return -1;
+	/* Only a device that offers DISCARD or WRITE_ZEROES needs them. */
+	if (w->nranges) {
+		w->dwz_pool = calloc((size_t)w->nslots * w->max_req_ios, sizeof(*w->dwz_pool));
+		if (w->dwz_pool == NULL)
+			return -1;
+	}
 	for (unsigned int i = 0; i < w->nslots; i++) {
 		struct blk_slot *s = &w->slots[i];
 		s->owner = OWNER_SLOT;
 		s->chain = w->iov_pool + (size_t)i * w->seg_cap * 2;
 		s->data = s->chain + w->seg_cap;
+		if (w->dwz_pool)
+			s->dwz = w->dwz_pool + (size_t)i * w->max_req_ios;
 		s->next_free = w->free;
 		w->free = s;
 	}
-	return 0;
+	return setup_merges(w);
 }
 
 static int setup_fds(struct blk_worker *w)
