@@ -14,6 +14,22 @@
 #define CPUID_MAX_ENTRIES_START 128
 #define CPUID_MAX_ENTRIES_LIMIT 4096
 
+/* CPUID.1:ECX.TSC_DEADLINE: KVM emulates the LAPIC timer's TSC-deadline
+ * mode but leaves the bit out of KVM_GET_SUPPORTED_CPUID; the VMM sets it
+ * when KVM_CAP_TSC_DEADLINE_TIMER says the mode works (QEMU does too).
+ * Linux then arms timers with one MSR write instead of the divide and
+ * initial-count dance of one-shot mode. */
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
+static void set_tsc_deadline(int kvm_fd, struct kvm_cpuid2 *c)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
+		return;
+	for (unsigned int i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+}
+
 struct kvm_cpuid2 *x86_supported_cpuid(int kvm_fd)
 {
 	for (unsigned int n = CPUID_MAX_ENTRIES_START; n <= CPUID_MAX_ENTRIES_LIMIT; n *= 2) {
@@ -23,8 +39,10 @@ struct kvm_cpuid2 *x86_supported_cpuid(int kvm_fd)
 			return NULL;
 		}
 		c->nent = n;
-		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			set_tsc_deadline(kvm_fd, c);
 			return c;
+		}
 		int e = errno;
 		free(c);
 		if (e != E2BIG) {

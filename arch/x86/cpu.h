@@ -13,7 +13,8 @@
 
 struct kvm_cpuid2;
 
-/* KVM_GET_SUPPORTED_CPUID, grown until it fits; NULL with err_msg set. */
+/* KVM_GET_SUPPORTED_CPUID, grown until it fits, with the TSC-deadline bit
+ * when KVM has the timer mode; NULL with err_msg set. */
 struct kvm_cpuid2 *x86_supported_cpuid(int kvm_fd);
 
 /* A copy of base with the per-vCPU leaves set for vCPU id of ncpus:

@@ -345,6 +345,7 @@ START_TEST(cpuid_per_vcpu)
 	ck_assert_int_ge(kvm, 0);
 	struct kvm_cpuid2 *base = x86_supported_cpuid(kvm);
 	ck_assert_ptr_nonnull(base);
+	bool tsc_deadline = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	for (unsigned int id = 0; id < 4; id++) {
 		struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(base, id, 4);
 		ck_assert_ptr_nonnull(c);
@@ -357,6 +358,8 @@ START_TEST(cpuid_per_vcpu)
 				ck_assert_uint_eq((e->ebx >> 16) & 0xff, 4);
 				ck_assert(e->ecx & (1u << 31));
 				ck_assert(e->edx & (1u << 28));
+				/* TSC-deadline timer exactly when KVM has it. */
+				ck_assert_int_eq(!!(e->ecx & (1u << 24)), tsc_deadline);
 			}
 			if (e->function == 0xb)
 				ck_assert_uint_eq(e->edx, id);
