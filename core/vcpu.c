@@ -73,6 +73,25 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	return 0;
 }
 
+static void count_site(struct vcpu *vcpu, bool mmio, uint64_t addr)
+{
+	if (mmio)
+		addr &= ~(uint64_t)(VCPU_EXIT_SITE_PAGE - 1);
+	for (unsigned int i = 0; i < vcpu->nsites; i++) {
+		struct vcpu_exit_site *s = &vcpu->sites[i];
+		if (s->addr == addr && s->mmio == mmio) {
+			s->count++;
+			return;
+		}
+	}
+	if (vcpu->nsites == VCPU_EXIT_SITES) {
+		vcpu->sites_other++;
+		return;
+	}
+	vcpu->sites[vcpu->nsites++] =
+		(struct vcpu_exit_site){ .mmio = mmio, .addr = addr, .count = 1 };
+}
+
 static void handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -106,9 +125,11 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	vcpu->exits[reason < VCPU_EXIT_REASONS ? reason : KVM_EXIT_UNKNOWN]++;
 	switch (reason) {
 	case KVM_EXIT_IO:
+		count_site(vcpu, false, run->io.port);
 		handle_io(vcpu);
 		return true;
 	case KVM_EXIT_MMIO:
+		count_site(vcpu, true, run->mmio.phys_addr);
 		handle_mmio(vcpu);
 		return true;
 	case KVM_EXIT_HLT:

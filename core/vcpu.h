@@ -17,6 +17,19 @@ struct kvm_run;
 #define VCPU_EXIT_REASONS 64
 #define VCPU_EXIT_INTR	  VCPU_EXIT_REASONS
 
+/* Exits to user space by where they went, for --stats: a port, or the
+ * 4 KiB page of an MMIO address (a virtio BAR's structures each have
+ * their own page).  The first VCPU_EXIT_SITES places get a slot; the
+ * rest are counted together.  Written by the vCPU thread only. */
+#define VCPU_EXIT_SITES	    32
+#define VCPU_EXIT_SITE_PAGE 4096
+
+struct vcpu_exit_site {
+	bool mmio;
+	uint64_t addr;
+	uint64_t count;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int id;
@@ -25,6 +38,9 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t exits[VCPU_EXIT_REASONS + 1];
+	struct vcpu_exit_site sites[VCPU_EXIT_SITES];
+	unsigned int nsites;
+	uint64_t sites_other; /* exits to places without a slot */
 };
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);

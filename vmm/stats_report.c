@@ -7,6 +7,7 @@
 #include "vmm/stats_report.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -14,6 +15,66 @@
 #include "devices/virtio/blk.h"
 #include "vmm/disk_attach.h"
 #include "vmm/version.h"
+
+static void add_site(struct stats_snapshot *s, const struct vcpu_exit_site *site)
+{
+	for (unsigned int i = 0; i < s->nsites; i++)
+		if (s->sites[i].mmio == site->mmio && s->sites[i].addr == site->addr) {
+			s->sites[i].count += site->count;
+			return;
+		}
+	if (s->nsites == STATS_SITES)
+		s->sites_other += site->count;
+	else
+		s->sites[s->nsites++] = *site;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct vcpu_exit_site *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->mmio != y->mmio)
+		return x->mmio ? 1 : -1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void add_kvm_stat(void *opaque, const char *name, uint64_t value)
+{
+	struct stats_kvm *k = opaque;
+
+	if (value == 0 || k->n == STATS_KVM_MAX)
+		return;
+	snprintf(k->c[k->n].name, sizeof(k->c[k->n].name), "%s", name);
+	k->c[k->n++].value = value;
+}
+
+/* KVM_GET_STATS_FD of the VM and each vCPU; left NULL when the kernel has
+ * no binary statistics (before 5.14) or memory is short. */
+static void kvm_snapshot(struct stats_snapshot *s, const struct vm *vm)
+{
+	s->kvm_vm = calloc(1, sizeof(*s->kvm_vm));
+	s->kvm_vcpus = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*s->kvm_vcpus));
+	if (s->kvm_vm == NULL || s->kvm_vcpus == NULL ||
+	    kvm_stats_each(vm->vm_fd, add_kvm_stat, s->kvm_vm)) {
+		stats_snapshot_release(s);
+		return;
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].fd >= 0 &&
+		    kvm_stats_each(vm->vcpus[i].fd, add_kvm_stat, &s->kvm_vcpus[i]) == 0)
+			s->kvm_nvcpus = i + 1;
+}
+
+void stats_snapshot_release(struct stats_snapshot *s)
+{
+	free(s->kvm_vm);
+	free(s->kvm_vcpus);
+	s->kvm_vm = NULL;
+	s->kvm_vcpus = NULL;
+	s->kvm_nvcpus = 0;
+}
 
 void stats_snapshot(struct stats_snapshot *s, const struct vm *vm, const struct vm_disks *ds,
 		    const struct vm_config *cfg, int exit_status)
@@ -25,9 +86,17 @@ void stats_snapshot(struct stats_snapshot *s, const struct vm *vm, const struct 
 	s->memory = cfg->memory;
 	s->start_ns = vm->start_ns;
 	s->first_run_ns = vm->first_run_ns;
-	for (unsigned int i = 0; i < vm->ncpus; i++)
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+
 		for (unsigned int r = 0; r <= VCPU_EXIT_REASONS; r++)
-			s->exits[r] += vm->vcpus[i].exits[r];
+			s->exits[r] += v->exits[r];
+		for (unsigned int j = 0; j < v->nsites; j++)
+			add_site(s, &v->sites[j]);
+		s->sites_other += v->sites_other;
+	}
+	qsort(s->sites, s->nsites, sizeof(s->sites[0]), by_count);
+	kvm_snapshot(s, vm);
 	for (unsigned int i = 0; i < ds->n && i < CLI_MAX_DISKS; i++) {
 		struct stats_disk *d = &s->disks[s->ndisks++];
 		struct blk_queue_stats st = { 0 };
@@ -72,6 +141,17 @@ static void json_string(FILE *out, const char *s)
 		}
 	}
 	fputc('"', out);
+}
+
+static void json_counters(FILE *out, const struct stats_kvm *k)
+{
+	fputc('{', out);
+	for (unsigned int j = 0; j < k->n; j++) {
+		fputs(j ? "," : "", out);
+		json_string(out, k->c[j].name);
+		fprintf(out, ":%llu", (unsigned long long)k->c[j].value);
+	}
+	fputc('}', out);
 }
 
 void stats_print_json(const struct stats_snapshot *s, FILE *out)
@@ -120,7 +200,58 @@ void stats_print_json(const struct stats_snapshot *s, FILE *out)
 			(unsigned long long)d->requests, (unsigned long long)d->kicks,
 			(unsigned long long)d->interrupts);
 	}
-	fputs("]}\n", out);
+	fputs("]", out);
+	if (s->nsites || s->sites_other) {
+		/* Ports as numbers, MMIO pages as numbers: JSON has no hex. */
+		fputs(",\"exits_by_place\":[", out);
+		for (unsigned int i = 0; i < s->nsites; i++)
+			fprintf(out, "%s{\"space\":\"%s\",\"addr\":%llu,\"count\":%llu}",
+				i ? "," : "", s->sites[i].mmio ? "mmio_page" : "port",
+				(unsigned long long)s->sites[i].addr,
+				(unsigned long long)s->sites[i].count);
+		fprintf(out, "],\"exits_elsewhere\":%llu", (unsigned long long)s->sites_other);
+	}
+	if (s->kvm_vm) {
+		fputs(",\"kvm\":{\"vm\":", out);
+		json_counters(out, s->kvm_vm);
+		fputs(",\"vcpus\":[", out);
+		for (unsigned int i = 0; i < s->kvm_nvcpus; i++) {
+			fputs(i ? "," : "", out);
+			json_counters(out, &s->kvm_vcpus[i]);
+		}
+		fputs("]}", out);
+	}
+	fputs("}\n", out);
+}
+
+void stats_print_text_extra(const struct stats_snapshot *s, FILE *out)
+{
+	if (s->nsites || s->sites_other) {
+		fputs("vmm: exits to user space by place (port, or MMIO page):\n", out);
+		for (unsigned int i = 0; i < s->nsites; i++)
+			fprintf(out, "  %-5s 0x%-12llx %12llu\n",
+				s->sites[i].mmio ? "page" : "port",
+				(unsigned long long)s->sites[i].addr,
+				(unsigned long long)s->sites[i].count);
+		if (s->sites_other)
+			fprintf(out, "  %-18s %12llu\n", "elsewhere",
+				(unsigned long long)s->sites_other);
+	}
+	if (s->kvm_vm == NULL)
+		return;
+	fputs("vmm: KVM statistics (KVM_GET_STATS_FD, nonzero):\n", out);
+	fputs("  vm:", out);
+	for (unsigned int j = 0; j < s->kvm_vm->n; j++)
+		fprintf(out, " %s=%llu", s->kvm_vm->c[j].name,
+			(unsigned long long)s->kvm_vm->c[j].value);
+	fputc('\n', out);
+	for (unsigned int i = 0; i < s->kvm_nvcpus; i++) {
+		fprintf(out, "  vcpu%u:", i);
+		for (unsigned int j = 0; j < s->kvm_vcpus[i].n; j++)
+			fprintf(out, " %s=%llu", s->kvm_vcpus[i].c[j].name,
+				(unsigned long long)s->kvm_vcpus[i].c[j].value);
+		fputc('\n', out);
+	}
 }
 
 FILE *stats_open(const struct vm_config *cfg)
@@ -136,14 +267,22 @@ FILE *stats_open(const struct vm_config *cfg)
 int stats_report(FILE *out, const struct vm_config *cfg, const struct vm *vm,
 		 const struct vm_disks *ds, int exit_status)
 {
-	if (cfg->stats_json) {
-		struct stats_snapshot s;
+	/* Large (the KVM statistics of every vCPU): not on the stack. */
+	struct stats_snapshot *s = malloc(sizeof(*s));
 
-		stats_snapshot(&s, vm, ds, cfg, exit_status);
-		stats_print_json(&s, out);
+	if (s)
+		stats_snapshot(s, vm, ds, cfg, exit_status);
+	if (cfg->stats_json && s) {
+		stats_print_json(s, out);
 	} else {
 		vm_print_stats(vm, out);
 		vm_disks_print_stats(ds, out);
+		if (s)
+			stats_print_text_extra(s, out);
+	}
+	if (s) {
+		stats_snapshot_release(s);
+		free(s);
 	}
 	if (out == stderr)
 		return 0;

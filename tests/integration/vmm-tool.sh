@@ -6,7 +6,10 @@
 #  - json:      a boot from the root disk with --stats=json: stderr is one
 #               JSON object (parsed by jq) with vmm's exit status, the time
 #               to the first KVM_RUN, exits per reason adding up to the
-#               total, and the root disk's requests, kicks and interrupts;
+#               total, the root disk's requests, kicks and interrupts,
+#               exits by place adding up to the PIO and MMIO exits (the
+#               serial port among them), and KVM's own statistics of the VM
+#               and of both vCPUs (KVM_GET_STATS_FD);
 #  - file:      --stats-file alone writes that JSON to the file, not stderr,
 #               with a failing guest's status (3) as exit_status.
 #   usage: tests/integration/vmm-tool.sh [checkhost|json|file]...
@@ -66,7 +69,11 @@ stats_json_ok() {
 		and (.exits | length) > 0 and .exits.io > 0
 		and ([.exits[]] | add) == .exits_total
 		and (.disks | length) == 1 and .disks[0].index == 0 and .disks[0].path == $root
-		and .disks[0].requests > 0 and .disks[0].kicks > 0 and .disks[0].interrupts > 0' \
+		and .disks[0].requests > 0 and .disks[0].kicks > 0 and .disks[0].interrupts > 0
+		and ([.exits_by_place[].count] | add) + .exits_elsewhere == .exits.io + (.exits.mmio // 0)
+		and ([.exits_by_place[] | select(.space == "port" and .addr == 1016)] | length) == 1
+		and (.kvm.vm | type) == "object" and (.kvm.vcpus | length) == 2
+		and .kvm.vcpus[0].exits > 0 and .kvm.vcpus[1].exits > 0' \
 		"$file" > /dev/null || { echo "  $file: the values do not describe this boot" >&2; return 1; }
 }
 

@@ -1,7 +1,8 @@
 /*
  * --stats=json: the object stats_print_json writes for a snapshot: every
  * field, exit reasons without a name merged into one "other" key, strings
- * escaped, null before the first KVM_RUN.  (A real JSON parser reads the
+ * escaped, null before the first KVM_RUN; exits by place and KVM's own
+ * statistics when there are any, in JSON and text.  (A real JSON parser reads the
  * output of a real boot in tests/integration/vmm-tool.sh.)
  */
 #include <check.h>
@@ -70,12 +71,62 @@ START_TEST(never_ran)
 }
 END_TEST
 
+START_TEST(places_and_kvm_statistics)
+{
+	static struct stats_snapshot s;
+	static struct stats_kvm vm, vcpus[2];
+	char out[4096];
+
+	memset(&s, 0, sizeof(s));
+	s.version = "v";
+	s.vcpus = 2;
+	s.start_ns = 5;
+	s.nsites = 2;
+	s.sites[0] = (struct vcpu_exit_site){ .mmio = false, .addr = 0x3f8, .count = 7 };
+	s.sites[1] = (struct vcpu_exit_site){ .mmio = true, .addr = 0xc0000000, .count = 2 };
+	s.sites_other = 1;
+	vm.n = 1;
+	strcpy(vm.c[0].name, "remote_tlb_flush");
+	vm.c[0].value = 4;
+	vcpus[0].n = 2;
+	strcpy(vcpus[0].c[0].name, "exits");
+	vcpus[0].c[0].value = 100;
+	strcpy(vcpus[0].c[1].name, "io_exits");
+	vcpus[0].c[1].value = 9;
+	s.kvm_vm = &vm;
+	s.kvm_vcpus = vcpus;
+	s.kvm_nvcpus = 2;
+	print(&s, out, sizeof(out));
+	ck_assert_str_eq(out,
+			 "{\"version\":\"v\",\"exit_status\":0,\"vcpus\":2,\"memory_bytes\":0,"
+			 "\"first_kvm_run_ms\":null,\"exits\":{},\"exits_total\":0,\"disks\":[],"
+			 "\"exits_by_place\":[{\"space\":\"port\",\"addr\":1016,\"count\":7},"
+			 "{\"space\":\"mmio_page\",\"addr\":3221225472,\"count\":2}],"
+			 "\"exits_elsewhere\":1,"
+			 "\"kvm\":{\"vm\":{\"remote_tlb_flush\":4},"
+			 "\"vcpus\":[{\"exits\":100,\"io_exits\":9},{}]}}\n");
+
+	/* The text form: one line per place, one per VM and vCPU. */
+	memset(out, 0, sizeof(out));
+	FILE *f = fmemopen(out, sizeof(out), "w");
+	stats_print_text_extra(&s, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(out, "  port  0x3f8                     7\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  page  0xc0000000                2\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  elsewhere                     1\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  vm: remote_tlb_flush=4\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  vcpu0: exits=100 io_exits=9\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  vcpu1:\n"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stats_report");
 	TCase *t = tcase_create("json");
 	tcase_add_test(t, full);
 	tcase_add_test(t, never_ran);
+	tcase_add_test(t, places_and_kvm_statistics);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);
