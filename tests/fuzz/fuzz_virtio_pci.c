@@ -130,13 +130,24 @@ static void check(struct bus *mmio, bool failed)
 	}
 	if (failed || kvm.reports)
 		return; /* a failed KVM call may leave a queue without its ioeventfd */
-	if (!decoding)
-		FUZZ_CHECK(kvm.nr_ev == 0);
+	uint64_t pio;
+	bool pio_decoding = pci_bar_decoding(virtio_pci_function(vp), VIRTIO_PCI_PIO_BAR, &pio);
 	for (unsigned int i = 0; i < kvm.nr_ev; i++) {
 		const struct ioeventfd *ev = &kvm.ev[i];
+		if (!ev->mmio) {
+			/* The port notify structure: only while BAR 2 decodes. */
+			uint64_t poff = ev->addr - pio;
+			unsigned int q = (unsigned int)(poff / VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER);
+			FUZZ_CHECK(pio_decoding && ev->addr >= pio);
+			FUZZ_CHECK(poff % VIRTIO_PCI_PIO_NOTIFY_MULTIPLIER == 0 &&
+				   q < dev.vdev.num_queues);
+			FUZZ_CHECK(ev->fd == virtio_pci_kick_fd(vp, q));
+			continue;
+		}
+		FUZZ_CHECK(decoding);
 		uint64_t off = ev->addr - bar - VIRTIO_PCI_NOTIFY_BASE;
 		unsigned int q = (unsigned int)(off / VIRTIO_PCI_NOTIFY_MULTIPLIER);
-		FUZZ_CHECK(ev->mmio && ev->addr >= bar + VIRTIO_PCI_NOTIFY_BASE);
+		FUZZ_CHECK(ev->addr >= bar + VIRTIO_PCI_NOTIFY_BASE);
 		FUZZ_CHECK(off % VIRTIO_PCI_NOTIFY_MULTIPLIER == 0 && q < dev.vdev.num_queues);
 		FUZZ_CHECK(ev->fd == virtio_pci_kick_fd(vp, q));
 	}
@@ -190,7 +201,7 @@ static void driver_init(struct fz *f, struct bus *mmio, uint64_t bar)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
-	struct bus mmio;
+	struct bus mmio, pio;
 	struct pci_bus pb;
 	uint8_t setup = fz_u8(&f);
 	uint64_t bar = 0;
@@ -215,10 +226,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.ioeventfd_ctx = &kvm,
 		.report = fk_report,
 		.report_opaque = &kvm,
+		.pio_notify = setup & 0x80,
 	};
 	bus_init(&mmio, "mmio");
+	bus_init(&pio, "pio");
 	FUZZ_CHECK(pci_bus_init(&pb, &mmio, 0xc0000000, 0x10000000, 0x4000000000ull,
 				0x1000000000ull) == 0);
+	FUZZ_CHECK(pci_bus_set_io_window(&pb, &pio, 0xc000, 0x4000) == 0);
 	FUZZ_CHECK(pci_bus_register_ecam(&pb, &mmio, ECAM_BASE, 1 << 20) == 0);
 	vp = virtio_pci_create(&p);
 	FUZZ_CHECK(vp != NULL);
@@ -251,7 +265,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				bus_write(&mmio, bar + off % VIRTIO_PCI_BAR_SIZE, &val, len);
 			break;
 		case 2:
-			if (decoding)
+			if (op & 8) /* port space, where the I/O BAR may decode */
+				bus_write(&pio, 0xc000 + off % 0x4000, &val, len > 4 ? 4 : len);
+			else if (decoding)
 				bus_read(&mmio, bar + off % VIRTIO_PCI_BAR_SIZE, &buf, len);
 			break;
 		case 3: /* config space, capabilities and the PCI_CFG window */
@@ -279,6 +295,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				uint16_t cmd = (uint16_t)val;
 				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_COMMAND),
 					  &cmd, 2);
+			} else if (op & 0x10) { /* the I/O BAR */
+				lo = (uint32_t)val;
+				bus_write(&mmio,
+					  ECAM_BASE + ((uint64_t)SLOT << 15 |
+						       (PCI_BAR0 + 4 * VIRTIO_PCI_PIO_BAR)),
+					  &lo, 4);
 			} else {
 				bus_write(&mmio, ECAM_BASE + ((uint64_t)SLOT << 15 | PCI_BAR0), &lo,
 					  4);
@@ -295,6 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(fk_routes(&kvm) == 0);
 	}
 	pci_bus_destroy(&pb);
+	bus_destroy(&pio);
 	bus_destroy(&mmio);
 	return 0;
 }
