@@ -185,7 +185,7 @@ def table(cols, jobs, summary, peer):
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("Per completed request (medians over the repetitions): inner-KVM exits "
-                 "(all / instruction emulation / port I/O to user / MMIO to user / HLT / "
+                 "(all / instruction emulation / port I/O (every OUT/IN exit, also those an ioeventfd serves in the kernel) / MMIO to user space / HLT / "
                  "interrupt injections), guest interrupts, VMM process CPU µs, its I/O threads' "
                  "CPU µs and wake-ups (voluntary context switches; qemu-io: the iothread), "
                  "test-host busy CPU µs.")
