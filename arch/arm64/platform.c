@@ -2,7 +2,8 @@
  * The arm64 machine: one RAM bank at 1 GiB, the in-kernel GICv3 + ITS and
  * architected timer, the platform devices on MMIO (the 16550 console UART
  * as ns16550a, debug exit), the ECAM PCI host bridge whose MSI-X routes
- * carry the requester ID for the ITS, and the boot sequence: vCPU init,
+ * carry the requester ID for the ITS, the pvpanic device, and the boot
+ * sequence: vCPU init,
  * GIC init, kernel + initrd, device tree.  Implements core/arch.h.
  */
 #include <linux/kvm.h>
@@ -21,6 +22,7 @@
 #include "core/vm.h"
 #include "devices/debug_exit.h"
 #include "devices/pci.h"
+#include "devices/pvpanic.h"
 #include "devices/serial.h"
 
 struct arm64_machine {
@@ -32,6 +34,7 @@ struct arm64_machine {
 	struct debug_exit dbg;
 	struct pci_bus pci;
 	bool pci_ready;
+	struct pvpanic pvpanic;
 };
 
 static struct arm64_machine *machine(struct vm *vm)
@@ -95,6 +98,14 @@ static void on_debug_exit(void *opaque, int status)
 	vm_stop(opaque, status);
 }
 
+static void on_pvpanic(void *opaque, uint8_t events)
+{
+	/* CRASH_LOADED alone: the guest boots its kdump kernel and keeps
+	 * running, so there is nothing to stop. */
+	if (events & PVPANIC_PANICKED)
+		vm_stop_msg(opaque, VM_EXIT_GUEST_PANIC, "the guest kernel panicked (pvpanic)");
+}
+
 static size_t uart_rx(void *opaque, const uint8_t *buf, size_t len)
 {
 	return serial_receive(opaque, buf, len);
@@ -106,7 +117,13 @@ static int pci_init(struct vm *vm, struct arm64_machine *m)
 			 ARM64_PCI_MMIO64_START, ARM64_PCI_MMIO64_SIZE))
 		return -1;
 	m->pci_ready = true;
-	return pci_bus_register_ecam(&m->pci, &vm->mmio, ARM64_PCI_ECAM_START, ARM64_PCI_ECAM_SIZE);
+	if (pci_bus_register_ecam(&m->pci, &vm->mmio, ARM64_PCI_ECAM_START, ARM64_PCI_ECAM_SIZE))
+		return -1;
+	/* A guest kernel panic ends the VM with its own status. */
+	if (pvpanic_init(&m->pvpanic, on_pvpanic, vm) ||
+	    pci_bus_plug(&m->pci, &m->pvpanic.pci, ARM64_PVPANIC_SLOT))
+		return -1;
+	return 0;
 }
 
 int arch_platform_init(struct vm *vm, const struct console_backend *con,
@@ -145,6 +162,9 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	struct arm64_machine *m = machine(vm);
 	uint64_t *mpidr;
 	int ret = -1;
+	/* A PMU for perf in the guest where KVM has one to give (not every
+	 * host's PMU is usable by KVM). */
+	bool pmu = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PMU_V3) > 0;
 
 	if (vm->ncpus > ARM64_MAX_CPUS)
 		return err_set("--cpus %u: the GIC redistributor region holds at most %llu",
@@ -156,7 +176,7 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	 * device tree names each by the MPIDR KVM gave it. */
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0) ||
+		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0, pmu) ||
 		    arm64_vcpu_mpidr(v->fd, &mpidr[i])) {
 			err_prefix("vCPU %u", i);
 			goto out;
@@ -164,6 +184,12 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	}
 	if (arm64_gic_init(&m->gic))
 		goto out;
+	for (unsigned int i = 0; pmu && i < vm->ncpus; i++) {
+		if (arm64_vcpu_pmu_init(vm->vcpus[i].fd, ARM64_GIC_PPI_BASE + ARM64_PMU_PPI)) {
+			err_prefix("vCPU %u", i);
+			goto out;
+		}
+	}
 	if (arm64_boot_load(&vm->mem, ARM64_RAM_START, vm->ram_size, cfg->kernel, cfg->initrd,
 			    &m->boot))
 		goto out;
@@ -182,6 +208,7 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 		.initrd_start = m->boot.initrd,
 		.initrd_size = m->boot.initrd_size,
 		.pci_buses = (unsigned int)(ARM64_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE),
+		.pmu = pmu,
 	};
 	ret = arm64_fdt_build(fdt, ARM64_FDT_MAX_SIZE, &fc);
 out:

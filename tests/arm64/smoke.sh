@@ -9,6 +9,9 @@
 #  - guest.run=fio-verify: fio write+verify on a second (writable) disk;
 #  - guest.run=fail: status 3 through the debug-exit device on MMIO;
 #  - guest.run=reboot: PSCI reset, vmm exit 0;
+#  - guest.run=pvpanic-event: the pvpanic-pci device's PANICKED event
+#    (written from guest user space: Debian's arm64 kernels have no
+#    pvpanic driver), vmm exit 101;
 #  - a non-Image kernel and an initrd too big for RAM: status 1, one line.
 # Prints the time of each nested boot.  `make check-arm64` runs it.
 set -u
@@ -65,6 +68,7 @@ echo "pci-info:"
 check "exit status 0" status_is pci-info 0
 check "two virtio functions, MSI-X vectors via the ITS" has pci-info '^PCI-INFO virtio_functions=2 msi_vectors=[1-9]'
 check "interrupts are ITS-MSI" has pci-info '^IRQ .*ITS-MSI.*virtio'
+check "pvpanic-pci function (1b36:0011) in slot 31" has pci-info '^PCI-DEV 0000:00:1f.0 0x1b36:0x0011 '
 
 echo "fio-verify:"
 check "exit status 0" status_is fio-verify 0
@@ -75,6 +79,10 @@ check "status 3 through debug-exit" status_is fail 3
 echo "reboot:"
 check "exit status 0" status_is reboot 0
 check "rebooted" has reboot '^GUEST-REBOOT'
+echo "pvpanic:"
+check "guest-panic status 101" status_is pvpanic 101
+check "  ... through the pvpanic-pci BAR" has pvpanic '^GUEST-PVPANIC 0000:00:1f.0 bar0=0x'
+check "  ... says why" has pvpanic 'guest kernel panicked \(pvpanic\)'
 echo "bad input:"
 check "non-Image kernel: status 1" status_is bad-kernel 1
 check "  ... says why" has bad-kernel '^vmm: kernel .*(not an arm64 Image|gzip)'
