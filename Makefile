@@ -312,7 +312,7 @@ check: all kvmhost guest deps-deb $(UNIT_BINS) arm64-images
 	@tests/check-all
 
 run: all kvmhost guest
-	tests/kvmhost/run --interactive -- tests/run-default-guest
+	tests/kvmhost/run --arch $(ARCH) --interactive -- tests/run-default-guest $(ARCH)
 
 # Benchmarks print numbers, they do not pass or fail: run them on a quiet
 # machine, one at a time.

@@ -20,21 +20,12 @@
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
-#include "devices/debug_exit.h"
-#include "devices/pci.h"
-#include "devices/pvpanic.h"
-#include "devices/serial.h"
+#include "devices/board.h"
 
 struct arm64_machine {
 	struct arm64_gic gic;
 	struct arm64_boot_layout boot;
-	struct serial uart;
-	bool uart_ready;
-	struct vm_irq_pin uart_irq;
-	struct debug_exit dbg;
-	struct pci_bus pci;
-	bool pci_ready;
-	struct pvpanic pvpanic;
+	struct board board; /* UART, debug exit, PCI bus, pvpanic */
 };
 
 static struct arm64_machine *machine(struct vm *vm)
@@ -93,68 +84,26 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-static void on_debug_exit(void *opaque, int status)
-{
-	vm_stop(opaque, status);
-}
-
-static void on_pvpanic(void *opaque, uint8_t events)
-{
-	/* CRASH_LOADED alone: the guest boots its kdump kernel and keeps
-	 * running, so there is nothing to stop. */
-	if (events & PVPANIC_PANICKED)
-		vm_stop_msg(opaque, VM_EXIT_GUEST_PANIC, "the guest kernel panicked (pvpanic)");
-}
-
-static size_t uart_rx(void *opaque, const uint8_t *buf, size_t len)
-{
-	return serial_receive(opaque, buf, len);
-}
-
-static int pci_init(struct vm *vm, struct arm64_machine *m)
-{
-	if (pci_bus_init(&m->pci, &vm->mmio, ARM64_PCI_MMIO32_START, ARM64_PCI_MMIO32_SIZE,
-			 ARM64_PCI_MMIO64_START, ARM64_PCI_MMIO64_SIZE))
-		return -1;
-	m->pci_ready = true;
-	if (pci_bus_register_ecam(&m->pci, &vm->mmio, ARM64_PCI_ECAM_START, ARM64_PCI_ECAM_SIZE))
-		return -1;
-	/* A guest kernel panic ends the VM with its own status. */
-	if (pvpanic_init(&m->pvpanic, on_pvpanic, vm) ||
-	    pci_bus_plug(&m->pci, &m->pvpanic.pci, ARM64_PVPANIC_SLOT))
-		return -1;
-	return 0;
-}
-
 int arch_platform_init(struct vm *vm, const struct console_backend *con,
 		       struct console_frontend *fe)
 {
-	struct arm64_machine *m = machine(vm);
+	struct board *b = &machine(vm)->board;
 
-	m->uart_irq = (struct vm_irq_pin){ .vm = vm, .gsi = arm64_gic_spi_line(ARM64_UART_SPI) };
-	struct serial_backend be = {
-		.tx = con->output,
-		.tx_opaque = con->opaque,
-		.set_irq = vm_irq_pin_set,
-		.irq_opaque = &m->uart_irq,
-		.rx_ready = con->wakeup,
-		.rx_opaque = con->opaque,
-	};
-	serial_init(&m->uart, &be);
-	m->uart_ready = true;
-	m->dbg = (struct debug_exit){ .exit = on_debug_exit, .opaque = vm };
-	if (bus_register(&vm->mmio, ARM64_UART_BASE, SERIAL_NR_REGS, &serial_ops, &m->uart) ||
-	    bus_register(&vm->mmio, ARM64_DEBUG_EXIT_BASE, DEBUG_EXIT_NR_PORTS, &debug_exit_ops,
-			 &m->dbg))
+	if (board_uart_init(b, vm, &vm->mmio, ARM64_UART_BASE, arm64_gic_spi_line(ARM64_UART_SPI),
+			    con, fe) ||
+	    board_debug_exit_init(b, vm, &vm->mmio, ARM64_DEBUG_EXIT_BASE) ||
+	    board_pci_init(b, vm, ARM64_PCI_MMIO32_START, ARM64_PCI_MMIO32_SIZE,
+			   ARM64_PCI_MMIO64_START, ARM64_PCI_MMIO64_SIZE, ARM64_PCI_ECAM_START,
+			   ARM64_PCI_ECAM_SIZE))
 		return -1;
-	*fe = (struct console_frontend){ .rx = uart_rx, .opaque = &m->uart };
-	return pci_init(vm, m);
+	/* A guest kernel panic ends the VM with its own status. */
+	return board_pvpanic_init(b, vm, ARM64_PVPANIC_SLOT);
 }
 
 struct pci_bus *arch_pci_bus(struct vm *vm)
 {
 	struct arm64_machine *m = machine(vm);
-	return m && m->pci_ready ? &m->pci : NULL;
+	return m ? board_pci_bus(&m->board) : NULL;
 }
 
 int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
@@ -232,10 +181,7 @@ void arch_vm_destroy(struct vm *vm)
 	struct arm64_machine *m = machine(vm);
 	if (m == NULL)
 		return;
-	if (m->pci_ready)
-		pci_bus_destroy(&m->pci);
-	if (m->uart_ready)
-		serial_destroy(&m->uart);
+	board_destroy(&m->board);
 	arm64_gic_destroy(&m->gic);
 	free(m);
 	vm->arch = NULL;
