@@ -1,10 +1,10 @@
 /*
- * The arm64 machine: one RAM bank at 1 GiB, the in-kernel GICv3 + ITS and
- * architected timer, the platform devices on MMIO (the 16550 console UART
- * as ns16550a, debug exit), the ECAM PCI host bridge whose MSI-X routes
- * carry the requester ID for the ITS, the pvpanic device, and the boot
- * sequence: vCPU init,
- * GIC init, kernel + initrd, device tree.  Implements core/arch.h.
+ * The arm64 machine: one RAM bank at 1 GiB, the in-kernel GICv3 + ITS,
+ * architected timer and PMU, the devices both machines share
+ * (devices/board.h: the 16550 console UART as ns16550a and debug exit on
+ * MMIO, the ECAM PCI host bridge, whose MSI-X routes carry the requester ID
+ * for the ITS, and pvpanic), and the boot sequence: vCPU init, GIC and PMU
+ * init, kernel + initrd, device tree.  Implements core/arch.h.
  */
 #include <linux/kvm.h>
 #include <stdlib.h>

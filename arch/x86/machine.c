@@ -1,9 +1,9 @@
 /*
  * The x86 machine: memory banks around the 32-bit hole, in-kernel IOAPIC,
- * 8259s and PIT with their GSI routes, the platform devices (COM1, ACPI
- * power management, debug exit), the PCI host bridge with its windows and
- * ECAM, the pvpanic device, and the boot sequence.  Implements
- * vmm/arch.h.
+ * 8259s and PIT with their GSI routes, the platform devices (COM1 and debug
+ * exit on ports, wired by devices/board.h as on arm64; ACPI power
+ * management), the PCI host bridge with its windows, 0xCF8 and ECAM, the
+ * pvpanic device, and the boot sequence.  Implements core/arch.h.
  */
 #include <errno.h>
 #include <linux/kvm.h>
