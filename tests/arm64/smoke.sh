@@ -4,7 +4,8 @@
 # arm64: emulated with TCG and EL2 on an x86 machine) and checks
 #  - guest.run=smoke with 2 vCPUs, 512 MiB, root on virtio-blk: the marker,
 #    2 CPUs online, MemTotal within 10% below 512 MiB, no device-tree or PCI
-#    warnings in the boot log, vmm exit 0 after the PSCI power-off, --stats;
+#    warnings in the boot log, the PMU driver bound, vmm exit 0 after the
+#    PSCI power-off, --stats;
 #  - guest.run=pci-info: two virtio-blk functions, MSI-X through the ITS;
 #  - guest.run=fio-verify: fio write+verify on a second (writable) disk;
 #  - guest.run=fail: status 3 through the debug-exit device on MMIO;
@@ -77,6 +78,8 @@ check "PCI host bridge from the device tree" has smoke 'pci-host-generic .*ECAM'
 check "no device-tree, PCI or kernel warnings" lacks smoke \
 	'OF: .*(warn|error|fail)|pci .*(fail|error|can.t)|WARNING:|Unable to|Call trace|BUG:'
 check "console on ns16550a (ttyS0)" has smoke 'ttyS0 at MMIO 0x9000000'
+# The test host's KVM (and arm64 servers') offers a PMUv3 to guests.
+check "PMU from the device tree, its PPI working" has smoke 'hw perfevents: enabled with armv8_pmuv3'
 check "--stats counters" has smoke '^  mmio +[0-9]+$'
 
 echo "pci-info:"
