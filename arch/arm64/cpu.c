@@ -12,7 +12,7 @@
 	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(name))
 #define MPIDR_EL1 ARM64_SYS_REG(3, 0, 0, 0, 5)
 
-int arm64_vcpu_init(int vm_fd, int vcpu_fd, bool boot)
+int arm64_vcpu_init(int vm_fd, int vcpu_fd, bool boot, bool pmu)
 {
 	struct kvm_vcpu_init init = { 0 };
 
@@ -21,8 +21,32 @@ int arm64_vcpu_init(int vm_fd, int vcpu_fd, bool boot)
 	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
 	if (!boot)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	if (pmu)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
 	if (ioctl(vcpu_fd, KVM_ARM_VCPU_INIT, &init) < 0)
 		return err_errno("KVM_ARM_VCPU_INIT (target %u)", init.target);
+	return 0;
+}
+
+static int pmu_attr(int vcpu_fd, uint64_t attr, const void *val, const char *what)
+{
+	struct kvm_device_attr a = {
+		.group = KVM_ARM_VCPU_PMU_V3_CTRL,
+		.attr = attr,
+		.addr = (uint64_t)(uintptr_t)val,
+	};
+	if (ioctl(vcpu_fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+		return err_errno("%s (KVM_SET_DEVICE_ATTR)", what);
+	return 0;
+}
+
+int arm64_vcpu_pmu_init(int vcpu_fd, uint32_t intid)
+{
+	const int irq = (int)intid;
+
+	if (pmu_attr(vcpu_fd, KVM_ARM_VCPU_PMU_V3_IRQ, &irq, "PMU interrupt") ||
+	    pmu_attr(vcpu_fd, KVM_ARM_VCPU_PMU_V3_INIT, NULL, "PMU initialisation"))
+		return -1;
 	return 0;
 }
 

@@ -7,10 +7,16 @@
  *   /cpus        one node per vCPU, reg = its MPIDR affinity, started by PSCI
  *   /psci        PSCI 0.2 through HVC: KVM implements it in the kernel
  *   /timer       the architected timer's PPIs
- *   /intc        GICv3: distributor and redistributors, the ITS as child
+ *   /pmu         PMUv3 and its per-CPU PPI, when the vCPUs have one
+ *   /intc        GICv3: distributor and redistributors, its maintenance
+ *                interrupt, the ITS as child
  *   /uart        our 16550, so the console code is shared with x86
+ *   /debug-exit  the test device (no driver binds: it tells a reader of the
+ *                tree that the range is taken, and where guest tools write)
  *   /pci         ECAM host bridge; MSIs go to the ITS with the requester ID
- *                as the device ID (msi-map)
+ *                as the device ID (msi-map).  Memory windows only: the
+ *                host bridge has no I/O space (devices/pci.c gives out
+ *                memory BARs alone), so ranges has no I/O entry.
  */
 #include "arch/arm64/fdt.h"
 
@@ -19,6 +25,7 @@
 
 #include "arch/arm64/layout.h"
 #include "core/err.h"
+#include "devices/debug_exit.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
 
@@ -188,6 +195,15 @@ static void node_timer(struct writer *w)
 	end(w);
 }
 
+static void node_pmu(struct writer *w)
+{
+	begin(w, "pmu");
+	prop_str(w, "compatible", "arm,armv8-pmuv3");
+	prop_cells(w, "interrupts", (uint32_t[]){ GIC_FDT_PPI, ARM64_PMU_PPI, IRQ_TYPE_LEVEL_HIGH },
+		   3);
+	end(w);
+}
+
 static void node_gic(struct writer *w, const struct arm64_fdt_config *cfg)
 {
 	char name[64];
@@ -198,6 +214,9 @@ static void node_gic(struct writer *w, const struct arm64_fdt_config *cfg)
 	prop_str(w, "compatible", "arm,gic-v3");
 	prop_u32(w, "#interrupt-cells", 3);
 	prop_empty(w, "interrupt-controller");
+	/* Raised for a nested hypervisor's list registers. */
+	prop_cells(w, "interrupts",
+		   (uint32_t[]){ GIC_FDT_PPI, ARM64_GIC_MAINT_PPI, IRQ_TYPE_LEVEL_HIGH }, 3);
 	prop_cells(w, "reg",
 		   (uint32_t[]){
 			   HI(ARM64_GIC_DIST_BASE),
@@ -245,6 +264,20 @@ static void node_uart(struct writer *w)
 	prop_cells(w, "interrupts",
 		   (uint32_t[]){ GIC_FDT_SPI, ARM64_UART_SPI, IRQ_TYPE_LEVEL_HIGH }, 3);
 	prop_u32(w, "clock-frequency", ARM64_UART_CLOCK);
+	end(w);
+}
+
+static void node_debug_exit(struct writer *w)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "debug-exit@%llx", (unsigned long long)ARM64_DEBUG_EXIT_BASE);
+	begin(w, name);
+	prop_str(w, "compatible", "vmm,debug-exit");
+	prop_cells(w, "reg",
+		   (uint32_t[]){ HI(ARM64_DEBUG_EXIT_BASE), LO(ARM64_DEBUG_EXIT_BASE), 0,
+				 DEBUG_EXIT_NR_PORTS },
+		   4);
 	end(w);
 }
 
@@ -316,8 +349,11 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *cfg)
 	node_cpus(&w, cfg);
 	node_psci(&w);
 	node_timer(&w);
+	if (cfg->pmu)
+		node_pmu(&w);
 	node_gic(&w, cfg);
 	node_uart(&w);
+	node_debug_exit(&w);
 	node_pci(&w, cfg);
 	end(&w);
 	check(&w, w.err ? 0 : fdt_finish(buf));

@@ -1,12 +1,13 @@
 /*
  * The arm64 guest's device tree: what the kernel learns about its machine
- * (CPUs, memory, command line and initrd, GICv3 + ITS, timer, PSCI, the
- * UART, the PCI host bridge).  Plain C on libfdt, no KVM: the unit test
+ * (CPUs, memory, command line and initrd, GICv3 + ITS, timer, PMU, PSCI,
+ * the UART, the debug-exit device, the PCI host bridge).  Plain C on libfdt, no KVM: the unit test
  * builds and decodes it on any host.
  */
 #ifndef ARCH_ARM64_FDT_H
 #define ARCH_ARM64_FDT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct arm64_fdt_config {
 	const char *cmdline;		    /* NULL: none */
 	uint64_t initrd_start, initrd_size; /* size 0: no initrd */
 	unsigned int pci_buses;		    /* ECAM buses, 1..256 */
+	bool pmu;			    /* the vCPUs have a PMUv3: a /pmu node */
 };
 
 /*

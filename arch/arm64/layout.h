@@ -35,6 +35,8 @@
 #define ARM64_PCI_MMIO32_SIZE  0x20000000ULL /* 512 MiB */
 #define ARM64_PCI_ECAM_START   0x30000000ULL
 #define ARM64_PCI_ECAM_SIZE    0x10000000ULL /* 256 buses x 1 MiB */
+/* Disks take PCI slots from 1 up; the pvpanic device sits in the last. */
+#define ARM64_PVPANIC_SLOT     31
 
 #define ARM64_RAM_START	       0x40000000ULL
 #define ARM64_RAM_MIN	       (64ULL << 20)
@@ -52,6 +54,11 @@
 #define ARM64_TIMER_PPI_NS   14
 #define ARM64_TIMER_PPI_VIRT 11
 #define ARM64_TIMER_PPI_HYP  10
+/* The PMU's overflow interrupt (per vCPU, the same PPI on each) and the
+ * GIC's maintenance interrupt, where QEMU's virt puts them. */
+#define ARM64_PMU_PPI	    7
+#define ARM64_GIC_MAINT_PPI 9
+#define ARM64_GIC_PPI_BASE  16
 
 /* MSI GSIs (KVM routing entries behind irqfds) start here; arm64 has no
  * legacy irqchip pins to keep clear of. */

@@ -1,9 +1,10 @@
 /*
- * The arm64 machine: one RAM bank at 1 GiB, the in-kernel GICv3 + ITS and
- * architected timer, the platform devices on MMIO (the 16550 console UART
- * as ns16550a, debug exit), the ECAM PCI host bridge whose MSI-X routes
- * carry the requester ID for the ITS, and the boot sequence: vCPU init,
- * GIC init, kernel + initrd, device tree.  Implements core/arch.h.
+ * The arm64 machine: one RAM bank at 1 GiB, the in-kernel GICv3 + ITS,
+ * architected timer and PMU, the devices both machines share
+ * (devices/board.h: the 16550 console UART as ns16550a and debug exit on
+ * MMIO, the ECAM PCI host bridge, whose MSI-X routes carry the requester ID
+ * for the ITS, and pvpanic), and the boot sequence: vCPU init, GIC and PMU
+ * init, kernel + initrd, device tree.  Implements core/arch.h.
  */
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -19,19 +20,12 @@
 #include "core/err.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
-#include "devices/debug_exit.h"
-#include "devices/pci.h"
-#include "devices/serial.h"
+#include "devices/board.h"
 
 struct arm64_machine {
 	struct arm64_gic gic;
 	struct arm64_boot_layout boot;
-	struct serial uart;
-	bool uart_ready;
-	struct vm_irq_pin uart_irq;
-	struct debug_exit dbg;
-	struct pci_bus pci;
-	bool pci_ready;
+	struct board board; /* UART, debug exit, PCI bus, pvpanic */
 };
 
 static struct arm64_machine *machine(struct vm *vm)
@@ -90,54 +84,26 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-static void on_debug_exit(void *opaque, int status)
-{
-	vm_stop(opaque, status);
-}
-
-static size_t uart_rx(void *opaque, const uint8_t *buf, size_t len)
-{
-	return serial_receive(opaque, buf, len);
-}
-
-static int pci_init(struct vm *vm, struct arm64_machine *m)
-{
-	if (pci_bus_init(&m->pci, &vm->mmio, ARM64_PCI_MMIO32_START, ARM64_PCI_MMIO32_SIZE,
-			 ARM64_PCI_MMIO64_START, ARM64_PCI_MMIO64_SIZE))
-		return -1;
-	m->pci_ready = true;
-	return pci_bus_register_ecam(&m->pci, &vm->mmio, ARM64_PCI_ECAM_START, ARM64_PCI_ECAM_SIZE);
-}
-
 int arch_platform_init(struct vm *vm, const struct console_backend *con,
 		       struct console_frontend *fe)
 {
-	struct arm64_machine *m = machine(vm);
+	struct board *b = &machine(vm)->board;
 
-	m->uart_irq = (struct vm_irq_pin){ .vm = vm, .gsi = arm64_gic_spi_line(ARM64_UART_SPI) };
-	struct serial_backend be = {
-		.tx = con->output,
-		.tx_opaque = con->opaque,
-		.set_irq = vm_irq_pin_set,
-		.irq_opaque = &m->uart_irq,
-		.rx_ready = con->wakeup,
-		.rx_opaque = con->opaque,
-	};
-	serial_init(&m->uart, &be);
-	m->uart_ready = true;
-	m->dbg = (struct debug_exit){ .exit = on_debug_exit, .opaque = vm };
-	if (bus_register(&vm->mmio, ARM64_UART_BASE, SERIAL_NR_REGS, &serial_ops, &m->uart) ||
-	    bus_register(&vm->mmio, ARM64_DEBUG_EXIT_BASE, DEBUG_EXIT_NR_PORTS, &debug_exit_ops,
-			 &m->dbg))
+	if (board_uart_init(b, vm, &vm->mmio, ARM64_UART_BASE, arm64_gic_spi_line(ARM64_UART_SPI),
+			    con, fe) ||
+	    board_debug_exit_init(b, vm, &vm->mmio, ARM64_DEBUG_EXIT_BASE) ||
+	    board_pci_init(b, vm, ARM64_PCI_MMIO32_START, ARM64_PCI_MMIO32_SIZE,
+			   ARM64_PCI_MMIO64_START, ARM64_PCI_MMIO64_SIZE, ARM64_PCI_ECAM_START,
+			   ARM64_PCI_ECAM_SIZE))
 		return -1;
-	*fe = (struct console_frontend){ .rx = uart_rx, .opaque = &m->uart };
-	return pci_init(vm, m);
+	/* A guest kernel panic ends the VM with its own status. */
+	return board_pvpanic_init(b, vm, ARM64_PVPANIC_SLOT);
 }
 
 struct pci_bus *arch_pci_bus(struct vm *vm)
 {
 	struct arm64_machine *m = machine(vm);
-	return m && m->pci_ready ? &m->pci : NULL;
+	return m ? board_pci_bus(&m->board) : NULL;
 }
 
 int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
@@ -145,6 +111,9 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	struct arm64_machine *m = machine(vm);
 	uint64_t *mpidr;
 	int ret = -1;
+	/* A PMU for perf in the guest where KVM has one to give (not every
+	 * host's PMU is usable by KVM). */
+	bool pmu = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PMU_V3) > 0;
 
 	if (vm->ncpus > ARM64_MAX_CPUS)
 		return err_set("--cpus %u: the GIC redistributor region holds at most %llu",
@@ -156,7 +125,7 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	 * device tree names each by the MPIDR KVM gave it. */
 	for (unsigned int i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0) ||
+		if (arm64_vcpu_init(vm->vm_fd, v->fd, i == 0, pmu) ||
 		    arm64_vcpu_mpidr(v->fd, &mpidr[i])) {
 			err_prefix("vCPU %u", i);
 			goto out;
@@ -164,6 +133,12 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 	}
 	if (arm64_gic_init(&m->gic))
 		goto out;
+	for (unsigned int i = 0; pmu && i < vm->ncpus; i++) {
+		if (arm64_vcpu_pmu_init(vm->vcpus[i].fd, ARM64_GIC_PPI_BASE + ARM64_PMU_PPI)) {
+			err_prefix("vCPU %u", i);
+			goto out;
+		}
+	}
 	if (arm64_boot_load(&vm->mem, ARM64_RAM_START, vm->ram_size, cfg->kernel, cfg->initrd,
 			    &m->boot))
 		goto out;
@@ -182,6 +157,7 @@ int arch_boot_load(struct vm *vm, const struct boot_config *cfg)
 		.initrd_start = m->boot.initrd,
 		.initrd_size = m->boot.initrd_size,
 		.pci_buses = (unsigned int)(ARM64_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE),
+		.pmu = pmu,
 	};
 	ret = arm64_fdt_build(fdt, ARM64_FDT_MAX_SIZE, &fc);
 out:
@@ -205,10 +181,7 @@ void arch_vm_destroy(struct vm *vm)
 	struct arm64_machine *m = machine(vm);
 	if (m == NULL)
 		return;
-	if (m->pci_ready)
-		pci_bus_destroy(&m->pci);
-	if (m->uart_ready)
-		serial_destroy(&m->uart);
+	board_destroy(&m->board);
 	arm64_gic_destroy(&m->gic);
 	free(m);
 	vm->arch = NULL;

@@ -1,9 +1,9 @@
 /*
  * The x86 machine: memory banks around the 32-bit hole, in-kernel IOAPIC,
- * 8259s and PIT with their GSI routes, the platform devices (COM1, ACPI
- * power management, debug exit), the PCI host bridge with its windows and
- * ECAM, the pvpanic device, and the boot sequence.  Implements
- * vmm/arch.h.
+ * 8259s and PIT with their GSI routes, the platform devices (COM1 and debug
+ * exit on ports, wired by devices/board.h as on arm64; ACPI power
+ * management), the PCI host bridge with its windows, 0xCF8 and ECAM, the
+ * pvpanic device, and the boot sequence.  Implements core/arch.h.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -22,22 +22,13 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/acpi_pm.h"
-#include "devices/debug_exit.h"
-#include "devices/pci.h"
-#include "devices/pvpanic.h"
-#include "devices/serial.h"
+#include "devices/board.h"
 
 struct x86_machine {
 	struct kvm_cpuid2 *cpuid;
 	struct x86_boot_entry entry;
-	struct serial com1;
-	bool com1_ready;
-	struct vm_irq_pin com1_irq;
+	struct board board; /* COM1, debug exit, PCI bus, pvpanic */
 	struct acpi_pm pm;
-	struct debug_exit dbg;
-	struct pci_bus pci;
-	bool pci_ready;
-	struct pvpanic pvpanic;
 	struct acpi_pci acpi_pci;
 };
 
@@ -142,24 +133,6 @@ static void on_cf9_reset(void *opaque)
 	vm_stop(opaque, 0);
 }
 
-static void on_pvpanic(void *opaque, uint8_t events)
-{
-	/* CRASH_LOADED alone: the guest boots its kdump kernel and keeps
-	 * running, so there is nothing to stop. */
-	if (events & PVPANIC_PANICKED)
-		vm_stop_msg(opaque, VM_EXIT_GUEST_PANIC, "the guest kernel panicked (pvpanic)");
-}
-
-static void on_debug_exit(void *opaque, int status)
-{
-	vm_stop(opaque, status);
-}
-
-static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
-{
-	return serial_receive(opaque, buf, len);
-}
-
 /* The host bridge: BARs from the 32-bit window in the hole and from the
  * 64-bit window above RAM, configuration through 0xCF8 and ECAM. */
 static int pci_init(struct vm *vm, struct x86_machine *m)
@@ -179,22 +152,17 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 		.mem64_base = mem64,
 		.mem64_size = X86_PCI_MMIO64_SIZE,
 	};
-	if (pci_bus_init(&m->pci, &vm->mmio, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, mem64,
-			 X86_PCI_MMIO64_SIZE))
+	if (board_pci_init(&m->board, vm, X86_PCI_MMIO32_START, X86_PCI_MMIO32_SIZE, mem64,
+			   X86_PCI_MMIO64_SIZE, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
 		return -1;
-	m->pci_ready = true;
 	/* Reboot through 0xCF9 (reboot=pci) is a reboot like the others. */
-	m->pci.reset = on_cf9_reset;
-	m->pci.reset_opaque = vm;
-	if (pci_bus_set_io_window(&m->pci, &vm->pio, X86_PCI_IO_START, X86_PCI_IO_SIZE) ||
-	    pci_bus_register_pio(&m->pci, &vm->pio) ||
-	    pci_bus_register_ecam(&m->pci, &vm->mmio, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE))
+	m->board.pci.reset = on_cf9_reset;
+	m->board.pci.reset_opaque = vm;
+	if (pci_bus_set_io_window(&m->board.pci, &vm->pio, X86_PCI_IO_START, X86_PCI_IO_SIZE) ||
+	    pci_bus_register_pio(&m->board.pci, &vm->pio))
 		return -1;
 	/* A guest kernel panic ends the VM with its own status. */
-	if (pvpanic_init(&m->pvpanic, on_pvpanic, vm) ||
-	    pci_bus_plug(&m->pci, &m->pvpanic.pci, X86_PVPANIC_SLOT))
-		return -1;
-	return 0;
+	return board_pvpanic_init(&m->board, vm, X86_PVPANIC_SLOT);
 }
 
 int arch_platform_init(struct vm *vm, const struct console_backend *con,
@@ -202,32 +170,18 @@ int arch_platform_init(struct vm *vm, const struct console_backend *con,
 {
 	struct x86_machine *m = machine(vm);
 
-	m->com1_irq = (struct vm_irq_pin){ .vm = vm, .gsi = X86_COM1_IRQ };
-	struct serial_backend be = {
-		.tx = con->output,
-		.tx_opaque = con->opaque,
-		.set_irq = vm_irq_pin_set,
-		.irq_opaque = &m->com1_irq,
-		.rx_ready = con->wakeup,
-		.rx_opaque = con->opaque,
-	};
-	serial_init(&m->com1, &be);
-	m->com1_ready = true;
 	m->pm = (struct acpi_pm){ .event = on_pm, .opaque = vm };
-	m->dbg = (struct debug_exit){ .exit = on_debug_exit, .opaque = vm };
-	if (bus_register(&vm->pio, X86_COM1_PORT, SERIAL_NR_REGS, &serial_ops, &m->com1) ||
+	if (board_uart_init(&m->board, vm, &vm->pio, X86_COM1_PORT, X86_COM1_IRQ, con, fe) ||
 	    bus_register(&vm->pio, X86_ACPI_PM_PORT, ACPI_PM_NR_PORTS, &acpi_pm_ops, &m->pm) ||
-	    bus_register(&vm->pio, X86_DEBUG_EXIT_PORT, DEBUG_EXIT_NR_PORTS, &debug_exit_ops,
-			 &m->dbg))
+	    board_debug_exit_init(&m->board, vm, &vm->pio, X86_DEBUG_EXIT_PORT))
 		return -1;
-	*fe = (struct console_frontend){ .rx = com1_rx, .opaque = &m->com1 };
 	return pci_init(vm, m);
 }
 
 struct pci_bus *arch_pci_bus(struct vm *vm)
 {
 	struct x86_machine *m = machine(vm);
-	return m && m->pci_ready ? &m->pci : NULL;
+	return m ? board_pci_bus(&m->board) : NULL;
 }
 
 int arch_boot_load(struct vm *vm, const struct boot_config *boot)
@@ -273,10 +227,7 @@ void arch_vm_destroy(struct vm *vm)
 	struct x86_machine *m = machine(vm);
 	if (m == NULL)
 		return;
-	if (m->pci_ready)
-		pci_bus_destroy(&m->pci);
-	if (m->com1_ready)
-		serial_destroy(&m->com1);
+	board_destroy(&m->board);
 	free(m->cpuid);
 	free(m);
 	vm->arch = NULL;

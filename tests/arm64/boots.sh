@@ -33,6 +33,8 @@ boot fail --memory 256M $root \
 	--cmdline "console=ttyS0 panic=-1 quiet root=/dev/vda guest.run=fail"
 boot reboot --memory 256M $root \
 	--cmdline "console=ttyS0 panic=-1 quiet root=/dev/vda guest.run=reboot"
+boot pvpanic --memory 256M $root \
+	--cmdline "console=ttyS0 panic=-1 quiet root=/dev/vda guest.run=pvpanic-event"
 # Bad input: no VM starts.
 "$vmm" --kernel "$g/initrd.img" --memory 256M </dev/null > "$work/bad-kernel.log" 2>&1
 echo "vmm-exit-status=$?" >> "$work/bad-kernel.log"

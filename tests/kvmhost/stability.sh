@@ -8,6 +8,9 @@
 # and the count goes on.  Not a test: run it by hand when changing the test
 # host's configuration (QEMU and its accelerator, CPU model, vCPUs, kvm_amd
 # parameters: see tests/kvmhost/run --help) and put the numbers in a note.
+# With --arch arm64 among RUN-OPTIONS: the arm64 test host, the nested
+# boots under build/arm64/vmm (tests/arm64/stability-inside.sh: Debian's
+# arm64 QEMU is not in the arm64 test host's busybox user space).
 #   usage: tests/kvmhost/stability.sh [N] [RUN-OPTIONS...]
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -15,14 +18,22 @@ if [ -z "${KVMHOST_INSIDE:-}" ]; then
 	n=${1:-20}
 	shift || true
 	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "stability: N must be a positive number" >&2; exit 2; }
-	echo "stability: nested=${STABILITY_VMM:-qemu} guest-cpus=${STABILITY_GUEST_CPUS:-2} qemu=${KVMHOST_QEMU:-PATH} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} kvm-args='${KVMHOST_KVM_ARGS-default}' append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
 	results=$(mktemp /tmp/stability.XXXXXX) || exit 125
 	trap 'rm -f "$results"' EXIT
 	boots=0 lost=0 ran=0
+	inside=("$0" --inside)
+	prev=
+	for a in "$@"; do
+		[ "$prev" = --arch ] && [ "$a" = arm64 ] && inside=(sh "$top/tests/arm64/stability-inside.sh" "$top")
+		prev=$a
+	done
+	nested=${STABILITY_VMM:-qemu}
+	[ "${inside[0]}" = sh ] && nested=arm64-vmm
+	echo "stability: nested=$nested guest-cpus=${STABILITY_GUEST_CPUS:-2} qemu=${KVMHOST_QEMU:-PATH} accel=${KVMHOST_ACCEL:-default} cpu=${KVMHOST_CPU:-default} kvm-args='${KVMHOST_KVM_ARGS-default}' append='${KVMHOST_APPEND:-}' options='$*' runs=$n"
 	while [ "$ran" -lt "$n" ]; do
 		boots=$((boots + 1))
 		"$top/tests/kvmhost/run" --timeout $(((n - ran) * 200 + 120)) "$@" -- \
-			"$0" --inside "$results" "$ran" "$n"
+			"${inside[@]}" "$results" "$ran" "$n"
 		rc=$?
 		ran=$(wc -l < "$results")
 		[ "$ran" -ge "$n" ] && break

@@ -2,8 +2,9 @@
  * arm64 device tree: builds the blob as vmm does for a 2-vCPU guest and
  * decodes it with libfdt: the set of nodes is exactly the expected one and
  * every node's properties say what arch/arm64/layout.h says; phandles and
- * stdout-path resolve; no initrd means no initrd properties; bad
- * configurations and a too small buffer fail cleanly.
+ * stdout-path resolve; no initrd means no initrd properties; the PMU node
+ * is there exactly when the vCPUs have a PMU; bad configurations and a too
+ * small buffer fail cleanly.
  */
 #include <check.h>
 #include <libfdt.h>
@@ -36,6 +37,7 @@ static struct arm64_fdt_config config(void)
 		.initrd_start = INITRD,
 		.initrd_size = INITRD_SIZE,
 		.pci_buses = 256,
+		.pmu = true,
 	};
 }
 
@@ -94,8 +96,20 @@ static void has_empty(const char *path, const char *name)
 START_TEST(blob_is_valid_and_has_exactly_the_nodes)
 {
 	static const char *const want[] = {
-		"",	"chosen", "memory@40000000", "cpus",	    "cpu@0",	    "cpu@1",
-		"psci", "timer",  "intc@8000000",    "its@8080000", "uart@9000000", "pci@30000000",
+		"",
+		"chosen",
+		"memory@40000000",
+		"cpus",
+		"cpu@0",
+		"cpu@1",
+		"psci",
+		"timer",
+		"pmu",
+		"intc@8000000",
+		"its@8080000",
+		"uart@9000000",
+		"debug-exit@9010000",
+		"pci@30000000",
 	};
 	struct arm64_fdt_config c = config();
 	bool seen[sizeof(want) / sizeof(want[0])] = { false };
@@ -167,6 +181,16 @@ START_TEST(cpus_psci_timer)
 	cells_eq("/timer", "interrupts", (uint32_t[]){ 1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4 },
 		 12);
 	has_empty("/timer", "always-on");
+
+	/* The PMU's overflow interrupt: PPI 7 (INTID 23, what KVM is told). */
+	str_eq("/pmu", "compatible", "arm,armv8-pmuv3");
+	cells_eq("/pmu", "interrupts", (uint32_t[]){ 1, ARM64_PMU_PPI, 4 }, 3);
+	ck_assert_int_eq(ARM64_GIC_PPI_BASE + ARM64_PMU_PPI, 23);
+	/* No PMU, no node. */
+	c.pmu = false;
+	ck_assert_int_eq(arm64_fdt_build(buf, sizeof(buf), &c), 0);
+	ck_assert_int_eq(fdt_path_offset(buf, "/pmu"), -FDT_ERR_NOTFOUND);
+	ck_assert_int_ge(fdt_path_offset(buf, "/timer"), 0);
 }
 END_TEST
 
@@ -184,6 +208,8 @@ START_TEST(gic_its_uart)
 	u32_eq(gic, "phandle", ARM64_FDT_PHANDLE_GIC);
 	ck_assert_int_eq(fdt_node_offset_by_phandle(buf, ARM64_FDT_PHANDLE_GIC), node(gic));
 	has_empty(gic, "ranges");
+	/* The maintenance interrupt: PPI 9, level. */
+	cells_eq(gic, "interrupts", (uint32_t[]){ 1, 9, 4 }, 3);
 
 	str_eq(its, "compatible", "arm,gic-v3-its");
 	has_empty(its, "msi-controller");
@@ -195,6 +221,9 @@ START_TEST(gic_its_uart)
 	cells_eq("/uart@9000000", "reg", (uint32_t[]){ 0, 0x09000000, 0, SERIAL_NR_REGS }, 4);
 	cells_eq("/uart@9000000", "interrupts", (uint32_t[]){ 0, ARM64_UART_SPI, 4 }, 3);
 	u32_eq("/uart@9000000", "clock-frequency", 1843200);
+
+	str_eq("/debug-exit@9010000", "compatible", "vmm,debug-exit");
+	cells_eq("/debug-exit@9010000", "reg", (uint32_t[]){ 0, 0x09010000, 0, 4 }, 4);
 }
 END_TEST
 
@@ -227,6 +256,8 @@ START_TEST(pci_host)
 			 0,
 		 },
 		 14);
+	/* Two memory windows and no I/O one (the bus gives out memory BARs
+	 * only): 14 cells above. */
 	cells_eq(pci, "msi-map", (uint32_t[]){ 0, ARM64_FDT_PHANDLE_ITS, 0, 0x10000 }, 4);
 	has_empty(pci, "dma-coherent");
 	/* A smaller ECAM: bus-range and reg shrink together. */
