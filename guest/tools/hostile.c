@@ -483,7 +483,11 @@ struct qcfg {
 	uint16_t size;
 	uint64_t desc, avail, used; /* 0: the default pages */
 	bool no_enable;
+	bool bad_q1;	 /* also enable queue 1, with its rings outside RAM */
+	bool early_kick; /* post a read and kick before DRIVER_OK */
 };
+
+static void qc_early_post(void);
 
 /* Reset, negotiate `want` (what the device offers of it, or all of it
  * with raw), set queue 0 up and DRIVER_OK.  0 when the device took it. */
@@ -529,6 +533,16 @@ static int dev_init_q(uint64_t want, bool raw, const struct qcfg *qc)
 		w16(d.common, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
 	d.avail_idx = 0;
 	d.used_seen = 0;
+	if (qc && qc->bad_q1 && d.numq > 1) {
+		w16(d.common, VIRTIO_PCI_COMMON_Q_SELECT, 1);
+		q_addr(VIRTIO_PCI_COMMON_Q_DESCLO, ram_top);
+		q_addr(VIRTIO_PCI_COMMON_Q_AVAILLO, ram_top);
+		q_addr(VIRTIO_PCI_COMMON_Q_USEDLO, ram_top);
+		w16(d.common, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
+		w16(d.common, VIRTIO_PCI_COMMON_Q_SELECT, 0);
+	}
+	if (qc && qc->early_kick)
+		qc_early_post();
 	set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		   VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	return (status() & VIRTIO_CONFIG_S_NEEDS_RESET) ? -3 : 0;
@@ -1335,6 +1349,40 @@ static void a_ring_addresses(struct res *r)
 	r->dirty = true;
 }
 
+/* A read posted and kicked before DRIVER_OK (queue 0 enabled). */
+static void qc_early_post(void)
+{
+	hdr_set(0, VIRTIO_BLK_T_IN, 40);
+	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
+	desc_set(d.desc, 1, data_pa(0), PAGE, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	desc_set(d.desc, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	memset(pg[P_DATA].va, 0, PAGE);
+	post(0);
+}
+
+static void a_second_queue_bad(struct res *r)
+{
+	struct qcfg qc = { .bad_q1 = true };
+	int rc = dev_init_q(all_features, false, &qc);
+
+	say(r, "queue 1 rings above RAM: init=%d status=%#x", rc, status());
+	check(r, d.numq < 2 || (status() & VIRTIO_CONFIG_S_NEEDS_RESET), "needs reset");
+	r->dirty = true;
+}
+
+static void a_early_kick(struct res *r)
+{
+	struct qcfg qc = { .early_kick = true };
+	uint32_t len = 0;
+	int rc = dev_init_q(all_features, false, &qc);
+	bool done = rc == 0 && wait_head(0, &len, T_IO);
+
+	say(r, "read kicked before DRIVER_OK: init=%d %s used_len=%u status=%u", rc,
+	    done ? "completed" : "NOT completed", len, st_of(0));
+	check(r, done && st_of(0) == 0 && pattern_ok(pg[P_DATA].va, 40 * SECTOR, PAGE),
+	      "served once DRIVER_OK comes");
+}
+
 static void a_queue_select(struct res *r)
 {
 	/* Queues that do not exist: select, configure, enable, read. */
@@ -1957,6 +2005,8 @@ static const struct attack attacks_list[] = {
 	{ "queue-sizes", a_queue_sizes },
 	{ "ring-addresses", a_ring_addresses },
 	{ "queue-select", a_queue_select },
+	{ "second-queue-bad-rings", a_second_queue_bad },
+	{ "kick-before-driver-ok", a_early_kick },
 	{ "bad-notifies", a_bad_notifies },
 	{ "features", a_features },
 	{ "reset-in-flight", a_reset_in_flight },
@@ -1990,6 +2040,8 @@ static void run(const struct attack *a)
 	uint8_t st;
 	bool nr;
 
+	uint64_t t0 = now_ms();
+
 	attacks++;
 	a->fn(&r);
 	st = status();
@@ -2012,8 +2064,8 @@ static void run(const struct attack *a)
 		failures++;
 	else if (r.fail)
 		failures++;
-	printf("HOSTILE %s: %s; status=%#04x needs_reset=%d; honest: %s: %s\n", a->name, r.what, st,
-	       nr, how, pass ? "PASS" : "FAIL");
+	printf("HOSTILE %s: %s; status=%#04x needs_reset=%d; honest: %s (%llu ms): %s\n", a->name,
+	       r.what, st, nr, how, (unsigned long long)(now_ms() - t0), pass ? "PASS" : "FAIL");
 	fflush(stdout);
 }
 
