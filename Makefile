@@ -71,7 +71,7 @@ UNIT_KVMHOST := $(if $(wildcard /dev/kvm),,kvmhost)
 	kvmhost-check integration bench clean fuzz fuzz-ci tsan install uninstall deb install-check FORCE
 .DEFAULT_GOAL := all
 
-all: $(if $(HAVE_MAIN),$(B)/vmm $(B)/vmm-asan) $(B)/tools/kvmcheck
+all: $(if $(HAVE_MAIN),$(B)/vmm) $(B)/tools/kvmcheck
 
 # Each package set is checked once and remembered in a stamp, so a plain
 # make does not run the installer again; editing the lists re-checks.
@@ -311,10 +311,10 @@ lint: | $(STAMP)/lint
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh
 
-integration: all kvmhost guest deps-deb
+integration: all $(B)/vmm-asan kvmhost guest deps-deb
 	tests/integration/run-all
 
-check: all kvmhost guest deps-deb $(UNIT_BINS)
+check: all $(B)/vmm-asan kvmhost guest deps-deb $(UNIT_BINS)
 	@tests/check-all
 
 run: all kvmhost guest
