@@ -140,6 +140,12 @@ endif
 $(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBFDT)
 	$(CC) $(CFLAGS) $(STATIC) -o $@ $(B)/obj/vmm/main.o $(B)/libvmm.a $(LDLIBS)
 
+# vmm built with ASan and UBSan from the sanitized library the unit tests
+# use: the hostile-guest integration test runs it, so that anything a
+# guest provokes shows as a report and a failure.
+$(B)/vmm-asan: $(B)/san/vmm/main.o $(B)/libvmm-san.a $(ARM64_LIBFDT)
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $(B)/san/vmm/main.o $(B)/libvmm-san.a $(LDLIBS)
+
 # Unit tests: one Check binary per tests/unit/test_*.c, built with ASan and
 # UBSan against the sanitized library.
 $(B)/unit/%: tests/unit/%.c $(B)/libvmm-san.a | $(STAMP)/build
@@ -253,8 +259,14 @@ $(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
-$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit | $(STAMP)/guest
-	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(ROOTFS_ARCH)
+# Runs in the guest as root: the hostile virtio-blk driver (issue 9) that
+# guest.run=hostile turns on a disk.  Static too.
+$(B)/guest/virtio-hostile: guest/tools/hostile.c | $(STAMP)/build
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $< -lpthread
+
+$(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit $(B)/guest/virtio-hostile | $(STAMP)/guest
+	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(B)/guest/virtio-hostile $(ROOTFS_ARCH)
 
 guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
 
@@ -305,10 +317,10 @@ lint: | $(STAMP)/lint
 kvmhost-check: kvmhost guest
 	tests/kvmhost/selftest.sh
 
-integration: all kvmhost guest deps-deb
+integration: all $(B)/vmm-asan kvmhost guest deps-deb
 	tests/integration/run-all
 
-check: all kvmhost guest deps-deb $(UNIT_BINS) arm64-images
+check: all $(B)/vmm-asan kvmhost guest deps-deb $(UNIT_BINS) arm64-images
 	@tests/check-all
 
 run: all kvmhost guest

@@ -1,19 +1,21 @@
 #!/bin/sh
 # Builds the guest root disk: an ext4 image made with `mkfs.ext4 -d` (no loop
 # mounts) holding busybox, fio with the shared libraries it needs, the init
-# and the guest.run scripts, with the debug-exit helper beside them.
+# and the guest.run scripts, with the debug-exit helper beside them, and the
+# hostile virtio-blk driver (guest.run=hostile) as /usr/bin/virtio-hostile.
 # For a guest of another Debian architecture ARCH (arm64), busybox and fio
 # come from that architecture's packages (scripts/fetch-debs, cached in
 # DEBS), fio's libraries chosen as the host's fio links them.
-#   usage: mkrootfs.sh OUT DEBUG-EXIT-BINARY [ARCH DEBS]
+#   usage: mkrootfs.sh OUT DEBUG-EXIT-BINARY HOSTILE-BINARY [ARCH DEBS]
 set -eu
 out=$1
 debug_exit=$2
-arch=${3:-$(dpkg --print-architecture)}
+hostile=$3
+arch=${4:-$(dpkg --print-architecture)}
 here=$(cd "$(dirname "$0")" && pwd)
 sysroot=/
 if [ "$arch" != "$(dpkg --print-architecture)" ]; then
-	debs=${4:?mkrootfs.sh: a foreign ARCH needs a DEBS directory}
+	debs=${5:?mkrootfs.sh: a foreign ARCH needs a DEBS directory}
 	# The packages holding the libraries the host's fio links, by name.
 	libpkgs=$(ldd /usr/bin/fio | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' |
 		while read -r lib; do
@@ -44,6 +46,7 @@ rm -f "$stage/sbin/init"
 cp "$here/rootfs/init" "$stage/sbin/init"
 cp "$here"/run/* "$stage/usr/lib/guest-run/"
 cp "$debug_exit" "$stage/usr/lib/guest-run/debug-exit"
+cp "$hostile" "$stage/usr/bin/virtio-hostile"
 mkdir -p "$stage/usr/share/guest-fio"
 cp "$here"/fio/*.fio "$stage/usr/share/guest-fio/"
 

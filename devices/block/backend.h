@@ -70,7 +70,9 @@ struct block_backend_ops {
 	 * still complete, with -ECANCELED when cancelled) and stops watching. */
 	void (*cancel)(struct block_backend *be);
 	/* How many more ios may be queued before the next wait() without
-	 * overflowing what the backend can report. */
+	 * overflowing what the backend can report.  With nothing in flight
+	 * it is at least params.depth, so a caller that asks for no more
+	 * than depth at once always gets room eventually. */
 	unsigned int (*room)(const struct block_backend *be);
 	void (*destroy)(struct block_backend *be);
 };
@@ -82,7 +84,7 @@ struct block_backend_params {
 	int fd;
 	bool can_punch_hole; /* fallocate PUNCH_HOLE works on fd */
 	bool can_zero_range; /* fallocate ZERO_RANGE works on fd */
-	unsigned int depth;  /* expected in-flight requests */
+	unsigned int depth;  /* expected in-flight ios (room() when idle) */
 };
 
 struct block_backend {

@@ -371,6 +371,10 @@ struct block_backend *block_backend_uring_create(const struct block_backend_para
 		entries = 8;
 	if (entries > 1024)
 		entries = 1024;
+	/* room() must reach depth when idle: the CQ (twice the SQ) holds
+	 * depth ios plus what the watches and a cancel may post. */
+	if (2 * entries < params->depth + BLOCK_BACKEND_MAX_WATCH * WATCH_CQ_RESERVE + 1)
+		entries = (params->depth + BLOCK_BACKEND_MAX_WATCH * WATCH_CQ_RESERVE + 2) / 2;
 	for (unsigned int i = 0; i < sizeof(setup_tiers) / sizeof(setup_tiers[0]); i++) {
 		r = io_uring_queue_init(entries, &u->ring, setup_tiers[i]);
 		if (r != -EINVAL) {

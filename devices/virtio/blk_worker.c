@@ -729,7 +729,9 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		.fd = params->disk->fd,
 		.can_punch_hole = params->disk->can_punch_hole,
 		.can_zero_range = params->disk->can_zero_range,
-		.depth = w->nslots,
+		/* A queue smaller than one request's ios (a DISCARD of
+		 * nranges) must still fit that request. */
+		.depth = w->nslots > w->max_req_ios ? w->nslots : w->max_req_ios,
 	};
 	w->be = block_backend_create(params->backend, &bp);
 	if (w->be == NULL || setup_fds(w) < 0) {
