@@ -253,10 +253,10 @@ static const char *const io_op_names[] = {
  * cancelled by a reset or shutdown are no host error. */
 static void report_io_error(struct blk_worker *w, const struct block_io *io)
 {
-	if (io->op == BLOCK_IO_FLUSH)
-		disk_set_flush_failed(w->p.disk);
 	if (io->result == -ECANCELED && w->stopping)
 		return;
+	if (io->op == BLOCK_IO_FLUSH)
+		disk_set_flush_failed(w->p.disk);
 	disk_report_error(w->p.disk, io_op_names[io->op], io->offset, -io->result);
 }
 
