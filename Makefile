@@ -248,14 +248,21 @@ GUEST_MODULES := virtio_pci virtio_blk ext4
 ifeq ($(ARCH),x86)
 GUEST_MODULES += pvpanic_pci
 endif
-$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
+$(B)/guest/initrd.img: $(B)/guest/vmlinuz guest/initrd/init $(GUEST_RUN) $(B)/guest/blkrec scripts/mkinitramfs scripts/modules-closure $(filter-out /bin/busybox,$(BUSYBOX))
 	@echo "guest: building initramfs $@" >&2
 	BUSYBOX=$(BUSYBOX) scripts/mkinitramfs $(B)/guest/kernel guest/initrd/init $@ \
-		$(foreach f,$(GUEST_RUN),--file $(f) /usr/lib/guest-run/$(notdir $(f))) $(GUEST_MODULES)
+		$(foreach f,$(GUEST_RUN),--file $(f) /usr/lib/guest-run/$(notdir $(f))) \
+		--file $(B)/guest/blkrec /usr/lib/guest-run/blkrec $(GUEST_MODULES)
 
 # Runs in the guest: reports a guest.run script's status through vmm's
 # debug-exit port.  Static, so it needs nothing from the rootfs.
 $(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+# Runs in the guest's initramfs and on the host: numbered, checksummed
+# records for the kill -9 test (tests/integration/vmm-kill.sh).
+$(B)/guest/blkrec: guest/tools/blkrec.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
 
@@ -268,7 +275,7 @@ $(B)/guest/virtio-hostile: guest/tools/hostile.c | $(STAMP)/build
 $(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit $(B)/guest/virtio-hostile | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(B)/guest/virtio-hostile $(ROOTFS_ARCH)
 
-guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img
+guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img $(B)/guest/blkrec
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.
@@ -279,7 +286,8 @@ $(B)/kvmhost/vmlinuz: guest/fetch-kernel.sh | $(STAMP)/kvmhost
 # command over a virtio console (the virt machine has one UART, which
 # carries the kernel log).
 ifeq ($(ARCH),x86)
-KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd
+# dm_mod and loop: vmm-data.sh puts a disk on a device-mapper error target.
+KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 kvm_amd dm_mod loop
 else
 KVMHOST_MODULES := virtio_pci 9p 9pnet_virtio virtio_blk ext4 virtio_console
 endif

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "devices/block/disk.h"
 #include "core/err.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -236,7 +237,42 @@ int disk_open(const struct disk_config *cfg, struct disk *disk)
 		return -1;
 	}
 	derive_serial(disk, cfg, &st);
+	snprintf(disk->path, sizeof(disk->path), "%s", path);
 	return 0;
+}
+
+void disk_report_error(struct disk *disk, const char *what, uint64_t offset, int err)
+{
+	uint64_t bit = 1ull << (err > 0 && err < 63 ? err : 63);
+	struct stat st;
+
+	if (__atomic_fetch_or(&disk->errors_reported, bit, __ATOMIC_RELAXED) & bit)
+		return;
+	/* A read past the end of a file that shrank comes back short (-EIO
+	 * from the backend): say what really happened. */
+	if (err == EIO && fstat(disk->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < disk->size) {
+		log_warn(
+			"disk %s: %s at byte %llu failed: the file is now %llu bytes, shorter than "
+			"the disk (%llu): truncated while in use?  The guest gets I/O errors past "
+			"its end (reported once)",
+			disk->path, what, (unsigned long long)offset,
+			(unsigned long long)st.st_size, (unsigned long long)disk->size);
+		return;
+	}
+	log_warn("disk %s: %s at byte %llu failed: %s; the guest gets an I/O error (this error "
+		 "is reported once)",
+		 disk->path, what, (unsigned long long)offset, strerror(err));
+}
+
+void disk_set_flush_failed(struct disk *disk)
+{
+	__atomic_store_n(&disk->flush_failed, true, __ATOMIC_RELEASE);
+}
+
+bool disk_flush_failed(const struct disk *disk)
+{
+	return __atomic_load_n(&disk->flush_failed, __ATOMIC_ACQUIRE);
 }
 
 void disk_close(struct disk *disk)

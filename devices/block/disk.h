@@ -46,6 +46,10 @@ struct disk {
 	uint32_t block_size;	      /* logical block the guest must use (I/O unit) */
 	uint32_t dio_mem_align;	      /* O_DIRECT buffer alignment (1 without direct) */
 	char serial[DISK_SERIAL_LEN]; /* not NUL-terminated when 20 chars long */
+	char path[DISK_PATH_MAX];     /* as given, for messages */
+	/* Written by the disk's I/O threads (atomics): */
+	uint64_t errors_reported; /* errnos already logged, see disk_report_error */
+	bool flush_failed;	  /* sticky, see disk_flush_failed */
 };
 
 /*
@@ -55,6 +59,25 @@ struct disk {
  * use it.  0, or -1 with one line in err ("disk FILE: reason").
  */
 int disk_open(const struct disk_config *cfg, struct disk *disk);
+
+/*
+ * A host I/O error the guest will see as VIRTIO_BLK_S_IOERR: logs one line
+ * the first time this errno happens on this disk (any queue), none after,
+ * so a guest retrying into a full file system or a bad sector cannot flood
+ * the log.  what: "read", "write", "flush", ...  A read that found the file
+ * shorter than the disk says so (the file was truncated under us).
+ */
+void disk_report_error(struct disk *disk, const char *what, uint64_t offset, int err);
+
+/*
+ * Flush failures are sticky: once fdatasync has failed, the kernel may have
+ * dropped the dirty pages it could not write back and reports the error
+ * only once per open file, so a later fdatasync would "succeed" for data
+ * that is gone.  Every later flush of the disk fails too (what QEMU does
+ * too); the guest must not be told its data is durable.
+ */
+void disk_set_flush_failed(struct disk *disk);
+bool disk_flush_failed(const struct disk *disk);
 
 /* Closes the fd (which drops the lock). */
 void disk_close(struct disk *disk);

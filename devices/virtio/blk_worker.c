@@ -252,6 +252,26 @@ static bool bounce_chunk_done(struct blk_worker *w, struct blk_slot *slot)
 
 static void merge_done(struct blk_worker *w, struct blk_merge *m);
 
+static const char *const io_op_names[] = {
+	[BLOCK_IO_READ] = "read",
+	[BLOCK_IO_WRITE] = "write",
+	[BLOCK_IO_FLUSH] = "flush",
+	[BLOCK_IO_DISCARD] = "discard",
+	[BLOCK_IO_WRITE_ZEROES] = "write-zeroes",
+};
+
+/* A request's io failed on the host: one line per kind of error and disk
+ * (disk_report_error), and a failed flush fails every later one.  Ios
+ * cancelled by a reset or shutdown are no host error. */
+static void report_io_error(struct blk_worker *w, const struct block_io *io)
+{
+	if (io->result == -ECANCELED && w->stopping)
+		return;
+	if (io->op == BLOCK_IO_FLUSH)
+		disk_set_flush_failed(w->p.disk);
+	disk_report_error(w->p.disk, io_op_names[io->op], io->offset, -io->result);
+}
+
 static void io_done(struct block_io *io, void *ctx)
 {
 	struct blk_worker *w = ctx;
@@ -261,8 +281,10 @@ static void io_done(struct block_io *io, void *ctx)
 		merge_done(w, io->opaque);
 		return;
 	}
-	if (io->result < 0)
+	if (io->result < 0) {
 		slot->status = VIRTIO_BLK_S_IOERR;
+		report_io_error(w, io);
+	}
 	if (--slot->pending > 0)
 		return;
 	if (slot->bounce && !bounce_chunk_done(w, slot))
@@ -462,6 +484,10 @@ static void start_request(struct blk_worker *w, struct blk_slot *slot)
 		start_rw(w, slot);
 		return;
 	case VIRTIO_BLK_T_FLUSH:
+		if (disk_flush_failed(w->p.disk)) {
+			complete_request(w, slot, VIRTIO_BLK_S_IOERR);
+			return;
+		}
 		slot->io = (struct block_io){ .op = BLOCK_IO_FLUSH };
 		slot->pending = 1;
 		queue_io(w, slot, &slot->io);

@@ -21,8 +21,8 @@
 
 struct blk_worker_params {
 	const struct guest_mem *mem;
-	struct virtq_config vq;	 /* validated by blk_worker_start */
-	const struct disk *disk; /* must outlive the worker */
+	struct virtq_config vq; /* validated by blk_worker_start */
+	struct disk *disk;	/* must outlive the worker; its error state is shared */
 	struct blk_limits limits;
 	unsigned int seg_max; /* data buffers per request */
 	enum block_backend_kind backend;

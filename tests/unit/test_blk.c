@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "devices/block/backend.h"
 #include "devices/block/disk.h"
@@ -1588,6 +1589,94 @@ START_TEST(e2e_failed_merge_retries_one_by_one)
 }
 END_TEST
 
+/* ---- host I/O errors: what the guest sees, what vmm says ---- */
+
+static int log_pipe[2] = { -1, -1 };
+
+/* log_warn lines go to a pipe the test reads (each test runs in its own
+ * process, so the next one starts with stderr again). */
+static void capture_log(void)
+{
+	ck_assert_int_eq(pipe2(log_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+	log_set_fd(log_pipe[1]);
+}
+
+/* The lines logged since capture_log() or the last call, in buf. */
+static unsigned int logged_lines(char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+	unsigned int lines = 0;
+
+	while (n + 1 < cap && (r = read(log_pipe[0], buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
+/* Issue 9: a host error is one line, not one per failing request, and it
+ * names the disk and what went wrong (here: the file shrank under the
+ * running disk, so reads past its new end fail). */
+START_TEST(e2e_host_error_logged_once)
+{
+	char log[4096];
+
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	capture_log();
+	ck_assert_int_eq(truncate(path, DISK_BYTES / 2), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(
+			run(VIRTIO_BLK_T_IN, (DISK_BYTES / 2 + 4096u * i) / 512, 4096, true, NULL),
+			VIRTIO_BLK_S_IOERR);
+	/* What is left of the file still reads. */
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 4096, true, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(logged_lines(log, sizeof(log)), 1);
+	ck_assert_ptr_nonnull(strstr(log, path));
+	ck_assert_ptr_nonnull(strstr(log, "shorter than the disk"));
+	/* Another kind of error gets its line, once. */
+	disk_report_error(&disk, "write", 0, ENOSPC);
+	disk_report_error(&disk, "write", 4096, ENOSPC);
+	ck_assert_uint_eq(logged_lines(log, sizeof(log)), 1);
+	ck_assert_ptr_nonnull(strstr(log, strerror(ENOSPC)));
+}
+END_TEST
+
+/* Issue 9: after a failed fdatasync the kernel may have dropped the pages
+ * it could not write and reports that only once; a later flush must not
+ * tell the guest its data is durable.  The disk's fd is swapped for a
+ * pipe (fdatasync: EINVAL) for one flush, then back. */
+START_TEST(e2e_failed_flush_stays_failed)
+{
+	char log[4096];
+	int p[2], saved;
+
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	capture_log();
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(pipe(p), 0);
+	saved = dup(disk.fd);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(p[1], disk.fd), 0);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_IOERR);
+	ck_assert_int_ge(dup2(saved, disk.fd), 0);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_IOERR);
+	/* Reads and writes go on. */
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_OUT, 8, 512, false, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 8, 512, true, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(logged_lines(log, sizeof(log)), 1);
+	ck_assert_ptr_nonnull(strstr(log, "flush"));
+	ck_assert_ptr_nonnull(strstr(log, strerror(EINVAL)));
+}
+END_TEST
+
 static unsigned int notified_queues; /* bit q: queue q asked for an interrupt */
 
 static void on_notify_mq(void *opaque, unsigned int q)
@@ -1878,6 +1967,10 @@ static Suite *blk_suite(void)
 	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, backend_uring_bounds_by_cq_room);
+	tcase_add_loop_test(tc, e2e_host_error_logged_once, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_failed_flush_stays_failed, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_discard_flood_completes, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLOCK_BACKEND_IO_URING,
