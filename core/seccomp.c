@@ -66,7 +66,8 @@ enum arg_rule {
  *          virtio-blk device's start and reset: I/O threads created
  *          (eventfd, io_uring_setup, clone of a thread that names itself
  *          and installs its filter) and stopped (join, close, unmap).
- *   I/O:   the block backends: io_uring_enter, or the synchronous one's
+ *   I/O:   the block backends: io_uring_enter (and io_uring_register: the
+ *          thread enables its ring), or the synchronous one's
  *          preadv/pwritev/fallocate/fdatasync and poll; eventfd reads and
  *          the irqfd writes.
  */
@@ -107,7 +108,7 @@ static const struct {
 	{ "fstat", K_MAIN, ARGS_ANY },
 	{ "newfstatat", K_MAIN, ARGS_ANY },
 	{ "lseek", K_MAIN, ARGS_ANY },
-	{ "io_uring_register", K_MAIN | K_VCPU, ARGS_ANY },
+	{ "io_uring_register", K_MAIN | K_VCPU | K_IO, ARGS_ANY },
 
 	{ "eventfd2", K_VCPU, ARGS_ANY },
 	{ "io_uring_setup", K_VCPU, ARGS_ANY },

@@ -90,9 +90,9 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-static void on_debug_exit(void *opaque, int status)
+static void on_debug_exit(void *opaque, uint8_t value)
 {
-	vm_stop(opaque, status);
+	vm_stop_debug_exit(opaque, value);
 }
 
 static size_t uart_rx(void *opaque, const uint8_t *buf, size_t len)

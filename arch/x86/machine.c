@@ -150,9 +150,9 @@ static void on_pvpanic(void *opaque, uint8_t events)
 		vm_stop_msg(opaque, VM_EXIT_GUEST_PANIC, "the guest kernel panicked (pvpanic)");
 }
 
-static void on_debug_exit(void *opaque, int status)
+static void on_debug_exit(void *opaque, uint8_t value)
 {
-	vm_stop(opaque, status);
+	vm_stop_debug_exit(opaque, value);
 }
 
 static size_t com1_rx(void *opaque, const uint8_t *buf, size_t len)
