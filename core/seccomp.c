@@ -294,8 +294,13 @@ static int build(enum seccomp_kind kind, struct sock_fprog *prog)
 		if (!(calls[i].kinds & kinds))
 			continue;
 		int nr = seccomp_syscall_resolve_name(calls[i].name);
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue; /* not on this architecture */
+		if (nr == __NR_SCMP_ERROR) {
+			/* A name libseccomp does not know: a typo. */
+			seccomp_release(ctx);
+			return err_set("seccomp: unknown system call '%s'", calls[i].name);
+		}
+		if (nr < 0)
+			continue; /* a pseudo number: not on this architecture */
 		r = add_rule(ctx, nr, calls[i].args, kinds);
 	}
 	if (r < 0) {
@@ -362,7 +367,8 @@ int seccomp_enter(enum seccomp_kind kind)
 	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	thread_kind = (int)kind;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &progs[kind]) < 0)
-		return err_errno("seccomp: installing the %s thread's filter",
+		return err_errno("seccomp: installing the %s thread's filter (--seccomp=off runs "
+				 "without)",
 				 seccomp_kind_name(kind));
 	return 0;
 }
