@@ -258,11 +258,12 @@ static int add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule args, unsigned in
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 		break;
 	case ARGS_SET_NAME:
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
 		break;
 	case ARGS_SET_FILTER:
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-				     SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+				     SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER, 0));
 		break;
 	case ARGS_IOCTL:
 		for (size_t i = 0; i < ARRAY_SIZE(ioctls) && r == 0; i++)
