@@ -243,10 +243,10 @@ bad_input() {
 	bad 1 "initrd .*No such file" --kernel "$k" --initrd "$d/missing" || f=1
 	bad 1 "initrd .*not a regular file" --kernel "$k" --initrd "$d" || f=1
 	bad 1 "initrd .*empty file" --kernel "$k" --initrd "$d/empty" || f=1
-	bad 1 "does not fit" --kernel "$k" --initrd "$ROOT_IMG" --memory 96M || f=1
+	bad 1 "does not fit" --kernel "$k" --initrd "$ROOT_IMG" --memory 128M || f=1
 	# Disks.
 	bad 1 "disk .*: no such file" --kernel "$k" --disk "path=$d/missing.img" || f=1
-	bad 1 "disk .*: is a directory" --kernel "$k" --disk "path=$d" || f=1
+	bad 1 "disk .*: [Ii]s a directory" --kernel "$k" --disk "path=$d" || f=1
 	bad 1 "multiple of 512" --kernel "$k" --disk "path=$d/odd.img" || f=1
 	bad 1 "disk .*: is empty" --kernel "$k" --disk "path=$d/empty" || f=1
 	bad 1 "not a regular file or block device" --kernel "$k" --disk "path=/dev/null" || f=1
