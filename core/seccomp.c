@@ -57,7 +57,8 @@ enum arg_rule {
  *          madvise of its stack), abort(), the crash handler that puts the
  *          terminal back (ioctl TCSETS).
  *   main:  the event loop (epoll, signalfd/stdin/eventfd reads, console
- *          writes, fcntl of the console's O_NONBLOCK), kicking vCPUs
+ *          writes, fcntl of the console's O_NONBLOCK, the UART's interrupt
+ *          line when input arrives: KVM_IRQ_LINE), kicking vCPUs
  *          (tgkill), and at exit the teardown: joins, closes, unmaps,
  *          io_uring rings freed, ioeventfds and irqfds deassigned, the
  *          statistics written.
@@ -146,7 +147,9 @@ static const struct {
 	{ TCSETS, K_ALL },
 	{ TCSETSW, K_MAIN },
 	{ KVM_RUN, K_VCPU },
-	{ KVM_IRQ_LINE, K_VCPU },
+	/* The UART's interrupt: raised by a vCPU, and by main when console
+	 * input arrives. */
+	{ KVM_IRQ_LINE, K_MAIN | K_VCPU },
 	{ KVM_SET_GSI_ROUTING, K_MAIN | K_VCPU },
 	{ KVM_IRQFD, K_MAIN | K_VCPU },
 	{ KVM_IOEVENTFD, K_MAIN | K_VCPU },
