@@ -23,17 +23,18 @@ WARN      := -Wall -Wextra -Werror -Wformat=2 -Winit-self -Wmissing-declarations
 	     -Wsign-compare -Wstrict-prototypes -Wundef -Wvolatile-register-var -Wwrite-strings \
 	     -Wno-format-nonliteral
 CFLAGS    := -std=gnu11 -O2 -g $(WARN) -I. -MMD -MP
-LDLIBS    := -lpthread -luring -lfdt
+LDLIBS    := -lpthread -luring -lfdt -lseccomp
 SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages, by what needs them.  They are installed when missing (as
 # root) or named with the command to install them.
-PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev acpica-tools
+PKGS_BUILD   := gcc make pkg-config libc6-dev libfdt-dev check liburing-dev libseccomp-dev \
+		acpica-tools
 ifeq ($(ARCH),arm64)
 # Multiarch: the cross toolchain and the arm64 -dev packages.  Not
-# libfdt-dev:arm64: it cannot be installed beside the host's libfdt-dev
-# (apt would remove that one), so its static library is unpacked into the
-# build tree instead (below).
+# libfdt-dev:arm64 nor libseccomp-dev:arm64: they cannot be installed
+# beside the host's (apt would remove those), so their static libraries
+# are unpacked into the build tree instead (below).
 PKGS_BUILD   += gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev:arm64
 endif
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
@@ -128,16 +129,22 @@ $(B)/libvmm-san.a: $(SAN_OBJS)
 	ar rcs $@ $^
 
 ifeq ($(ARCH),arm64)
-ARM64_LIBFDT := $(B)/sysroot/usr/lib/aarch64-linux-gnu/libfdt.a
-LDLIBS       := -L$(dir $(ARM64_LIBFDT)) $(LDLIBS)
-$(ARM64_LIBFDT): | $(STAMP)/build
-	rm -rf $(B)/debs-fdt && mkdir -p $(B)/debs-fdt
-	cd $(B)/debs-fdt && apt-get download libfdt-dev:arm64
-	dpkg-deb -x $(B)/debs-fdt/libfdt-dev_*_arm64.deb $(B)/sysroot
+# Each one's arm64 -dev package, unpacked (apt-get download, nothing
+# installed) into a sysroot the link searches first.  The headers are the
+# host's: the same version, and architecture-independent.
+ARM64_LIBDIR := $(B)/sysroot/usr/lib/aarch64-linux-gnu
+ARM64_LIBS   := $(ARM64_LIBDIR)/libfdt.a $(ARM64_LIBDIR)/libseccomp.a
+LDLIBS       := -L$(ARM64_LIBDIR) $(LDLIBS)
+$(ARM64_LIBDIR)/libfdt.a: ARM64_DEB := libfdt-dev
+$(ARM64_LIBDIR)/libseccomp.a: ARM64_DEB := libseccomp-dev
+$(ARM64_LIBS): | $(STAMP)/build
+	rm -rf $(B)/debs-$(ARM64_DEB) && mkdir -p $(B)/debs-$(ARM64_DEB)
+	cd $(B)/debs-$(ARM64_DEB) && apt-get download $(ARM64_DEB):arm64
+	dpkg-deb -x $(B)/debs-$(ARM64_DEB)/$(ARM64_DEB)_*_arm64.deb $(B)/sysroot
 	@test -f $@ && touch $@
 endif
 
-$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBFDT)
+$(B)/vmm: $(B)/obj/vmm/main.o $(B)/libvmm.a $(ARM64_LIBS)
 	$(CC) $(CFLAGS) $(STATIC) -o $@ $(B)/obj/vmm/main.o $(B)/libvmm.a $(LDLIBS)
 
 # vmm built with ASan and UBSan from the sanitized library the unit tests

@@ -10,8 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Opens a regular file for reading; *size receives its size.  The fd, or
- * -1 with err_msg() set. */
+/* Opens a regular, non-empty file for reading (a FIFO, a device or a
+ * directory is refused without waiting); *size receives its size.  The
+ * fd, or -1 with err_msg() set. */
 int file_open_regular(const char *what, const char *path, uint64_t *size);
 
 /* Reads exactly len bytes at offset off of fd into dst; a file that ends

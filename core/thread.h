@@ -3,7 +3,8 @@
  * who may take which lock:
  *
  *   main      CLI, set-up, then the event loop (console, signals, stop);
- *             owns every signal except the vCPU kick.
+ *             owns every signal except the vCPU kick.  Every thread
+ *             takes SIGSYS (seccomp.h) itself.
  *   vCPU N    KVM_RUN and the exits to user space: PIO/MMIO dispatch to the
  *             devices, each under its own lock.  It unblocks only the kick
  *             signal (vcpu.c).
@@ -19,9 +20,14 @@
 
 #include <pthread.h>
 
+#include "core/seccomp.h"
+
 /* Starts fn(arg) as a thread named "vmm-<name>" (cut to the kernel's 15
  * characters) with every signal blocked; the thread unblocks what it
- * handles itself.  0, or -1 with err_msg() saying which thread failed. */
-int thread_spawn(pthread_t *thread, const char *name, void *(*fn)(void *), void *arg);
+ * handles itself.  Before fn runs, the thread installs kind's seccomp
+ * filter (seccomp.h; nothing when the sandbox is off), and thread_spawn
+ * returns only then.  0, or -1 with err_msg() saying which thread failed. */
+int thread_spawn(pthread_t *thread, const char *name, enum seccomp_kind kind, void *(*fn)(void *),
+		 void *arg);
 
 #endif

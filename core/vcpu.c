@@ -221,7 +221,7 @@ int vcpu_start(struct vcpu *vcpu)
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
-	if (thread_spawn(&vcpu->thread, name, vcpu_thread, vcpu))
+	if (thread_spawn(&vcpu->thread, name, SECCOMP_VCPU, vcpu_thread, vcpu))
 		return -1;
 	vcpu->started = true;
 	return 0;

@@ -208,6 +208,17 @@ void vm_stop_msg(struct vm *vm, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+void vm_stop_debug_exit(struct vm *vm, unsigned int value)
+{
+	if (value == 0 || (value >= VM_EXIT_DEBUG_MIN && value <= VM_EXIT_DEBUG_MAX))
+		vm_stop(vm, (int)value);
+	else
+		vm_stop_msg(vm, VM_EXIT_DEBUG_OTHER,
+			    "the guest wrote %u to the debug-exit device (only 0 and %d..%d are "
+			    "exit statuses of their own)",
+			    value, VM_EXIT_DEBUG_MIN, VM_EXIT_DEBUG_MAX);
+}
+
 void vm_join_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);

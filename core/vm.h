@@ -78,10 +78,27 @@ void vm_stop(struct vm *vm, int status);
  * to print (first failure wins).  Any thread. */
 void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Exit statuses for a guest that died (README): distinct from 0 (power-off
- * or reboot), 1 (runtime error), 2 (usage) and 128 + signal. */
+/*
+ * vmm's exit statuses (README, vmm(1)), each with one meaning:
+ *   0        the guest powered off or rebooted (or debug-exit 0)
+ *   1, 2     a runtime error, a usage error (vmm/main.c)
+ *   3..99    the value the guest wrote to the debug-exit device
+ *   100      the guest crashed (triple fault, crash event)
+ *   101      the guest kernel panicked (pvpanic)
+ *   102      a debug-exit value that would read as one of vmm's own
+ *            statuses (1, 2, 100..255); a line names it
+ *   128 + N  stopped by signal N; 159 (SIGSYS): a system call the seccomp
+ *            sandbox forbids (core/seccomp.h)
+ */
+#define VM_EXIT_DEBUG_MIN   3
+#define VM_EXIT_DEBUG_MAX   99
 #define VM_EXIT_GUEST_CRASH 100 /* triple fault (KVM_EXIT_SHUTDOWN), crash event */
 #define VM_EXIT_GUEST_PANIC 101 /* the guest kernel reported a panic (pvpanic) */
+#define VM_EXIT_DEBUG_OTHER 102 /* debug-exit value outside 0, 3..99 */
+
+/* The guest wrote value to the debug-exit device: stops the VM with the
+ * status above that value maps to.  Any thread. */
+void vm_stop_debug_exit(struct vm *vm, unsigned int value);
 
 /* vm_stop() with a line saying why, printed by main like vm_fail's. */
 void vm_stop_msg(struct vm *vm, int status, const char *fmt, ...)

@@ -28,9 +28,9 @@ int board_uart_init(struct board *b, struct vm *vm, struct bus *bus, uint64_t ba
 	return 0;
 }
 
-static void on_debug_exit(void *opaque, int status)
+static void on_debug_exit(void *opaque, uint8_t value)
 {
-	vm_stop(opaque, status);
+	vm_stop_debug_exit(opaque, value);
 }
 
 int board_debug_exit_init(struct board *b, struct vm *vm, struct bus *bus, uint64_t base)

@@ -1,7 +1,9 @@
 /*
  * Debug-exit port: a guest write of value V (1, 2 or 4 bytes) ends the VMM
- * at once with exit status V & 0xff, so scripts inside a guest can report
- * pass (0) or fail (anything else) to the host.  Reads return 0xff.
+ * at once and passes V & 0xff to the callback, so scripts inside a guest
+ * can report pass (0) or fail (anything else) to the host; which exit
+ * status a value becomes is the VM's rule (vm_stop_debug_exit: 0 and
+ * 3..99 as they are, others one status of their own).  Reads return 0xff.
  * On x86 it sits at port 0xf4 (the port QEMU's isa-debug-exit uses, but with
  * the plain value as status, not QEMU's (V << 1) | 1).
  */
@@ -15,7 +17,7 @@
 #define DEBUG_EXIT_NR_PORTS 4
 
 struct debug_exit {
-	void (*exit)(void *opaque, int status);
+	void (*exit)(void *opaque, uint8_t value);
 	void *opaque;
 };
 

@@ -28,6 +28,7 @@ struct vm_config {
 	bool stats;		/* print exit counters at exit */
 	bool stats_json;	/* --stats=json: as one JSON object */
 	const char *stats_file; /* --stats-file: there, not stderr; NULL: stderr */
+	bool seccomp;		/* --seccomp: the sandbox (core/seccomp.h), default on */
 	unsigned int ndisks;
 	struct disk_config disks[CLI_MAX_DISKS]; /* --disk, in order: vda, vdb, ... */
 };

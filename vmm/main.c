@@ -18,6 +18,7 @@
 #include "core/arch.h"
 #include "core/err.h"
 #include "core/loop.h"
+#include "core/seccomp.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "vmm/check_host.h"
@@ -135,7 +136,9 @@ static int app_init(struct app *a)
 /* Runs the guest until it stops; returns the exit status. */
 static int app_run(struct app *a)
 {
-	if (vm_start(&a->vm))
+	/* The main thread's sandbox closes once it has started the vCPUs
+	 * (they enter their own as they start). */
+	if (vm_start(&a->vm) || seccomp_enter(SECCOMP_MAIN))
 		vm_fail(&a->vm, "%s", err_msg());
 	else if (loop_run(&a->loop))
 		vm_fail(&a->vm, "%s", err_msg());
@@ -201,6 +204,11 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (a->cfg.stats && (a->stats_out = stats_open(&a->cfg)) == NULL) {
+		fprintf(stderr, "vmm: %s\n", err_msg());
+		return STATUS_ERROR;
+	}
+	/* Before any thread starts: they all inherit no_new_privs. */
+	if (seccomp_prepare(a->cfg.seccomp)) {
 		fprintf(stderr, "vmm: %s\n", err_msg());
 		return STATUS_ERROR;
 	}

@@ -765,7 +765,7 @@ int blk_worker_start(const struct blk_worker_params *params, struct blk_worker *
 		return -1;
 	}
 	snprintf(name, sizeof(name), "blk-io%u", params->queue_index);
-	if (thread_spawn(&w->thread, name, worker_main, w)) {
+	if (thread_spawn(&w->thread, name, SECCOMP_IO, worker_main, w)) {
 		worker_free(w);
 		return -1;
 	}

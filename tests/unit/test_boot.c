@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch/x86/boot.h"
@@ -399,6 +400,83 @@ START_TEST(load_from_files)
 }
 END_TEST
 
+/* Files that are not a boot file: each gives one clear message at once
+ * (a FIFO must not make vmm wait for a writer). */
+START_TEST(bad_boot_files)
+{
+	const uint64_t mem_size = 64ULL << 20;
+	uint8_t *ram = calloc(1, mem_size);
+	struct guest_mem mem = { 0 };
+	struct ram_bank bank = { 0, mem_size };
+	struct x86_boot_entry entry;
+	char dir[] = "/tmp/vmm-test-boot-XXXXXX", kpath[64], fifo[64], empty[64];
+
+	ck_assert_ptr_nonnull(ram);
+	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(kpath, sizeof(kpath), "%s/bzImage", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	make_image();
+	write_file(kpath, img, IMG_SIZE);
+	write_file(empty, img, 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+
+	static const struct {
+		bool initrd; /* the bad file is the initrd (with a good kernel) */
+		const char *path;
+		const char *msg;
+	} cases[] = {
+		{ false, "fifo", "not a regular file" },
+		{ true, "fifo", "not a regular file" },
+		{ false, "empty", "empty file" },
+		{ true, "empty", "empty file" },
+		{ false, "/dev/null", "not a regular file" },
+		{ true, "/dev/zero", "not a regular file" },
+		{ true, ".", "not a regular file" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char path[96];
+		if (cases[i].path[0] == '/')
+			snprintf(path, sizeof(path), "%s", cases[i].path);
+		else
+			snprintf(path, sizeof(path), "%s/%s", dir, cases[i].path);
+		int r = cases[i].initrd ? x86_boot_load(&mem, &bank, 1, kpath, path, "", 0, &entry)
+					: x86_boot_load(&mem, &bank, 1, path, NULL, "", 0, &entry);
+		ck_assert_int_eq(r, -1);
+		ck_assert_msg(strstr(err_msg(), cases[i].msg) && strstr(err_msg(), path) &&
+				      strstr(err_msg(), cases[i].initrd ? "initrd" : "kernel") &&
+				      !strchr(err_msg(), '\n'),
+			      "case %zu: '%s'", i, err_msg());
+	}
+
+	/* Corrupt headers: a kernel that is all 0xff, a header that claims
+	 * more protected-mode code than the file holds, too many setup
+	 * sectors for the 64 KiB header buffer. */
+	memset(img, 0xff, IMG_SIZE);
+	write_file(kpath, img, IMG_SIZE);
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "not a Linux bzImage"));
+	make_image();
+	put_le32(img + BZ_SYSSIZE, 0xffffffffu);
+	write_file(kpath, img, IMG_SIZE);
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "truncated bzImage"));
+	make_image();
+	img[BZ_SETUP_SECTS] = 0xff;
+	put_le32(img + BZ_SYSSIZE, 0);
+	write_file(kpath, img, IMG_SIZE);
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "bzImage"));
+
+	unlink(kpath);
+	unlink(fifo);
+	unlink(empty);
+	rmdir(dir);
+	free(ram);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bootparams");
@@ -415,6 +493,7 @@ int main(void)
 	tcase_add_test(t, ram_banks_bad);
 	tcase_add_test(t, zero_page);
 	tcase_add_test(t, load_from_files);
+	tcase_add_test(t, bad_boot_files);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);

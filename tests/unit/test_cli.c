@@ -64,16 +64,16 @@ START_TEST(help_version)
 	struct vm_config c;
 	ck_assert_int_eq(PARSE(&c, "--help"), CLI_DONE);
 	ck_assert_int_eq(PARSE(&c, "--version"), CLI_DONE);
-	char buf[4096] = "";
+	char buf[8192] = "";
 	FILE *f = fmemopen(buf, sizeof(buf), "w");
 	char *argv[] = { (char *)"vmm", (char *)"--help", NULL };
 	ck_assert_int_eq(cli_parse(2, argv, &c, f), CLI_DONE);
 	fclose(f);
 	/* --help documents every option. */
-	const char *opts[] = { "--kernel", "--initrd",	   "--cmdline",	   "--cpus",
-			       "--memory", "--disk",	   "readonly=on",  "direct=on",
-			       "--stats",  "--stats-file", "--check-host", "--help",
-			       "--version" };
+	const char *opts[] = { "--kernel",  "--initrd",		"--cmdline",	"--cpus",
+			       "--memory",  "--disk",		"readonly=on",	"direct=on",
+			       "--stats",   "--stats-file",	"--check-host", "--help",
+			       "--version", "--seccomp=on|off", "159" };
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
 		ck_assert_msg(strstr(buf, opts[i]), "help lacks %s", opts[i]);
 }
@@ -116,6 +116,47 @@ START_TEST(bad_inputs)
 	BAD("path is empty", "--kernel", "k", "--disk", "path=");
 	BAD("from 1 to 16", "--kernel", "k", "--disk", "path=a,queues=0");
 	BAD("needs an argument", "--kernel", "k", "--disk");
+	/* Empty or odd values, overlong strings. */
+	BAD("--initrd needs a path", "--kernel", "k", "--initrd", "");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", "");
+	BAD("invalid --cpus", "--kernel", "k", "--cpus", " 2");
+	BAD("invalid memory size", "--kernel", "k", "--memory", "");
+	BAD("unknown suffix", "--kernel", "k", "--memory", "1.5G");
+	BAD("needs an argument", "--kernel", "k", "--cmdline");
+	BAD("empty option", "--kernel", "k", "--disk", "");
+	BAD("empty option", "--kernel", "k", "--disk", "path=a,,readonly=on");
+	BAD("empty option", "--kernel", "k", "--disk", "path=a,");
+	BAD("not key=value", "--kernel", "k", "--disk", "/tmp/disk.img");
+	BAD("serial: must be 1 to", "--kernel", "k", "--disk", "path=a,serial=");
+	BAD("serial: must be 1 to", "--kernel", "k", "--disk",
+	    "path=a,serial=123456789012345678901");
+	BAD("printable", "--kernel", "k", "--disk", "path=a,serial=a\tb");
+	BAD("from 1 to 16", "--kernel", "k", "--disk", "path=a,queues=99999999999999999999");
+	BAD("from 1 to 16", "--kernel", "k", "--disk", "path=a,queues=-1");
+	BAD("from 1 to 16", "--kernel", "k", "--disk", "path=a,queues=");
+	static char longpath[8192];
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	memcpy(longpath, "path=", 5);
+	BAD("too long", "--kernel", "k", "--disk", longpath);
+	longpath[DISK_PATH_MAX + 5] = '\0';
+	BAD("path is too long", "--kernel", "k", "--disk", longpath);
+}
+END_TEST
+
+/* --seccomp=on|off: the sandbox, on unless turned off. */
+START_TEST(seccomp_option)
+{
+	struct vm_config c;
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k"), CLI_RUN);
+	ck_assert(c.seccomp);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--seccomp=off"), CLI_RUN);
+	ck_assert(!c.seccomp);
+	ck_assert_int_eq(PARSE(&c, "--kernel", "k", "--seccomp=off", "--seccomp", "on"), CLI_RUN);
+	ck_assert(c.seccomp);
+	BAD("expected on or off", "--kernel", "k", "--seccomp=maybe");
+	BAD("expected on or off", "--kernel", "k", "--seccomp=");
+	BAD("expected on or off", "--kernel", "k", "--seccomp=OFF");
+	BAD("needs an argument", "--kernel", "k", "--seccomp");
 }
 END_TEST
 
@@ -225,6 +266,7 @@ int main(void)
 	tcase_add_test(t, all_options);
 	tcase_add_test(t, help_version);
 	tcase_add_test(t, bad_inputs);
+	tcase_add_test(t, seccomp_option);
 	tcase_add_test(t, disks);
 	tcase_add_test(t, sizes);
 	tcase_add_test(t, stats_and_check_host);

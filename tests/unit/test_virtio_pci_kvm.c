@@ -203,9 +203,9 @@ START_TEST(msix_vectors_become_kvm_routes_and_irqfds)
 }
 END_TEST
 
-static void on_debug_exit(void *opaque, int status)
+static void on_debug_exit(void *opaque, uint8_t value)
 {
-	vm_stop(opaque, status);
+	vm_stop_debug_exit(opaque, value);
 }
 
 START_TEST(guest_kicks_reach_the_queue_eventfd_without_exits)
