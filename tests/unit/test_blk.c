@@ -1510,7 +1510,9 @@ START_TEST(e2e_discard_flood_completes)
 	uint16_t used = fr_used_idx_acquire(&ring);
 
 	for (unsigned int r = 0; r < 16; r++) {
-		s[r] = submit(VIRTIO_BLK_T_DISCARD, 0, 16 * VIRTIO_BLK_MAX_DWZ_SEG, false);
+		/* The ranges are written before the chain is published, as a
+		 * driver does: the worker may be looking at the ring already. */
+		s[r] = prepare(VIRTIO_BLK_T_DISCARD, 0, 16 * VIRTIO_BLK_MAX_DWZ_SEG, false);
 		uint8_t *seg = fr_host(&ring, s[r].data);
 		for (unsigned int i = 0; i < VIRTIO_BLK_MAX_DWZ_SEG; i++) {
 			uint64_t sector = (r * VIRTIO_BLK_MAX_DWZ_SEG + i) % 2040;
@@ -1519,6 +1521,7 @@ START_TEST(e2e_discard_flood_completes)
 			memcpy(seg + 16 * i + 8, &num, 4);
 			memcpy(seg + 16 * i + 12, &flags, 4);
 		}
+		fr_publish(&ring, s[r].head);
 	}
 	kick();
 	wait_used((uint16_t)(used + 16));
@@ -1540,8 +1543,9 @@ START_TEST(e2e_adjacent_requests_are_merged)
 	for (unsigned int i = 0; i < 8; i++) {
 		/* Out of order in the ring: the pass sorts them. */
 		unsigned int k = (i * 3) % 8;
-		w[k] = submit(VIRTIO_BLK_T_OUT, 64 + 8 * k, 4096, false);
+		w[k] = prepare(VIRTIO_BLK_T_OUT, 64 + 8 * k, 4096, false);
 		memset(fr_host(&ring, w[k].data), 0x40 + k, 4096);
+		fr_publish(&ring, w[k].head);
 	}
 	kick();
 	wait_used((uint16_t)(used + 8));
