@@ -408,7 +408,11 @@ static void walk_caps(void)
 			uint32_t off = cfg_rd(ptr + VIRTIO_PCI_CAP_OFFSET, 4);
 			if (type == VIRTIO_PCI_CAP_PCI_CFG)
 				d.pci_cfg_cap = ptr;
-			else if (bar != 0 || off >= d.bar_len)
+			else if (bar != 0) {
+				/* The port-I/O notify structure (an I/O BAR): this
+				 * program drives the device through memory BAR 0,
+				 * which has a notify structure of its own. */
+			} else if (off >= d.bar_len)
 				die("capability type %u in BAR %u at %#x: not handled", type, bar,
 				    off);
 			else if (type == VIRTIO_PCI_CAP_COMMON_CFG)
