@@ -140,6 +140,9 @@ static const struct {
 	{ "pwrite64", K_IO, ARGS_ANY },
 	{ "fallocate", K_IO, ARGS_ANY },
 	{ "fdatasync", K_IO, ARGS_ANY },
+	/* glibc's qsort (the worker sorts a pass's requests to merge them)
+	 * asks for the physical memory size before sorting a large array. */
+	{ "sysinfo", K_IO, ARGS_ANY },
 	{ "poll", K_IO, ARGS_ANY },
 	{ "ppoll", K_IO, ARGS_ANY },
 };
