@@ -268,7 +268,7 @@ $(B)/guest/debug-exit: guest/tools/debug-exit.c | $(STAMP)/build
 	$(CC) $(CFLAGS) -static -o $@ $<
 
 # Runs in the guest's initramfs and on the host: numbered, checksummed
-# records for the kill -9 test (tests/durability/vmm-kill.sh).
+# records for the kill -9 test (tests/integration/vmm-kill.sh).
 $(B)/guest/blkrec: guest/tools/blkrec.c | $(STAMP)/build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -static -o $@ $<
@@ -318,11 +318,10 @@ endif
 # 2 minutes; make check runs it too).
 arm64-images:
 	$(MAKE) ARCH=arm64 all kvmhost guest
-# Flushed data survives kill -9 (20 rounds and 4 with direct=on).  Not in
-# check: in the emulated test host the loop stalls the host's own kernel
-# (RCU stalls, silent freezes) more often than not.
+# Flushed data survives kill -9 (20 rounds and 4 with direct=on): a part of
+# make check's integration tests, runnable alone.
 check-durability: all kvmhost guest
-	tests/durability/vmm-kill.sh
+	tests/integration/vmm-kill.sh
 
 check-arm64: arm64-images
 	tests/arm64/smoke.sh

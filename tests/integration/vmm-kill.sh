@@ -14,7 +14,7 @@
 #  - kill-direct: the same with direct=on (KILL_DIRECT_ROUNDS, default 4),
 #                 the disk a loop device over a tmpfs file (tmpfs has no
 #                 O_DIRECT).
-#   usage: tests/durability/vmm-kill.sh [kill|kill-direct]...
+#   usage: tests/integration/vmm-kill.sh [kill|kill-direct]...
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
 kvmhost_reexec --timeout 900 -- "$0" "$@"
