@@ -190,8 +190,9 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = { .name = "arm64_boot", .tcase = "boot" };
 	const TTest *tests[] = { parse_valid,	  parse_bad, placement, placement_does_not_fit,
 				 load_from_files, NULL };
 
-	return unit_main("arm64_boot", "boot", NULL, NULL, tests);
+	return unit_main(&u, tests);
 }

@@ -307,6 +307,7 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = { .name = "arm64_fdt", .tcase = "fdt" };
 	const TTest *tests[] = { blob_is_valid_and_has_exactly_the_nodes,
 				 root_chosen_memory,
 				 cpus_psci_timer,
@@ -316,5 +317,5 @@ int main(void)
 				 bad_configs_fail,
 				 NULL };
 
-	return unit_main("arm64_fdt", "fdt", NULL, NULL, tests);
+	return unit_main(&u, tests);
 }

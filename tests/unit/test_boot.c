@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "core/vm.h"
 #include "scratch.h"
+#include "unit_main.h"
 
 #define SETUP_SECTS 4
 #define PM_SIZE	    (64 * 1024)
@@ -465,25 +466,20 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("bootparams");
-	TCase *t = tcase_create("boot");
-	tcase_set_timeout(t, 30);
-	tcase_add_test(t, parse_valid);
-	tcase_add_test(t, parse_bad);
-	tcase_add_test(t, parse_hostile_headers);
-	tcase_add_test(t, initrd_placement);
-	tcase_add_test(t, kernel_end_saturates);
-	tcase_add_test(t, e820_small);
-	tcase_add_test(t, e820_exactly_hole);
-	tcase_add_test(t, e820_above_hole);
-	tcase_add_test(t, ram_banks_bad);
-	tcase_add_test(t, zero_page);
-	tcase_add_test(t, load_from_files);
-	tcase_add_test(t, bad_boot_files);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "bootparams", .tcase = "boot", .timeout = 30 };
+	const TTest *tests[] = { parse_valid,
+				 parse_bad,
+				 parse_hostile_headers,
+				 initrd_placement,
+				 kernel_end_saturates,
+				 e820_small,
+				 e820_exactly_hole,
+				 e820_above_hole,
+				 ram_banks_bad,
+				 zero_page,
+				 load_from_files,
+				 bad_boot_files,
+				 NULL };
+
+	return unit_main(&u, tests);
 }

@@ -139,8 +139,11 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = {
+		.name = "check_host", .tcase = "check_host", .setup = setup, .teardown = teardown
+	};
 	const TTest *tests[] = { missing_device_and_pvm, missing_device_no_module, not_kvm,
 				 no_access, NULL };
 
-	return unit_main("check_host", "check_host", setup, teardown, tests);
+	return unit_main(&u, tests);
 }

@@ -84,8 +84,11 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = { .name = "debug_exit",
+					     .tcase = "debug_exit",
+					     .teardown = teardown };
 	const TTest *tests[] = { writes_at_the_port_pass_the_low_byte,
 				 every_value_maps_to_one_meaning, NULL };
 
-	return unit_main("debug_exit", "debug_exit", NULL, teardown, tests);
+	return unit_main(&u, tests);
 }

@@ -136,8 +136,9 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = { .name = "kvm_stats", .tcase = "read" };
 	const TTest *tests[] = { scalars_in_descriptor_order, truncated_file_is_refused,
 				 absurd_header_is_refused, not_a_kvm_fd, NULL };
 
-	return unit_main("kvm_stats", "read", NULL, NULL, tests);
+	return unit_main(&u, tests);
 }

@@ -83,7 +83,10 @@ END_TEST
 
 int main(void)
 {
+	static const struct unit_suite u = {
+		.name = "pvpanic", .tcase = "pvpanic", .setup = setup, .teardown = teardown
+	};
 	const TTest *tests[] = { identity_and_bar, events_reach_the_callback, NULL };
 
-	return unit_main("pvpanic", "pvpanic", setup, teardown, tests);
+	return unit_main(&u, tests);
 }
