@@ -562,10 +562,17 @@ static int dev_init(void)
 	return dev_init_q(all_features, false, NULL);
 }
 
+/* Entry i of a descriptor table: the ring's (d.desc) or an indirect one.
+ * An attack that breaks one field of an honest chain sets it here. */
+static struct vring_desc *desc_at(uint8_t *tb, unsigned int i)
+{
+	return (struct vring_desc *)(tb + 16u * i);
+}
+
 static void desc_set(uint8_t *tb, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
 		     uint16_t next)
 {
-	struct vring_desc *v = (struct vring_desc *)(tb + 16u * i);
+	struct vring_desc *v = desc_at(tb, i);
 
 	v->addr = addr;
 	v->len = len;
@@ -658,27 +665,71 @@ static bool wait_head(uint16_t head, uint32_t *len, unsigned int ms)
 	}
 }
 
+/* Posts head and waits for it: slot's status byte (0xee: not written),
+ * 0xdd when it did not complete; the used length in len. */
+static uint8_t submit(uint16_t head, unsigned int slot, uint32_t *len)
+{
+	post(head);
+	return wait_head(head, len, T_IO) ? st_of(slot) : 0xdd;
+}
+
+/* A request's chain, written into a descriptor table from entry `at` in
+ * the order a driver writes it: slot's header, the data buffers, slot's
+ * status, each entry linked to the next.  The honest requests and every
+ * attack start from one; an attack then breaks only what it is about. */
+struct chain {
+	uint8_t *tb;
+	unsigned int slot;
+	unsigned int next; /* the entry the next descriptor goes in */
+};
+
+static struct chain chain_begin(uint8_t *tb, unsigned int at, unsigned int slot, uint32_t type,
+				uint64_t sector)
+{
+	hdr_set(slot, type, sector);
+	desc_set(tb, at, hdr_pa(slot), 16, VRING_DESC_F_NEXT, (uint16_t)(at + 1));
+	return (struct chain){ .tb = tb, .slot = slot, .next = at + 1 };
+}
+
+/* n data buffers of len bytes, all n at addr; flags: VRING_DESC_F_WRITE
+ * for a buffer the device writes, 0 for one it reads. */
+static void chain_data(struct chain *c, uint64_t addr, uint32_t len, uint16_t flags, unsigned int n)
+{
+	for (; n; n--, c->next++)
+		desc_set(c->tb, c->next, addr, len, flags | VRING_DESC_F_NEXT,
+			 (uint16_t)(c->next + 1));
+}
+
+/* The status byte ends the chain; returns the entry after it (for a
+ * chain begun at 0, its length in entries: an indirect table's len / 16). */
+static unsigned int chain_end(struct chain *c)
+{
+	desc_set(c->tb, c->next, st_pa(c->slot), 1, VRING_DESC_F_WRITE, 0);
+	return ++c->next;
+}
+
+/* The common request: from ring entry 0, slot 0's header, one buffer of
+ * len bytes at addr, the status. */
+static void plain(uint32_t type, uint64_t sector, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	struct chain c = chain_begin(d.desc, 0, 0, type, sector);
+
+	chain_data(&c, addr, len, flags, 1);
+	chain_end(&c);
+}
+
 /* Honest read or write of whole pages at `sector` through slot 0 and
  * descriptors 0.., returns the status byte (0xee: not written, 0xdd: no
  * completion). */
-static uint8_t rw_pages(uint32_t type, uint64_t sector, const struct page *p, unsigned int n,
-			uint32_t *used_len)
+static uint8_t rw_pages(uint32_t type, uint64_t sector, const struct page *p, unsigned int n)
 {
-	uint16_t wflag = type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0;
+	struct chain c = chain_begin(d.desc, 0, 0, type, sector);
 	uint32_t len;
 
-	hdr_set(0, type, sector);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
 	for (unsigned int i = 0; i < n; i++)
-		desc_set(d.desc, 1 + i, p[i].pa, PAGE, wflag | VRING_DESC_F_NEXT,
-			 (uint16_t)(2 + i));
-	desc_set(d.desc, 1 + n, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	post(0);
-	if (!wait_head(0, &len, T_IO))
-		return 0xdd;
-	if (used_len)
-		*used_len = len;
-	return st_of(0);
+		chain_data(&c, p[i].pa, PAGE, type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0, 1);
+	chain_end(&c);
+	return submit(0, 0, &len);
 }
 
 /* The honest check: NULL when a known sector reads back as the host's
@@ -694,7 +745,7 @@ static const char *honest(void)
 	honest_round++;
 	known &= ~7ull;
 	memset(rd->va, 0xaa, PAGE);
-	s = rw_pages(VIRTIO_BLK_T_IN, known, rd, 1, NULL);
+	s = rw_pages(VIRTIO_BLK_T_IN, known, rd, 1);
 	if (s != VIRTIO_BLK_S_OK) {
 		snprintf(why, sizeof(why), "read of sector %llu: status %#x",
 			 (unsigned long long)known, s);
@@ -707,14 +758,14 @@ static const char *honest(void)
 	}
 	for (unsigned int i = 0; i < PAGE; i++)
 		wr->va[i] = (uint8_t)(i * 13u + honest_round);
-	s = rw_pages(VIRTIO_BLK_T_OUT, scratch, wr, 1, NULL);
+	s = rw_pages(VIRTIO_BLK_T_OUT, scratch, wr, 1);
 	if (s != VIRTIO_BLK_S_OK) {
 		snprintf(why, sizeof(why), "write of scratch sector %llu: status %#x",
 			 (unsigned long long)scratch, s);
 		return why;
 	}
 	memset(rb->va, 0x55, PAGE);
-	s = rw_pages(VIRTIO_BLK_T_IN, scratch, rb, 1, NULL);
+	s = rw_pages(VIRTIO_BLK_T_IN, scratch, rb, 1);
 	if (s != VIRTIO_BLK_S_OK || memcmp(wr->va, rb->va, PAGE)) {
 		snprintf(why, sizeof(why), "scratch sector %llu read back %s",
 			 (unsigned long long)scratch, s == VIRTIO_BLK_S_OK ? "wrong" : "failed");
@@ -745,10 +796,19 @@ static void one(struct res *r, uint16_t head, unsigned int slot)
 /* A plain IN chain: header (slot 0), one data buffer, status. */
 static void plain_in(uint64_t addr, uint32_t len, uint64_t sector)
 {
-	hdr_set(0, VIRTIO_BLK_T_IN, sector);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, addr, len, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(d.desc, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	plain(VIRTIO_BLK_T_IN, sector, addr, len, VRING_DESC_F_WRITE);
+}
+
+/* Waits for up to n completions of any chain, T_IO for each; how many
+ * came, the last one's used length in len. */
+static unsigned int reap(unsigned int n, uint32_t *len)
+{
+	unsigned int got = 0;
+	uint16_t id;
+
+	while (got < n && wait_used(&id, len, T_IO))
+		got++;
+	return got;
 }
 
 static uint64_t data_pa(unsigned int i)
@@ -761,14 +821,14 @@ static uint64_t data_pa(unsigned int i)
 static void a_chain_loop(struct res *r)
 {
 	plain_in(data_pa(0), 512, 8);
-	desc_set(d.desc, 1, data_pa(0), 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	desc_at(d.desc, 1)->next = 0;
 	one(r, 0, 0);
 }
 
 static void a_chain_self_loop(struct res *r)
 {
-	hdr_set(0, VIRTIO_BLK_T_IN, 8);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 0);
+	chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_IN, 8);
+	desc_at(d.desc, 0)->next = 0;
 	one(r, 0, 0);
 }
 
@@ -778,8 +838,7 @@ static void a_next_out_of_range(struct res *r)
 
 	for (unsigned int i = 0; i < 4; i++) {
 		plain_in(data_pa(0), 512, 8);
-		desc_set(d.desc, 1, data_pa(0), 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-			 nexts[i]);
+		desc_at(d.desc, 1)->next = nexts[i];
 		say(r, "next=%#x:", nexts[i]);
 		one(r, 0, 0);
 	}
@@ -788,12 +847,11 @@ static void a_next_out_of_range(struct res *r)
 static void a_chain_full_ring(struct res *r)
 {
 	/* Every descriptor of the ring in one chain: 254 data buffers. */
-	hdr_set(0, VIRTIO_BLK_T_IN, 64);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
+	struct chain c = chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_IN, 64);
+
 	for (unsigned int i = 1; i < 255; i++)
-		desc_set(d.desc, i, data_pa(i % DATA_PAGES), 512,
-			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, (uint16_t)(i + 1));
-	desc_set(d.desc, 255, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+		chain_data(&c, data_pa(i % DATA_PAGES), 512, VRING_DESC_F_WRITE, 1);
+	chain_end(&c);
 	one(r, 0, 0);
 	check(r, st_of(0) == VIRTIO_BLK_S_OK, "a 256-descriptor chain is valid");
 }
@@ -820,8 +878,7 @@ static void a_avail_idx_jump(struct res *r)
 
 static void a_read_after_write(struct res *r)
 {
-	hdr_set(0, VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
+	chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR);
 	desc_set(d.desc, 1, st_pa(0), 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
 	desc_set(d.desc, 2, data_pa(0), 512, 0, 0);
 	one(r, 0, 0);
@@ -836,19 +893,19 @@ static void a_no_writable(struct res *r)
 
 static void a_short_header(struct res *r)
 {
-	hdr_set(0, VIRTIO_BLK_T_IN, 8);
-	desc_set(d.desc, 0, hdr_pa(0), 8, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	struct chain c = chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_IN, 8);
+
+	chain_end(&c);
+	desc_at(d.desc, 0)->len = 8;
 	one(r, 0, 0);
 	check(r, st_of(0) == VIRTIO_BLK_S_IOERR, "IOERR for an 8-byte header");
 }
 
 static void a_zero_lengths(struct res *r)
 {
-	hdr_set(0, VIRTIO_BLK_T_IN, 8);
-	desc_set(d.desc, 0, hdr_pa(0), 0, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, data_pa(0), 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(d.desc, 2, st_pa(0), 0, VRING_DESC_F_WRITE, 0);
+	plain_in(data_pa(0), 0, 8);
+	desc_at(d.desc, 0)->len = 0;
+	desc_at(d.desc, 2)->len = 0;
 	one(r, 0, 0);
 }
 
@@ -856,16 +913,14 @@ static void a_duplicate_heads(struct res *r)
 {
 	/* The same chain 256 times in the ring: more "in flight" than the
 	 * device has slots for that head. */
-	uint16_t id;
-	uint32_t len;
-	unsigned int got = 0;
+	uint32_t len = 0;
+	unsigned int got;
 
 	plain_in(data_pa(0), 4096, 8);
 	for (unsigned int i = 0; i < d.qsize; i++)
 		avail_put(0);
 	kick();
-	while (got < d.qsize && wait_used(&id, &len, T_IO))
-		got++;
+	got = reap(d.qsize, &len);
 	say(r, "%u of %u completions, last used_len=%u status=%u", got, d.qsize, len, st_of(0));
 	check(r, got == d.qsize, "every copy completes");
 }
@@ -886,12 +941,10 @@ static uint64_t table_pa(unsigned int i)
 static void indirect_in(unsigned int t, unsigned int s, uint64_t sector, uint32_t tlen,
 			uint16_t rflags)
 {
-	uint8_t *tb = table(t);
+	struct chain c = chain_begin(table(t), 0, s, VIRTIO_BLK_T_IN, sector);
 
-	hdr_set(s, VIRTIO_BLK_T_IN, sector);
-	desc_set(tb, 0, hdr_pa(s), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(tb, 1, data_pa(t % DATA_PAGES), 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(tb, 2, st_pa(s), 1, VRING_DESC_F_WRITE, 0);
+	chain_data(&c, data_pa(t % DATA_PAGES), 4096, VRING_DESC_F_WRITE, 1);
+	chain_end(&c);
 	desc_set(d.desc, 0, table_pa(t), tlen, VRING_DESC_F_INDIRECT | rflags, 1);
 }
 
@@ -929,15 +982,11 @@ static void a_indirect_misaligned(struct res *r)
 {
 	/* The spec asks no alignment of an indirect table: this one starts
 	 * at byte 1 of its page, and must work. */
-	uint8_t *tb = table(0) + 1;
-	uint64_t pa = table_pa(0) + 1;
+	struct chain c = chain_begin(table(0) + 1, 0, 0, VIRTIO_BLK_T_IN, 24);
 
 	memset(pg[P_DATA].va, 0, PAGE);
-	hdr_set(0, VIRTIO_BLK_T_IN, 24);
-	desc_set(tb, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(tb, 1, data_pa(0), 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(tb, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	desc_set(d.desc, 0, pa, 48, VRING_DESC_F_INDIRECT, 0);
+	chain_data(&c, data_pa(0), 4096, VRING_DESC_F_WRITE, 1);
+	desc_set(d.desc, 0, table_pa(0) + 1, chain_end(&c) * 16, VRING_DESC_F_INDIRECT, 0);
 	one(r, 0, 0);
 	check(r, st_of(0) == VIRTIO_BLK_S_OK && pattern_ok(pg[P_DATA].va, 24 * SECTOR, 4096),
 	      "a misaligned table works");
@@ -953,11 +1002,11 @@ static void a_indirect_with_next(struct res *r)
 static void a_indirect_loop(struct res *r)
 {
 	indirect_in(0, 0, 16, 48, 0);
-	desc_set(table(0), 2, st_pa(0), 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0);
+	desc_at(table(0), 2)->flags |= VRING_DESC_F_NEXT; /* status -> header */
 	say(r, "loop:");
 	one(r, 0, 0);
 	indirect_in(0, 0, 16, 48, 0);
-	desc_set(table(0), 1, data_pa(0), 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 3);
+	desc_at(table(0), 1)->next = 3;
 	say(r, "next past the table:");
 	one(r, 0, 0);
 }
@@ -980,45 +1029,35 @@ static void a_indirect_after_direct(struct res *r)
 	/* A direct descriptor whose NEXT leads to an INDIRECT one. */
 	indirect_in(0, 0, 16, 48, 0);
 	desc_set(table(0), 0, data_pa(1), 4096, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	hdr_set(0, VIRTIO_BLK_T_IN, 16);
-	desc_set(d.desc, 2, hdr_pa(0), 16, VRING_DESC_F_NEXT, 0);
+	chain_begin(d.desc, 2, 0, VIRTIO_BLK_T_IN, 16);
+	desc_at(d.desc, 2)->next = 0;
 	desc_set(d.desc, 0, table_pa(0), 48, VRING_DESC_F_INDIRECT, 0);
 	one(r, 2, 0);
 }
 
 static void a_indirect_too_many(struct res *r)
 {
-	/* 300 non-empty buffers in one table: more than seg_max. */
-	uint8_t *tb;
-	uint64_t pa;
-	unsigned int n = 300;
+	/* Tables in the huge page, header and status around the buffers. */
+	static const struct {
+		const char *name;
+		unsigned int n; /* data buffers */
+		uint32_t len;
+	} cases[] = {
+		{ "300 buffers:", 298, 512 },	/* non-empty: more than seg_max */
+		{ "32768 entries:", 32766, 0 }, /* empty: the largest table there is */
+	};
 
 	if (!huge.va) {
 		say(r, "skipped (no huge page)");
 		return;
 	}
-	tb = huge.va;
-	pa = huge.pa;
-	hdr_set(0, VIRTIO_BLK_T_IN, 16);
-	desc_set(tb, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	for (unsigned int i = 1; i < n - 1; i++)
-		desc_set(tb, i, data_pa(0), 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-			 (uint16_t)(i + 1));
-	desc_set(tb, n - 1, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	desc_set(d.desc, 0, pa, n * 16, VRING_DESC_F_INDIRECT, 0);
-	say(r, "300 buffers:");
-	one(r, 0, 0);
-	/* 32768 entries, all but two empty: the largest table there is. */
-	n = 32768;
-	memset(tb, 0, n * 16);
-	desc_set(tb, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	for (unsigned int i = 1; i < n - 1; i++)
-		desc_set(tb, i, data_pa(0), 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-			 (uint16_t)(i + 1));
-	desc_set(tb, n - 1, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	desc_set(d.desc, 0, pa, n * 16, VRING_DESC_F_INDIRECT, 0);
-	say(r, "32768 entries:");
-	one(r, 0, 0);
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct chain c = chain_begin(huge.va, 0, 0, VIRTIO_BLK_T_IN, 16);
+		chain_data(&c, data_pa(0), cases[i].len, VRING_DESC_F_WRITE, cases[i].n);
+		desc_set(d.desc, 0, huge.pa, chain_end(&c) * 16, VRING_DESC_F_INDIRECT, 0);
+		say(r, "%s", cases[i].name);
+		one(r, 0, 0);
+	}
 }
 
 static void a_indirect_unnegotiated(struct res *r)
@@ -1058,11 +1097,9 @@ static void a_length_overflow(struct res *r)
 	len &= ~(SECTOR - 1);
 	if (n > 250)
 		n = 250;
-	hdr_set(0, VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	for (unsigned int i = 1; i <= n; i++)
-		desc_set(d.desc, i, base, len, VRING_DESC_F_NEXT, (uint16_t)(i + 1));
-	desc_set(d.desc, n + 1, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	struct chain c = chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR);
+	chain_data(&c, base, len, 0, n);
+	chain_end(&c);
 	say(r, "%u x %u bytes:", n, len);
 	one(r, 0, 0);
 	/* One buffer of 4 GiB - 1 at a page of ours. */
@@ -1100,40 +1137,32 @@ static void a_request_types(struct res *r)
 
 static void a_used_lengths(struct res *r)
 {
+	struct chain c;
 	uint32_t len = 0;
 	uint8_t s;
 
 	plain_in(data_pa(0), 4096, 8);
-	post(0);
-	s = wait_head(0, &len, T_IO) ? st_of(0) : 0xdd;
+	s = submit(0, 0, &len);
 	say(r, "IN ok: used_len=%u status=%u;", len, s);
 	check(r, s == 0 && len == 4097, "a read of 4096 reports 4097");
 	plain_in(data_pa(0), 4096, d.capacity);
-	post(0);
-	s = wait_head(0, &len, T_IO) ? st_of(0) : 0xdd;
+	s = submit(0, 0, &len);
 	say(r, "IN failed: used_len=%u status=%u;", len, s);
 	check(r, s == VIRTIO_BLK_S_IOERR && len == 0,
 	      "a failed read reports 0 (only the status at the end was written)");
-	hdr_set(0, VIRTIO_BLK_T_GET_ID, 0);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, data_pa(0), 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(d.desc, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	post(0);
-	s = wait_head(0, &len, T_IO) ? st_of(0) : 0xdd;
+	plain(VIRTIO_BLK_T_GET_ID, 0, data_pa(0), 512, VRING_DESC_F_WRITE);
+	s = submit(0, 0, &len);
 	say(r, "GET_ID 512: used_len=%u status=%u;", len, s);
 	check(r, s == 0 && len <= VIRTIO_BLK_ID_BYTES, "GET_ID reports at most 20");
 	for (uint32_t n = 1; n <= 21; n += 10) {
-		desc_set(d.desc, 1, data_pa(0), n, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-		post(0);
-		s = wait_head(0, &len, T_IO) ? st_of(0) : 0xdd;
+		desc_at(d.desc, 1)->len = n;
+		s = submit(0, 0, &len);
 		say(r, "GET_ID %u: used_len=%u;", n, len);
 		check(r, len <= (n < 20 ? n : 20) + 1, "GET_ID never overstates");
 	}
-	hdr_set(0, VIRTIO_BLK_T_FLUSH, 0);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
-	post(0);
-	s = wait_head(0, &len, T_IO) ? st_of(0) : 0xdd;
+	c = chain_begin(d.desc, 0, 0, VIRTIO_BLK_T_FLUSH, 0);
+	chain_end(&c);
+	s = submit(0, 0, &len);
 	say(r, "FLUSH: used_len=%u status=%u", len, s);
 	check(r, s == 0 && len <= 1, "FLUSH reports at most its status");
 }
@@ -1141,14 +1170,10 @@ static void a_used_lengths(struct res *r)
 static void a_misdirected_data(struct res *r)
 {
 	/* IN with data in a readable buffer; OUT with a writable data buffer. */
-	hdr_set(0, VIRTIO_BLK_T_IN, 8);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, data_pa(0), 512, VRING_DESC_F_NEXT, 2);
-	desc_set(d.desc, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	plain(VIRTIO_BLK_T_IN, 8, data_pa(0), 512, 0);
 	say(r, "IN with readable data:");
 	one(r, 0, 0);
-	hdr_set(0, VIRTIO_BLK_T_OUT, 8);
-	desc_set(d.desc, 1, data_pa(0), 512, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	plain(VIRTIO_BLK_T_OUT, 8, data_pa(0), 512, VRING_DESC_F_WRITE);
 	say(r, "OUT to the pattern with writable data:");
 	one(r, 0, 0);
 	check(r, st_of(0) != VIRTIO_BLK_S_OK, "refused");
@@ -1172,8 +1197,7 @@ static void a_misaligned_buffers(struct res *r)
 	      "a bounced read returns the pattern");
 	for (uint32_t i = 0; i < len; i++)
 		va[i] = (uint8_t)(i * 7u + 3u);
-	hdr_set(0, VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR + 4096);
-	desc_set(d.desc, 1, pa, len, VRING_DESC_F_NEXT, 2);
+	plain(VIRTIO_BLK_T_OUT, SCRATCH_START / SECTOR + 4096, pa, len, 0);
 	say(r, "OUT at +8:");
 	one(r, 0, 0);
 	memset(va, 0, len);
@@ -1192,16 +1216,13 @@ static void a_misaligned_buffers(struct res *r)
 static void dwz_chain(unsigned int at, unsigned int s, uint32_t type, unsigned int first,
 		      unsigned int n)
 {
-	unsigned int bytes = n * 16, pages = (bytes + PAGE - 1) / PAGE;
+	struct chain c = chain_begin(d.desc, at, s, type, 0);
+	unsigned int bytes = n * 16;
 
-	hdr_set(s, type, 0);
-	desc_set(d.desc, at, hdr_pa(s), 16, VRING_DESC_F_NEXT, (uint16_t)(at + 1));
-	for (unsigned int i = 0; i < pages; i++) {
-		unsigned int l = bytes - i * PAGE < PAGE ? bytes - i * PAGE : PAGE;
-		desc_set(d.desc, at + 1 + i, data_pa(first + i), l, VRING_DESC_F_NEXT,
-			 (uint16_t)(at + 2 + i));
-	}
-	desc_set(d.desc, at + 1 + pages, st_pa(s), 1, VRING_DESC_F_WRITE, 0);
+	for (unsigned int off = 0; off < bytes; off += PAGE)
+		chain_data(&c, data_pa(first + off / PAGE), bytes - off < PAGE ? bytes - off : PAGE,
+			   0, 1);
+	chain_end(&c);
 }
 
 static void fill_segs(unsigned int first, unsigned int n, uint64_t sector, uint32_t num,
@@ -1248,7 +1269,6 @@ static void a_discard_ranges(struct res *r)
 	}
 	/* 64 requests of max ranges at once (backend completion queue). */
 	unsigned int pages = (max * 16 + PAGE - 1) / PAGE, per = 2 + pages, n = 64;
-	uint16_t id;
 	uint32_t len;
 	unsigned int got = 0;
 	fill_segs(0, max, sc, 8, 0, true);
@@ -1260,9 +1280,7 @@ static void a_discard_ranges(struct res *r)
 	}
 	kick();
 	n = got;
-	got = 0;
-	while (got < n && wait_used(&id, &len, T_IO))
-		got++;
+	got = reap(n, &len);
 	say(r, "%u in flight: %u completed", n, got);
 	check(r, got == n, "all complete");
 }
@@ -1281,10 +1299,9 @@ static void a_write_zeroes(struct res *r)
 	one(r, 0, 0);
 	fill_segs(0, 1, 8, 8, 0, false);
 	dwz_chain(0, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, 1);
-	hdr_set(0, VIRTIO_BLK_T_WRITE_ZEROES, 0);
 	slot_va(0)[17] = 0xee;
 	/* Two writable bytes: the status is the second. */
-	desc_set(d.desc, 2, st_pa(0), 2, VRING_DESC_F_WRITE, 0);
+	desc_at(d.desc, 2)->len = 2;
 	say(r, "on the pattern with a 2-byte status buffer:");
 	one(r, 0, 0);
 	say(r, "status byte=%u", slot_va(0)[17]);
@@ -1356,10 +1373,7 @@ static void a_ring_addresses(struct res *r)
 /* A read posted and kicked before DRIVER_OK (queue 0 enabled). */
 static void qc_early_post(void)
 {
-	hdr_set(0, VIRTIO_BLK_T_IN, 40);
-	desc_set(d.desc, 0, hdr_pa(0), 16, VRING_DESC_F_NEXT, 1);
-	desc_set(d.desc, 1, data_pa(0), PAGE, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
-	desc_set(d.desc, 2, st_pa(0), 1, VRING_DESC_F_WRITE, 0);
+	plain_in(data_pa(0), PAGE, 40);
 	memset(pg[P_DATA].va, 0, PAGE);
 	post(0);
 }
@@ -1497,14 +1511,11 @@ static unsigned int post_reads(unsigned int n)
 	unsigned int k;
 
 	for (k = 0; k < n && 6 * (k + 1) <= d.qsize && 4 * (k + 1) <= DATA_PAGES; k++) {
-		unsigned int at = 6 * k;
-		hdr_set(k, VIRTIO_BLK_T_IN, 8 + 32 * k);
-		desc_set(d.desc, at, hdr_pa(k), 16, VRING_DESC_F_NEXT, (uint16_t)(at + 1));
+		struct chain c = chain_begin(d.desc, 6 * k, k, VIRTIO_BLK_T_IN, 8 + 32 * k);
 		for (unsigned int j = 0; j < 4; j++)
-			desc_set(d.desc, at + 1 + j, data_pa(4 * k + j), PAGE,
-				 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, (uint16_t)(at + 2 + j));
-		desc_set(d.desc, at + 5, st_pa(k), 1, VRING_DESC_F_WRITE, 0);
-		avail_put((uint16_t)at);
+			chain_data(&c, data_pa(4 * k + j), PAGE, VRING_DESC_F_WRITE, 1);
+		chain_end(&c);
+		avail_put((uint16_t)(6 * k));
 	}
 	kick();
 	return k;
@@ -1552,6 +1563,20 @@ static void a_reset_in_flight(struct res *r)
 	check(r, quiet == rounds, "no DMA after reset");
 }
 
+/* Another CPU runs fn until *stop while this one drives the device, the
+ * ring holding an honest read of len bytes; false, said in r, when no
+ * thread could be started. */
+static bool other_cpu(struct res *r, pthread_t *t, void *(*fn)(void *), volatile bool *stop,
+		      uint32_t len)
+{
+	plain_in(data_pa(0), len, 8);
+	*stop = false;
+	if (pthread_create(t, NULL, fn, NULL) == 0)
+		return true;
+	say(r, "no thread");
+	return false;
+}
+
 static volatile bool poster_stop;
 
 static void *poster(void *arg)
@@ -1578,12 +1603,8 @@ static void a_reset_vs_poster(struct res *r)
 	uint64_t t0, dt;
 	bool ok;
 
-	plain_in(data_pa(0), 4096, 8);
-	poster_stop = false;
-	if (pthread_create(&t, NULL, poster, NULL)) {
-		say(r, "no thread");
+	if (!other_cpu(r, &t, poster, &poster_stop, 4096))
 		return;
-	}
 	sleep_ms(200);
 	t0 = now_ms();
 	set_status(0);
@@ -1802,11 +1823,8 @@ static void a_bar_moves(struct res *r)
 	}
 	if (f)
 		fclose(f);
-	uint16_t id;
 	uint32_t len;
-	unsigned int got = 0;
-	while (got < n && wait_used(&id, &len, T_IO))
-		got++;
+	unsigned int got = reap(n, &len);
 	say(r, "%u of %u reads in flight completed", got, n);
 	check(r, got == n, "in-flight reads complete");
 }
@@ -1894,12 +1912,8 @@ static void a_descriptor_race(struct res *r)
 	uint16_t id;
 	uint32_t len;
 
-	plain_in(data_pa(0), 512, 8);
-	racer_stop = false;
-	if (pthread_create(&t, NULL, racer, NULL)) {
-		say(r, "no thread");
+	if (!other_cpu(r, &t, racer, &racer_stop, 512))
 		return;
-	}
 	end = now_ms() + 2000;
 	while (now_ms() < end) {
 		post(0);
@@ -1941,14 +1955,9 @@ static void a_amplification(struct res *r)
 		return;
 	}
 	for (unsigned int k = 0; k < n; k++) {
-		uint8_t *tb = table(k);
-		hdr_set(k, VIRTIO_BLK_T_IN, sector);
-		desc_set(tb, 0, hdr_pa(k), 16, VRING_DESC_F_NEXT, 1);
-		for (unsigned int i = 1; i <= nbuf; i++)
-			desc_set(tb, i, pa, buf, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-				 (uint16_t)(i + 1));
-		desc_set(tb, nbuf + 1, st_pa(k), 1, VRING_DESC_F_WRITE, 0);
-		desc_set(d.desc, k, table_pa(k), (nbuf + 2) * 16, VRING_DESC_F_INDIRECT, 0);
+		struct chain c = chain_begin(table(k), 0, k, VIRTIO_BLK_T_IN, sector);
+		chain_data(&c, pa, buf, VRING_DESC_F_WRITE, nbuf);
+		desc_set(d.desc, k, table_pa(k), chain_end(&c) * 16, VRING_DESC_F_INDIRECT, 0);
 		avail_put((uint16_t)k);
 	}
 	uint64_t t0 = now_ms();

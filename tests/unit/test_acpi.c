@@ -17,6 +17,7 @@
 #include "arch/x86/layout.h"
 #include "core/util.h"
 #include "devices/acpi_pm.h"
+#include "unit_main.h"
 
 #define BASE 0xe0000ULL
 #define SIZE 0x20000
@@ -363,18 +364,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("acpi");
-	TCase *t = tcase_create("acpi");
-	tcase_set_timeout(t, 60);
-	tcase_add_test(t, tables_per_cpu_count);
-	tcase_add_test(t, fadt_hw_reduced);
-	tcase_add_test(t, extensions);
-	tcase_add_test(t, aml_encoding);
-	tcase_add_test(t, iasl_disassembles);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "acpi", .tcase = "acpi", .timeout = 60 };
+	const TTest *tests[] = { tables_per_cpu_count, fadt_hw_reduced,	  extensions,
+				 aml_encoding,	       iasl_disassembles, NULL };
+
+	return unit_main(&u, tests);
 }

@@ -4,6 +4,7 @@
  * placement of kernel, initrd and device tree in RAM (and what does not
  * fit), and loading real files into guest memory.
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "arch/arm64/layout.h"
 #include "core/err.h"
 #include "core/guest_mem.h"
+#include "scratch.h"
+#include "unit_main.h"
 
 #define MIB (1ULL << 20)
 
@@ -130,27 +133,17 @@ START_TEST(placement_does_not_fit)
 }
 END_TEST
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
-
 START_TEST(load_from_files)
 {
-	char dir[] = "/tmp/test_arm64_boot.XXXXXX";
-	char kpath[64], ipath[64];
+	struct scratch sc;
 	const uint64_t ram_size = 64 * MIB;
 	uint8_t *ram = calloc(1, ram_size);
 	struct guest_mem mem;
 	struct arm64_boot_layout l;
 
 	ck_assert_ptr_nonnull(ram);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(kpath, sizeof(kpath), "%s/Image", dir);
-	snprintf(ipath, sizeof(ipath), "%s/initrd", dir);
+	scratch_make(&sc, "test_arm64_boot", (const char *[]){ "Image", "initrd", NULL });
+	const char *kpath = sc.path[0], *ipath = sc.path[1];
 	memset(&mem, 0, sizeof(mem));
 	ck_assert_int_eq(guest_mem_add(&mem, ARM64_RAM_START, ram_size, ram), 0);
 
@@ -178,7 +171,7 @@ START_TEST(load_from_files)
 	write_file(ipath, "", 0);
 	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, kpath, ipath, &l), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "empty"));
-	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, dir, NULL, &l), -1);
+	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, sc.dir, NULL, &l), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "not a regular file"));
 	write_file(kpath, "#!/bin/sh\n", 10);
 	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, kpath, NULL, &l), -1);
@@ -189,9 +182,7 @@ START_TEST(load_from_files)
 	write_file(kpath, k, klen);
 	ck_assert_int_eq(arm64_boot_load(&mem, ARM64_RAM_START, ram_size, kpath, NULL, &l), -1);
 
-	unlink(kpath);
-	unlink(ipath);
-	rmdir(dir);
+	scratch_remove(&sc);
 	free(k);
 	free(ram);
 }
@@ -199,17 +190,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("arm64_boot");
-	TCase *t = tcase_create("boot");
-	tcase_add_test(t, parse_valid);
-	tcase_add_test(t, parse_bad);
-	tcase_add_test(t, placement);
-	tcase_add_test(t, placement_does_not_fit);
-	tcase_add_test(t, load_from_files);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "arm64_boot", .tcase = "boot" };
+	const TTest *tests[] = { parse_valid,	  parse_bad, placement, placement_does_not_fit,
+				 load_from_files, NULL };
+
+	return unit_main(&u, tests);
 }

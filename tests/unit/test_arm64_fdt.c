@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "devices/pci.h"
 #include "devices/serial.h"
+#include "unit_main.h"
 
 #define BUF_SIZE    65536
 #define RAM_SIZE    (512ULL << 20)
@@ -306,19 +307,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("arm64_fdt");
-	TCase *t = tcase_create("fdt");
-	tcase_add_test(t, blob_is_valid_and_has_exactly_the_nodes);
-	tcase_add_test(t, root_chosen_memory);
-	tcase_add_test(t, cpus_psci_timer);
-	tcase_add_test(t, gic_its_uart);
-	tcase_add_test(t, pci_host);
-	tcase_add_test(t, no_initrd_no_cmdline);
-	tcase_add_test(t, bad_configs_fail);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "arm64_fdt", .tcase = "fdt" };
+	const TTest *tests[] = { blob_is_valid_and_has_exactly_the_nodes,
+				 root_chosen_memory,
+				 cpus_psci_timer,
+				 gic_its_uart,
+				 pci_host,
+				 no_initrd_no_cmdline,
+				 bad_configs_fail,
+				 NULL };
+
+	return unit_main(&u, tests);
 }

@@ -3,6 +3,7 @@
  * too old a protocol, no 64-bit entry), initrd placement, the e820 map for
  * memory sizes below and above the 32-bit hole, and the zero page fields.
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "core/vm.h"
+#include "scratch.h"
+#include "unit_main.h"
 
 #define SETUP_SECTS 4
 #define PM_SIZE	    (64 * 1024)
@@ -330,14 +333,6 @@ START_TEST(zero_page)
 }
 END_TEST
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
-
 START_TEST(load_from_files)
 {
 	const uint64_t mem_size = 64ULL << 20;
@@ -345,15 +340,14 @@ START_TEST(load_from_files)
 	struct guest_mem mem = { 0 };
 	struct ram_bank bank = { 0, mem_size };
 	struct x86_boot_entry entry;
-	char dir[] = "/tmp/vmm-test-boot-XXXXXX", kpath[64], ipath[64], missing[64];
+	struct scratch sc;
 	static uint8_t initrd[300000];
 
 	ck_assert_ptr_nonnull(ram);
 	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(kpath, sizeof(kpath), "%s/bzImage", dir);
-	snprintf(ipath, sizeof(ipath), "%s/initrd", dir);
-	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	scratch_make(&sc, "vmm-test-boot",
+		     (const char *[]){ "bzImage", "initrd", "missing", NULL });
+	const char *kpath = sc.path[0], *ipath = sc.path[1], *missing = sc.path[2];
 	make_image();
 	write_file(kpath, img, IMG_SIZE);
 	memset(initrd, 0x5a, sizeof(initrd));
@@ -378,7 +372,7 @@ START_TEST(load_from_files)
 	 * a guest for the kernel: each one clear message. */
 	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, missing, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "No such file"));
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, dir, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, sc.dir, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "not a regular file"));
 	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, missing, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "initrd"));
@@ -393,9 +387,7 @@ START_TEST(load_from_files)
 	ck_assert_ptr_nonnull(strstr(err_msg(), "truncated"));
 	ck_assert_ptr_nonnull(strstr(err_msg(), kpath));
 
-	unlink(kpath);
-	unlink(ipath);
-	rmdir(dir);
+	scratch_remove(&sc);
 	free(ram);
 }
 END_TEST
@@ -409,14 +401,12 @@ START_TEST(bad_boot_files)
 	struct guest_mem mem = { 0 };
 	struct ram_bank bank = { 0, mem_size };
 	struct x86_boot_entry entry;
-	char dir[] = "/tmp/vmm-test-boot-XXXXXX", kpath[64], fifo[64], empty[64];
+	struct scratch sc;
 
 	ck_assert_ptr_nonnull(ram);
 	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(kpath, sizeof(kpath), "%s/bzImage", dir);
-	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
-	snprintf(empty, sizeof(empty), "%s/empty", dir);
+	scratch_make(&sc, "vmm-test-boot", (const char *[]){ "bzImage", "fifo", "empty", NULL });
+	const char *kpath = sc.path[0], *fifo = sc.path[1], *empty = sc.path[2];
 	make_image();
 	write_file(kpath, img, IMG_SIZE);
 	write_file(empty, img, 0);
@@ -440,7 +430,7 @@ START_TEST(bad_boot_files)
 		if (cases[i].path[0] == '/')
 			snprintf(path, sizeof(path), "%s", cases[i].path);
 		else
-			snprintf(path, sizeof(path), "%s/%s", dir, cases[i].path);
+			snprintf(path, sizeof(path), "%s/%s", sc.dir, cases[i].path);
 		int r = cases[i].initrd ? x86_boot_load(&mem, &bank, 1, kpath, path, "", 0, &entry)
 					: x86_boot_load(&mem, &bank, 1, path, NULL, "", 0, &entry);
 		ck_assert_int_eq(r, -1);
@@ -469,35 +459,27 @@ START_TEST(bad_boot_files)
 	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "bzImage"));
 
-	unlink(kpath);
-	unlink(fifo);
-	unlink(empty);
-	rmdir(dir);
+	scratch_remove(&sc);
 	free(ram);
 }
 END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("bootparams");
-	TCase *t = tcase_create("boot");
-	tcase_set_timeout(t, 30);
-	tcase_add_test(t, parse_valid);
-	tcase_add_test(t, parse_bad);
-	tcase_add_test(t, parse_hostile_headers);
-	tcase_add_test(t, initrd_placement);
-	tcase_add_test(t, kernel_end_saturates);
-	tcase_add_test(t, e820_small);
-	tcase_add_test(t, e820_exactly_hole);
-	tcase_add_test(t, e820_above_hole);
-	tcase_add_test(t, ram_banks_bad);
-	tcase_add_test(t, zero_page);
-	tcase_add_test(t, load_from_files);
-	tcase_add_test(t, bad_boot_files);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "bootparams", .tcase = "boot", .timeout = 30 };
+	const TTest *tests[] = { parse_valid,
+				 parse_bad,
+				 parse_hostile_headers,
+				 initrd_placement,
+				 kernel_end_saturates,
+				 e820_small,
+				 e820_exactly_hole,
+				 e820_above_hole,
+				 ram_banks_bad,
+				 zero_page,
+				 load_from_files,
+				 bad_boot_files,
+				 NULL };
+
+	return unit_main(&u, tests);
 }

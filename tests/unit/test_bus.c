@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/bus.h"
+#include "unit_main.h"
 
 struct dev {
 	uint64_t last_off;
@@ -180,17 +181,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("bus");
-	TCase *t = tcase_create("bus");
-	tcase_set_timeout(t, 60);
-	tcase_add_test(t, register_and_dispatch);
-	tcase_add_test(t, unregister_and_move);
-	tcase_add_test(t, many_ranges);
-	tcase_add_test(t, concurrent_move);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "bus", .tcase = "bus", .timeout = 60 };
+	const TTest *tests[] = { register_and_dispatch, unregister_and_move, many_ranges,
+				 concurrent_move, NULL };
+
+	return unit_main(&u, tests);
 }

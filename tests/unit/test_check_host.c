@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "unit_main.h"
 #include "vmm/check_host.h"
 
 static char dir[64];
@@ -138,17 +139,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("check_host");
-	TCase *t = tcase_create("check_host");
-	tcase_add_checked_fixture(t, setup, teardown);
-	tcase_add_test(t, missing_device_and_pvm);
-	tcase_add_test(t, missing_device_no_module);
-	tcase_add_test(t, not_kvm);
-	tcase_add_test(t, no_access);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = {
+		.name = "check_host", .tcase = "check_host", .setup = setup, .teardown = teardown
+	};
+	const TTest *tests[] = { missing_device_and_pvm, missing_device_no_module, not_kvm,
+				 no_access, NULL };
+
+	return unit_main(&u, tests);
 }

@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "unit_main.h"
 #include "vmm/cli.h"
 #include "vmm/version.h"
 
@@ -260,21 +261,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("cli");
-	TCase *t = tcase_create("parse");
-	tcase_add_test(t, defaults);
-	tcase_add_test(t, all_options);
-	tcase_add_test(t, help_version);
-	tcase_add_test(t, bad_inputs);
-	tcase_add_test(t, seccomp_option);
-	tcase_add_test(t, disks);
-	tcase_add_test(t, sizes);
-	tcase_add_test(t, stats_and_check_host);
-	tcase_add_test(t, version);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "cli", .tcase = "parse" };
+	const TTest *tests[] = { defaults,	 all_options, help_version, bad_inputs,
+				 seccomp_option, disks,	      sizes,	    stats_and_check_host,
+				 version,	 NULL };
+
+	return unit_main(&u, tests);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/loop.h"
+#include "unit_main.h"
 #include "vmm/console.h"
 
 START_TEST(escape_filter)
@@ -289,20 +290,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *su = suite_create("console");
-	TCase *t = tcase_create("console");
-	tcase_set_timeout(t, 30);
-	tcase_add_test(t, escape_filter);
-	tcase_add_test(t, output_to_stalled_pipe_never_blocks);
-	tcase_add_test(t, loop_flushes_output_when_stdout_drains);
-	tcase_add_test(t, pipe_input_flow_control);
-	tcase_add_test(t, file_input);
-	tcase_add_test(t, quit_key);
-	tcase_add_test(t, output);
-	suite_add_tcase(su, t);
-	SRunner *r = srunner_create(su);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "console", .tcase = "console", .timeout = 30 };
+	const TTest *tests[] = { escape_filter,
+				 output_to_stalled_pipe_never_blocks,
+				 loop_flushes_output_when_stdout_drains,
+				 pipe_input_flow_control,
+				 file_input,
+				 quit_key,
+				 output,
+				 NULL };
+
+	return unit_main(&u, tests);
 }

@@ -12,6 +12,7 @@
 
 #include "core/vm.h"
 #include "devices/debug_exit.h"
+#include "unit_main.h"
 
 static struct vm vm;
 
@@ -83,15 +84,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("debug_exit");
-	TCase *t = tcase_create("debug_exit");
-	tcase_add_checked_fixture(t, NULL, teardown);
-	tcase_add_test(t, writes_at_the_port_pass_the_low_byte);
-	tcase_add_test(t, every_value_maps_to_one_meaning);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "debug_exit",
+					     .tcase = "debug_exit",
+					     .teardown = teardown };
+	const TTest *tests[] = { writes_at_the_port_pass_the_low_byte,
+				 every_value_maps_to_one_meaning, NULL };
+
+	return unit_main(&u, tests);
 }

@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "core/kvm_stats.h"
+#include "scratch.h"
+#include "unit_main.h"
 
 #define NAME_SIZE 48
 
@@ -64,11 +65,7 @@ static int make_file(const struct desc *d, unsigned int n, size_t truncate_to)
 		data_off += d[i].size * 8;
 	}
 	size_t len = h.data_offset + data_off;
-	int fd = memfd_create("kvm-stats", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, buf, truncate_to ? truncate_to : len),
-			 (ssize_t)(truncate_to ? truncate_to : len));
-	return fd;
+	return memfd_with("kvm-stats", buf, truncate_to ? truncate_to : len);
 }
 
 static const struct desc sample[] = {
@@ -115,9 +112,8 @@ START_TEST(absurd_header_is_refused)
 {
 	struct seen s = { 0 };
 	struct kvm_stats_header h = { .name_size = 4096, .num_desc = 1 };
-	int fd = memfd_create("kvm-stats", MFD_CLOEXEC);
+	int fd = memfd_with("kvm-stats", &h, sizeof(h));
 
-	ck_assert_int_eq(write(fd, &h, sizeof(h)), (ssize_t)sizeof(h));
 	ck_assert_int_eq(kvm_stats_read(fd, record, &s), -1);
 	h = (struct kvm_stats_header){ .name_size = NAME_SIZE, .num_desc = 1u << 20 };
 	ck_assert_int_eq(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
@@ -130,7 +126,7 @@ END_TEST
 START_TEST(not_a_kvm_fd)
 {
 	struct seen s = { 0 };
-	int fd = memfd_create("x", MFD_CLOEXEC);
+	int fd = memfd_with("x", NULL, 0);
 
 	ck_assert_int_eq(kvm_stats_each(fd, record, &s), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "KVM_GET_STATS_FD"));
@@ -140,16 +136,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kvm_stats");
-	TCase *t = tcase_create("read");
-	tcase_add_test(t, scalars_in_descriptor_order);
-	tcase_add_test(t, truncated_file_is_refused);
-	tcase_add_test(t, absurd_header_is_refused);
-	tcase_add_test(t, not_a_kvm_fd);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "kvm_stats", .tcase = "read" };
+	const TTest *tests[] = { scalars_in_descriptor_order, truncated_file_is_refused,
+				 absurd_header_is_refused, not_a_kvm_fd, NULL };
+
+	return unit_main(&u, tests);
 }

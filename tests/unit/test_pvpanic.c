@@ -8,6 +8,7 @@
 
 #include "devices/pvpanic.h"
 #include "pci_fixture.h"
+#include "unit_main.h"
 
 #define SLOT 31
 
@@ -82,15 +83,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("pvpanic");
-	TCase *t = tcase_create("pvpanic");
-	tcase_add_checked_fixture(t, setup, teardown);
-	tcase_add_test(t, identity_and_bar);
-	tcase_add_test(t, events_reach_the_callback);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = {
+		.name = "pvpanic", .tcase = "pvpanic", .setup = setup, .teardown = teardown
+	};
+	const TTest *tests[] = { identity_and_bar, events_reach_the_callback, NULL };
+
+	return unit_main(&u, tests);
 }

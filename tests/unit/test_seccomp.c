@@ -25,6 +25,7 @@
 #include "core/err.h"
 #include "core/seccomp.h"
 #include "core/thread.h"
+#include "unit_main.h"
 
 /* What a child did: how it ended and what it wrote on stderr. */
 struct outcome {
@@ -275,19 +276,16 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("seccomp");
-	TCase *t = tcase_create("seccomp");
-	tcase_add_checked_fixture(t, setup, teardown);
-	tcase_add_test(t, each_kind_allows_its_work);
-	tcase_add_test(t, forbidden_call_kills_with_its_name);
-	tcase_add_test(t, ioctl_requests_are_checked);
-	tcase_add_test(t, no_exec_mappings_nor_clone3);
-	tcase_add_test(t, threads_stack_their_kind);
-	tcase_add_test(t, off_installs_nothing);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = {
+		.name = "seccomp", .tcase = "seccomp", .setup = setup, .teardown = teardown
+	};
+	const TTest *tests[] = { each_kind_allows_its_work,
+				 forbidden_call_kills_with_its_name,
+				 ioctl_requests_are_checked,
+				 no_exec_mappings_nor_clone3,
+				 threads_stack_their_kind,
+				 off_installs_nothing,
+				 NULL };
+
+	return unit_main(&u, tests);
 }

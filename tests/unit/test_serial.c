@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/serial.h"
+#include "unit_main.h"
 
 struct fake {
 	uint8_t tx[256];
@@ -207,21 +208,12 @@ END_TEST
 
 int main(void)
 {
-	Suite *su = suite_create("serial");
-	TCase *t = tcase_create("uart");
-	tcase_add_checked_fixture(t, setup, teardown);
-	tcase_add_test(t, reset_state);
-	tcase_add_test(t, scratch_and_divisor);
-	tcase_add_test(t, fifo_detection);
-	tcase_add_test(t, loopback);
-	tcase_add_test(t, thre_interrupt);
-	tcase_add_test(t, receive);
-	tcase_add_test(t, overrun);
-	tcase_add_test(t, bus_access);
-	suite_add_tcase(su, t);
-	SRunner *r = srunner_create(su);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = {
+		.name = "serial", .tcase = "uart", .setup = setup, .teardown = teardown
+	};
+	const TTest *tests[] = { reset_state, scratch_and_divisor, fifo_detection,
+				 loopback,    thre_interrupt,	   receive,
+				 overrun,     bus_access,	   NULL };
+
+	return unit_main(&u, tests);
 }

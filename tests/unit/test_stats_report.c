@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "unit_main.h"
 #include "vmm/stats_report.h"
 
 static void print(const struct stats_snapshot *s, char *out, size_t len)
@@ -122,15 +123,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("stats_report");
-	TCase *t = tcase_create("json");
-	tcase_add_test(t, full);
-	tcase_add_test(t, never_ran);
-	tcase_add_test(t, places_and_kvm_statistics);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = { .name = "stats_report", .tcase = "json" };
+	const TTest *tests[] = { full, never_ran, places_and_kvm_statistics, NULL };
+
+	return unit_main(&u, tests);
 }

@@ -22,6 +22,7 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/pci.h"
+#include "unit_main.h"
 #include "vmm/console.h"
 
 #define CODE_ADDR 0x1000
@@ -462,29 +463,25 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("vm");
-	TCase *t = tcase_create("kvm");
-	tcase_set_timeout(t, 60);
-	tcase_add_checked_fixture(t, NULL, teardown);
-	tcase_add_test(t, create_and_destroy);
-	tcase_add_test(t, memory_above_hole);
-	tcase_add_test(t, too_many_cpus);
-	tcase_add_test(t, msi_routes_and_fds);
-	tcase_add_test(t, debug_exit_status);
-	tcase_add_test(t, serial_output_and_poweroff);
-	tcase_add_test(t, acpi_reset);
-	tcase_add_test(t, bios_reboot_vector);
-	tcase_add_test(t, mmio_dispatch);
-	tcase_add_test(t, stop_spinning_vcpus);
-	tcase_add_test(t, vm_fail_message);
-	tcase_add_test(t, cpuid_per_vcpu);
-	tcase_add_test(t, triple_fault_is_a_crash);
-	tcase_add_test(t, cf9_reboot);
-	tcase_add_test(t, pvpanic_ends_with_panic_status);
-	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	static const struct unit_suite u = {
+		.name = "vm", .tcase = "kvm", .teardown = teardown, .timeout = 60
+	};
+	const TTest *tests[] = { create_and_destroy,
+				 memory_above_hole,
+				 too_many_cpus,
+				 msi_routes_and_fds,
+				 debug_exit_status,
+				 serial_output_and_poweroff,
+				 acpi_reset,
+				 bios_reboot_vector,
+				 mmio_dispatch,
+				 stop_spinning_vcpus,
+				 vm_fail_message,
+				 cpuid_per_vcpu,
+				 triple_fault_is_a_crash,
+				 cf9_reboot,
+				 pvpanic_ends_with_panic_status,
+				 NULL };
+
+	return unit_main(&u, tests);
 }
