@@ -6,7 +6,8 @@
 # 2 vCPUs and 512 MiB, alternating, to the guest.run=smoke marker; then one
 # fio run (guest.run=fio-bench: randread and randwrite, 4k, qd32) on each,
 # its disk the test host's /dev/vda (a block device, so O_DIRECT reaches
-# it).  Writes one log per boot into OUT and a "BOOT NAME START MARKER END"
+# it), opened by both with O_DIRECT (vmm's direct=on, QEMU's cache=none):
+# the page cache of the test host would otherwise take the writes.  Writes one log per boot into OUT and a "BOOT NAME START MARKER END"
 # line per boot (seconds of /proc/uptime) to OUT/times.
 #   usage: bench-inside.sh TOP OUT N
 top=$1 out=$2 n=$3
@@ -30,7 +31,7 @@ boot() {
 	t0=$(now)
 	if [ "$who" = vmm ]; then
 		"$vmm" --kernel "$g/vmlinuz" --initrd "$g/initrd.img" --cpus 2 --memory 512M \
-			--disk "path=$g/rootfs.img,readonly=on" --disk "path=$disk" \
+			--disk "path=$g/rootfs.img,readonly=on" --disk "path=$disk,direct=on" \
 			--cmdline "console=ttyS0 panic=-1 quiet root=/dev/vda $args" </dev/null 2>&1
 	else
 		# virt's default GIC is v2, which a GICv3 host cannot emulate.
