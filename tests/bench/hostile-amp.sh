@@ -43,7 +43,7 @@ hostile_prepare "$work" 256 || exit 1
 "$top/tests/kvmhost/run" --memory 6G --timeout 3600 --disk "$work/attacked.img" -- \
 	"$0" --inside "$work" "$@" | tee "$work/report"
 echo "--- vmm's peak memory (VmHWM) under the amplification attack"
-awk '$1 == "peak" { p[$2, $3] = $5; e[$2, $3] = $6; if (!($2 in seen)) { seen[$2] = 1; order[n++] = $2 } }
+awk '$1 == "peak" { p[$2, $3] = $4; e[$2, $3] = $5; if (!($2 in seen)) { seen[$2] = 1; order[n++] = $2 } }
 	$1 == "peak" && $3 != "1,2" { amp[$2] = $3 }
 	END { for (i = 0; i < n; i++) { l = order[i]
 		printf "%-8s baseline %7d KiB (exit %s), attack %s: %7d KiB (exit %s), difference %+d KiB\n",
