@@ -93,11 +93,9 @@ void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 			continue;
 		blk_device_stats(ds->d[i].vdev, &st);
 		fprintf(out,
-			"vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged, "
-			"%llu interrupts deferred\n",
+			"vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged\n",
 			i, (unsigned long long)st.requests, (unsigned long long)st.kicks,
-			(unsigned long long)st.interrupts, (unsigned long long)st.merged,
-			(unsigned long long)st.deferred_interrupts);
+			(unsigned long long)st.interrupts, (unsigned long long)st.merged);
 	}
 }
 

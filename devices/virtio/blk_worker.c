@@ -22,15 +22,6 @@
  * completions bring the thread back anyway, so the guest is asked to kick
  * only after half as many new chains as are in flight; with nothing in
  * flight it is asked to kick for the next one.
- *
- * Interrupt moderation, only at depth: when a pass completed requests
- * while at least BLK_IRQ_DEFER_MIN_INFLIGHT others are still in flight,
- * and fewer completed than are still in flight, the interrupt waits for
- * more completions, for at most two of the recent gaps between
- * completions (BLK_IRQ_DEFER_MAX_NS at most).  The guest pays an
- * interrupt (injection, EOI) per batch it hears of, and with the device
- * still busy it has work outstanding anyway.  Never at queue depth 1,
- * and the used index is published every pass regardless.
  */
 #define _GNU_SOURCE
 #include "devices/virtio/blk_worker.h"
@@ -42,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -104,10 +94,6 @@ struct blk_merge {
 	struct iovec *iov; /* BLK_MERGE_MAX_SEGS, from merge_iov */
 };
 
-/* Interrupt moderation (see the top of this file). */
-#define BLK_IRQ_DEFER_MIN_INFLIGHT 4u
-#define BLK_IRQ_DEFER_MAX_NS	   1000000
-
 struct blk_worker {
 	struct blk_worker_params p;
 	struct virtq vq;
@@ -139,12 +125,7 @@ struct blk_worker {
 	bool kick_batching;
 	bool completion_batching;
 	bool merging;
-	bool irq_moderation;
-	bool need_notify;	  /* pushed since the last should_notify */
-	unsigned int unsignalled; /* completions since the last interrupt */
-	int64_t irq_deadline;	  /* a deferred interrupt's, 0: none */
-	int64_t last_done;	  /* when the last pass with completions began */
-	int64_t gap;		  /* recent time between two completions (EWMA) */
+	bool need_notify; /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
 	struct blk_queue_stats stats; /* written by the thread, read by anyone */
@@ -160,74 +141,17 @@ static void push_used(struct blk_worker *w, uint16_t head, uint32_t len)
 {
 	/* Fails only on a broken queue, which was already reported. */
 	if ((w->completion_batching ? virtq_add_used(&w->vq, head, len)
-				    : virtq_push(&w->vq, head, len)) == 0) {
+				    : virtq_push(&w->vq, head, len)) == 0)
 		w->need_notify = true;
-		w->unsignalled++;
-	}
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* After a wait that completed n ios (with more in flight: a busy
- * device), the gap between completions, averaged over the last few. */
-static void note_completions(struct blk_worker *w, int n, unsigned int inflight_before)
-{
-	int64_t now;
-
-	if (!w->irq_moderation || n <= 0)
-		return;
-	now = now_ns();
-	if (w->last_done && inflight_before >= BLK_IRQ_DEFER_MIN_INFLIGHT) {
-		int64_t gap = (now - w->last_done) / n;
-		w->gap = w->gap ? (7 * w->gap + gap) / 8 : gap;
-	}
-	w->last_done = now;
-}
-
-/* Whether this pass's interrupt waits (see the top of this file). */
-static bool defer_interrupt(struct blk_worker *w)
-{
-	int64_t now;
-
-	if (!w->irq_moderation || !w->be->timed_wait || w->gap == 0 ||
-	    w->vq.inflight < BLK_IRQ_DEFER_MIN_INFLIGHT || w->unsignalled >= w->vq.inflight)
-		return false;
-	now = now_ns();
-	if (w->irq_deadline == 0) {
-		int64_t wait =
-			2 * w->gap < BLK_IRQ_DEFER_MAX_NS ? 2 * w->gap : BLK_IRQ_DEFER_MAX_NS;
-		w->irq_deadline = now + wait;
-		count(&w->stats.deferred_interrupts, 1);
-	}
-	return now < w->irq_deadline;
-}
-
-/* How long the next wait may sleep: until a deferred interrupt is due. */
-static int64_t wait_timeout(const struct blk_worker *w)
-{
-	int64_t left;
-
-	if (w->irq_deadline == 0)
-		return BLOCK_WAIT_FOREVER;
-	left = w->irq_deadline - now_ns();
-	return left > 0 ? left : BLOCK_WAIT_NONE;
 }
 
 /* The end of a pass: one used-index store, at most one interrupt. */
 static void flush_notify(struct blk_worker *w)
 {
 	virtq_publish_used(&w->vq);
-	if (!w->need_notify || w->stopping || defer_interrupt(w))
+	if (!w->need_notify || w->stopping)
 		return;
 	w->need_notify = false;
-	w->unsignalled = 0;
-	w->irq_deadline = 0;
 	if (virtq_should_notify(&w->vq)) {
 		count(&w->stats.interrupts, 1);
 		w->p.transport.notify_queue(w->p.transport.opaque, w->p.queue_index);
@@ -671,9 +595,7 @@ static void *worker_main(void *arg)
 	bool block = false; /* the first pass looks before any kick */
 
 	while (!stop_asked(w)) {
-		unsigned int inflight = w->vq.inflight;
-		int r = w->be->ops->wait(w->be, block ? wait_timeout(w) : BLOCK_WAIT_NONE,
-					 &worker_cb, w);
+		int r = w->be->ops->wait(w->be, block, &worker_cb, w);
 
 		if (r < 0) {
 			log_warn("virtio-blk queue %u: %s: %s", w->p.queue_index, w->be->ops->name,
@@ -683,7 +605,6 @@ static void *worker_main(void *arg)
 		}
 		if (stop_asked(w))
 			break;
-		note_completions(w, r, inflight);
 		process_queue(w);
 		flush_notify(w);
 		block = true;
@@ -702,7 +623,7 @@ static void *worker_main(void *arg)
 	}
 	w->be->ops->cancel(w->be);
 	while (w->be->inflight > 0) {
-		if (w->be->ops->wait(w->be, BLOCK_WAIT_FOREVER, &worker_cb, w) < 0)
+		if (w->be->ops->wait(w->be, true, &worker_cb, w) < 0)
 			break;
 	}
 	virtq_publish_used(&w->vq);
@@ -802,7 +723,6 @@ static void read_tuning(struct blk_worker *w)
 	w->kick_batching = !(t && strstr(t, "no-kick-batching"));
 	w->completion_batching = !(t && strstr(t, "no-completion-batching"));
 	w->merging = !(t && strstr(t, "no-merging"));
-	w->irq_moderation = !(t && strstr(t, "no-irq-moderation"));
 }
 
 int blk_worker_start(const struct blk_worker_params *params, struct blk_worker **out)
@@ -860,8 +780,6 @@ void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *ac
 	acc->interrupts += __atomic_load_n(&w->stats.interrupts, __ATOMIC_RELAXED);
 	acc->bounce_bytes += __atomic_load_n(&w->stats.bounce_bytes, __ATOMIC_RELAXED);
 	acc->merged += __atomic_load_n(&w->stats.merged, __ATOMIC_RELAXED);
-	acc->deferred_interrupts +=
-		__atomic_load_n(&w->stats.deferred_interrupts, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)

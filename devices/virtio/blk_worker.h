@@ -35,13 +35,11 @@ struct blk_worker;
 
 /* What a queue did, for --stats: how well notifications are batched. */
 struct blk_queue_stats {
-	uint64_t requests;	      /* chains taken from the avail ring */
-	uint64_t kicks;		      /* guest notifications (the kick eventfd's count) */
-	uint64_t interrupts;	      /* interrupts asked of the transport */
-	uint64_t merged;	      /* requests merged into another's io */
-	uint64_t deferred_interrupts; /* passes whose interrupt waited for more
-				       * completions (moderation at depth) */
-	uint64_t bounce_bytes;	      /* O_DIRECT bounce memory allocated (never freed
+	uint64_t requests;     /* chains taken from the avail ring */
+	uint64_t kicks;	       /* guest notifications (the kick eventfd's count) */
+	uint64_t interrupts;   /* interrupts asked of the transport */
+	uint64_t merged;       /* requests merged into another's io */
+	uint64_t bounce_bytes; /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
 };
 

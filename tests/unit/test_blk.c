@@ -1457,103 +1457,6 @@ START_TEST(e2e_full_ring_under_seccomp)
 }
 END_TEST
 
-/* The disk is a pipe: a read completes when the test writes its data. */
-static int open_pipe_disk(int p[2])
-{
-	ck_assert_int_eq(pipe(p), 0);
-	memset(&disk, 0, sizeof(disk));
-	disk.fd = p[0];
-	disk.size = 1u << 20;
-	disk.block_size = 512;
-	disk.dio_mem_align = 1;
-	memcpy(disk.serial, "pipe", 4);
-	return p[1];
-}
-
-static void feed(int fd, unsigned int len)
-{
-	static uint8_t zero[4096];
-	ck_assert_int_eq(write(fd, zero, len), (ssize_t)len);
-}
-
-static uint64_t deferred_interrupts(void)
-{
-	struct blk_queue_stats st = { 0 };
-	blk_device_stats(dev, &st);
-	return st.deferred_interrupts;
-}
-
-/* Waits up to ms for the interrupt count to reach n; whether it did. */
-static bool notified_within(int n, int ms)
-{
-	for (int i = 0; i < ms; i++) {
-		if (__atomic_load_n(&notify_count, __ATOMIC_SEQ_CST) >= n)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-/* Interrupt moderation: one request at a time, every completion is
- * signalled at once; with eight in flight, an interrupt waits for more (the used index is published at once all the
- * same), for a bounded time, and the last completion is signalled. */
-START_TEST(e2e_interrupts_moderated_at_depth_only)
-{
-	int p[2], fd = open_pipe_disk(p);
-	/* Without EVENT_IDX the driver wants every interrupt: only the
-	 * moderation can save one. */
-	start_device(BLOCK_BACKEND_IO_URING, 64, ~(1ull << VIRTIO_RING_F_EVENT_IDX));
-	/* Queue depth 1. */
-	for (int k = 0; k < 4; k++) {
-		uint16_t used = fr_used_idx_acquire(&ring);
-		submit(VIRTIO_BLK_T_IN, 16ull * k, 4096, true);
-		kick();
-		usleep(5000);
-		feed(fd, 4096);
-		wait_used((uint16_t)(used + 1));
-		ck_assert_msg(notified_within(k + 1, 50), "qd1 completion %d not signalled", k);
-	}
-	ck_assert_uint_eq(deferred_interrupts(), 0);
-
-	/* Depth 8. */
-	int base = __atomic_load_n(&notify_count, __ATOMIC_SEQ_CST);
-	uint16_t used = fr_used_idx_acquire(&ring);
-	for (int k = 0; k < 8; k++)
-		submit(VIRTIO_BLK_T_IN, 16ull * k, 4096, true);
-	kick();
-	usleep(20000);
-	/* Two completions 3 ms apart (a busy device's pace), then six at
-	 * once: interrupts wait for the completions that follow. */
-	feed(fd, 4096);
-	wait_used((uint16_t)(used + 1));
-	usleep(3000);
-	feed(fd, 4096);
-	wait_used((uint16_t)(used + 2));
-	usleep(3000);
-	for (int k = 2; k < 8; k++)
-		feed(fd, 4096);
-	wait_used((uint16_t)(used + 8));
-	/* Some interrupt waited; none was lost: the last one came. */
-	ck_assert_uint_ge(deferred_interrupts(), 1);
-	ck_assert_msg(notified_within(base + 1, 500), "no interrupt at depth");
-	usleep(50000);
-	int n = __atomic_load_n(&notify_count, __ATOMIC_SEQ_CST) - base;
-	ck_assert_int_lt(n, 8);
-	/* The last completion's interrupt: nothing is in flight, so it was
-	 * not deferred, and no completion is left unsignalled. */
-	uint16_t idx = fr_used_idx_acquire(&ring);
-	ck_assert_uint_eq(idx, (uint16_t)(used + 8));
-	used = idx;
-	submit(VIRTIO_BLK_T_IN, 0, 4096, true);
-	kick();
-	usleep(5000);
-	feed(fd, 4096);
-	wait_used((uint16_t)(used + 1));
-	ck_assert_msg(notified_within(base + n + 1, 50), "qd1 after depth not signalled");
-	close(p[1]);
-}
-END_TEST
-
 static void *poster(void *arg)
 {
 	struct sub *tmpl = arg;
@@ -2149,7 +2052,6 @@ static Suite *blk_suite(void)
 	tcase_add_loop_test(tc, e2e_reset_waits_for_inflight, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_small_queue_serves, 0, 6);
-	tcase_add_test(tc, e2e_interrupts_moderated_at_depth_only);
 	tcase_add_loop_test(tc, e2e_full_ring_under_seccomp, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	suite_add_tcase(s, tc);
