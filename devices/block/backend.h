@@ -59,12 +59,14 @@ struct block_backend_ops {
 	 * reports each time it is signalled, as event(tag).  0 or -errno. */
 	int (*watch)(struct block_backend *be, int fd, unsigned int tag);
 	/*
-	 * The I/O thread's one blocking call: submits what is queued, then,
-	 * with block, sleeps until an io completes or a watched fd fires,
-	 * and reports everything that did.  Returns the number of ios
-	 * completed, or -errno.
+	 * The I/O thread's one blocking call: submits what is queued, then
+	 * sleeps until an io completes or a watched fd fires, for at most
+	 * timeout_ns (BLOCK_WAIT_FOREVER; BLOCK_WAIT_NONE: not at all; a
+	 * positive time only where timed_wait says the backend has one), and
+	 * reports everything that did.  Returns the number of ios completed,
+	 * or -errno.
 	 */
-	int (*wait)(struct block_backend *be, bool block, const struct block_backend_cb *cb,
+	int (*wait)(struct block_backend *be, int64_t timeout_ns, const struct block_backend_cb *cb,
 		    void *ctx);
 	/* Asks the kernel to cancel every io in flight (best effort: they
 	 * still complete, with -ECANCELED when cancelled) and stops watching. */
@@ -79,6 +81,10 @@ struct block_backend_ops {
 
 #define BLOCK_BACKEND_MAX_WATCH 4
 
+/* wait()'s timeouts besides a positive number of nanoseconds. */
+#define BLOCK_WAIT_FOREVER ((int64_t)-1)
+#define BLOCK_WAIT_NONE	   ((int64_t)0)
+
 /* What the backend needs to know about the disk. */
 struct block_backend_params {
 	int fd;
@@ -91,6 +97,7 @@ struct block_backend {
 	const struct block_backend_ops *ops;
 	struct block_backend_params params;
 	unsigned int inflight;
+	bool timed_wait; /* wait() honours a positive timeout cheaply */
 };
 
 enum block_backend_kind {

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -124,17 +125,21 @@ static int sync_watch(struct block_backend *be, int fd, unsigned int tag)
 }
 
 /* Completed ios first; sleep in poll() only when there are none. */
-static int sync_wait(struct block_backend *be, bool block, const struct block_backend_cb *cb,
-		     void *ctx)
+static int sync_wait(struct block_backend *be, int64_t timeout_ns,
+		     const struct block_backend_cb *cb, void *ctx)
 {
 	struct sync_backend *s = (struct sync_backend *)be;
 	int n = sync_reap(be, false, cb->done, ctx);
+	struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
+			       .tv_nsec = timeout_ns % 1000000000 };
 	int r;
 
 	if (s->cancelled || s->nwatch == 0)
 		return n;
+	if (n > 0)
+		ts = (struct timespec){ 0 };
 	do {
-		r = poll(s->watch, s->nwatch, block && n == 0 ? -1 : 0);
+		r = ppoll(s->watch, s->nwatch, n == 0 && timeout_ns < 0 ? NULL : &ts, NULL);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
@@ -189,5 +194,6 @@ struct block_backend *block_backend_sync_create(const struct block_backend_param
 	}
 	s->be.ops = &sync_ops;
 	s->be.params = *params;
+	s->be.timed_wait = true;
 	return &s->be;
 }

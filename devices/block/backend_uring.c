@@ -78,17 +78,27 @@ static int ensure_enabled(struct uring_backend *u)
 	return 0;
 }
 
-/* One io_uring_enter: submit, and wait for `want` completions.  -EBUSY
+/* One io_uring_enter: submit, and wait for `want` completions, for at
+ * most timeout_ns when it is positive (timed_wait: the kernel takes the
+ * timeout as an argument; running out of it is no error).  -EBUSY
  * (completion queue overflowed on older kernels) is left to the caller,
  * which reaps and retries. */
-static int enter(struct uring_backend *u, unsigned int want)
+static int enter(struct uring_backend *u, unsigned int want, int64_t timeout_ns)
 {
 	int r = ensure_enabled(u);
 
 	if (r < 0)
 		return r;
 	do {
-		if (want)
+		if (want && timeout_ns > 0) {
+			struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000,
+							.tv_nsec = timeout_ns % 1000000000 };
+			struct io_uring_cqe *cqe;
+
+			r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want, &ts, NULL);
+			if (r == -ETIME)
+				r = 0;
+		} else if (want)
 			r = io_uring_submit_and_wait(&u->ring, want);
 		else if (u->setup_flags & IORING_SETUP_DEFER_TASKRUN)
 			r = io_uring_submit_and_get_events(&u->ring);
@@ -104,7 +114,7 @@ static struct io_uring_sqe *get_sqe(struct uring_backend *u)
 
 	if (sqe == NULL) {
 		/* Submission queue full: hand the batch over and go on. */
-		if (enter(u, 0) < 0)
+		if (enter(u, 0, BLOCK_WAIT_NONE) < 0)
 			return NULL;
 		sqe = io_uring_get_sqe(&u->ring);
 	}
@@ -160,7 +170,7 @@ static int uring_queue(struct block_backend *be, struct block_io *io)
 
 static int uring_submit(struct block_backend *be)
 {
-	return enter((struct uring_backend *)be, 0);
+	return enter((struct uring_backend *)be, 0, BLOCK_WAIT_NONE);
 }
 
 static int arm_watch(struct uring_backend *u, unsigned int i)
@@ -287,20 +297,22 @@ static int drain_cq(struct uring_backend *u, const struct block_backend_cb *cb, 
 	return n;
 }
 
-static int uring_wait(struct block_backend *be, bool block, const struct block_backend_cb *cb,
-		      void *ctx)
+static int uring_wait(struct block_backend *be, int64_t timeout_ns,
+		      const struct block_backend_cb *cb, void *ctx)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
 	int n = 0, r;
 
 	for (;;) {
 		/* Something already there: do not sleep for more. */
-		r = enter(u, block && io_uring_cq_ready(&u->ring) == 0 ? 1 : 0);
+		bool block = timeout_ns != BLOCK_WAIT_NONE && io_uring_cq_ready(&u->ring) == 0;
+
+		r = enter(u, block ? 1 : 0, timeout_ns);
 		n += drain_cq(u, cb, ctx);
 		if (r != -EBUSY)
 			break;
 		/* Overflowed on an older kernel: the queue is reaped now. */
-		block = false;
+		timeout_ns = BLOCK_WAIT_NONE;
 	}
 	return r < 0 ? r : n;
 }
@@ -310,7 +322,8 @@ static int uring_reap(struct block_backend *be, bool wait,
 {
 	const struct block_backend_cb cb = { .done = done };
 
-	return uring_wait(be, wait && be->inflight > 0, &cb, ctx);
+	return uring_wait(be, wait && be->inflight > 0 ? BLOCK_WAIT_FOREVER : BLOCK_WAIT_NONE, &cb,
+			  ctx);
 }
 
 static void uring_cancel(struct block_backend *be)
@@ -326,7 +339,7 @@ static void uring_cancel(struct block_backend *be)
 	 * cancelled; they complete on their own. */
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	io_uring_sqe_set_data64(sqe, TAG_CANCEL);
-	enter(u, 0);
+	enter(u, 0, BLOCK_WAIT_NONE);
 }
 
 static void uring_destroy(struct block_backend *be)
@@ -390,5 +403,9 @@ struct block_backend *block_backend_uring_create(const struct block_backend_para
 	u->cq_entries = *u->ring.cq.kring_entries;
 	u->be.ops = &uring_ops;
 	u->be.params = *params;
+	/* Without the timeout argument (before Linux 5.11) liburing would
+	 * queue a timeout request of its own, whose completion this backend
+	 * does not expect: no timed waits then. */
+	u->be.timed_wait = u->ring.features & IORING_FEAT_EXT_ARG;
 	return &u->be;
 }
