@@ -1536,13 +1536,7 @@ static void *poster(void *arg)
 START_TEST(e2e_reset_with_slow_io_is_bounded)
 {
 	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	memset(&disk, 0, sizeof(disk));
-	disk.fd = p[0];
-	disk.size = 1u << 20;
-	disk.block_size = 512;
-	disk.dio_mem_align = 1;
-	memcpy(disk.serial, "pipe", 4);
+	open_pipe_disk(p);
 	start_device(_i, 128, ALL_FEATURES);
 
 	uint16_t used = fr_used_idx_acquire(&ring);
