@@ -22,7 +22,7 @@ static struct pci_function *lookup(struct pci_bus *pb, unsigned int bus, unsigne
 				   unsigned int fn)
 {
 	/* One bus, single-function devices: everything else is absent. */
-	if (bus != 0 || fn != 0 || dev >= PCI_NUM_SLOTS)
+	if (bus >= PCI_NUM_BUSES || fn != 0 || dev >= PCI_NUM_SLOTS)
 		return NULL;
 	return pb->slots[dev];
 }

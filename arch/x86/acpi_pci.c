@@ -38,7 +38,8 @@ void acpi_pci_dsdt(struct aml *a, void *opaque)
 	aml_integer(a, 0);
 	aml_name(a, "_CRS");
 	aml_resources_begin(a);
-	/* Only bus 0 exists; the ECAM window covers more for future bridges. */
+	/* Only bus 0 exists (the MCFG says the same); the ECAM window decodes
+	 * more, for future bridges. */
 	aml_res_word_bus(a, 0, 0);
 	aml_res_io(a, pci->cfg_port, pci->cfg_port_len);
 	if (pci->io_size)

@@ -7,7 +7,8 @@
  *                         tables live at 0xe0000 inside it
  *   0x0010_0000  RAM      the kernel, then the rest of RAM up to the hole
  *   0xc000_0000  hole     32-bit PCI MMIO BAR window (512 MiB), a gap in e820
- *   0xe000_0000  reserved PCI ECAM, 256 buses (256 MiB), reserved in e820
+ *   0xe000_0000  PCI ECAM window, 256 buses (256 MiB), reserved in e820 (the MCFG
+ *                describes the buses that exist: PCI_NUM_BUSES)
  *   0xf000_0000  hole     unused, free for future platform MMIO
  *   0xfec0_0000  IOAPIC   (in-kernel)
  *   0xfee0_0000  LAPIC    (in-kernel)

@@ -142,7 +142,7 @@ static int pci_init(struct vm *vm, struct x86_machine *m)
 
 	m->acpi_pci = (struct acpi_pci){
 		.ecam_base = X86_PCI_ECAM_START,
-		.ecam_buses = (unsigned int)(X86_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE),
+		.ecam_buses = PCI_NUM_BUSES,
 		.cfg_port = PCI_PIO_BASE,
 		.cfg_port_len = PCI_PIO_LEN,
 		.io_base = X86_PCI_IO_START,

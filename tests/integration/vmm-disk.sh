@@ -56,7 +56,11 @@ pci() {
 	truncate -s 64M "$work/scratch.img"
 	guest_boot_expect pci-info "$log" 300 vmm_disk_boot pci-info \
 		--disk "path=$work/scratch.img,queues=1,notify=mmio" || return 1
-	grep -E '^(PCI-DEV|IRQ|PCI-INFO|BLK-MQ|IOPORT)' "$log" | sed 's/^/  /'
+	grep -E '^(PCI-DEV|IRQ|PCI-INFO|BLK-MQ|IOPORT|MMCONFIG)' "$log" | sed 's/^/  /'
+	# ECAM for the one bus there is: Linux accepted the MCFG and, since it
+	# covers bus 0 only, did not probe 255 empty buses at boot.
+	grep -Eq '^MMCONFIG e0000000-e00fffff : PCI MMCONFIG 0000 \[bus 00-00\]' "$log" ||
+		{ echo "  expected the MCFG's ECAM for bus 0 only in /proc/iomem" >&2; return 1; }
 	# Linux maps the BARs of the notify structure it uses: vda's port one
 	# (I/O BAR in the host bridge's window), vdb's only in memory.
 	[ "$(grep -Ec '^IOPORT [0-9a-f]+-[0-9a-f]+ : virtio-pci-modern' "$log")" -eq 1 ] ||
