@@ -163,6 +163,10 @@ static const struct {
 	{ KVM_SET_GSI_ROUTING, K_MAIN | K_VCPU },
 	{ KVM_IRQFD, K_MAIN | K_VCPU },
 	{ KVM_IOEVENTFD, K_MAIN | K_VCPU },
+	/* The UART's transmit register coalesced or not, as the guest
+	 * switches its interrupts (core/coalesced.h). */
+	{ KVM_REGISTER_COALESCED_MMIO, K_MAIN | K_VCPU },
+	{ KVM_UNREGISTER_COALESCED_MMIO, K_MAIN | K_VCPU },
 	/* --stats at exit: KVM's binary statistics of the VM and each vCPU
 	 * (read-only file descriptors). */
 	{ KVM_GET_STATS_FD, K_MAIN },

@@ -70,6 +70,8 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 		return -1;
 	}
 	vcpu->run = run;
+	if (id == 0)
+		coalesced_attach(vm, run, vm->run_size);
 	return 0;
 }
 
@@ -123,6 +125,8 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	unsigned int reason = run->exit_reason;
 
 	vcpu->exits[reason < VCPU_EXIT_REASONS ? reason : KVM_EXIT_UNKNOWN]++;
+	/* Writes KVM queued come first: they happened before this exit. */
+	coalesced_deliver(vm);
 	switch (reason) {
 	case KVM_EXIT_IO:
 		count_site(vcpu, false, run->io.port);

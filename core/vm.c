@@ -134,6 +134,8 @@ int vm_create(struct vm *vm, unsigned int cpus, uint64_t memory)
 		err_errno("KVM_CREATE_VM");
 		goto fail;
 	}
+	vm->coalesced.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	coalesced_probe(vm);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
 		err_errno("eventfd");
@@ -226,6 +228,8 @@ void vm_join_vcpus(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
+	/* What the guest wrote last, e.g. its final console line. */
+	coalesced_deliver(vm);
 }
 
 void vm_print_stats(const struct vm *vm, FILE *out)
@@ -246,10 +250,14 @@ void vm_print_stats(const struct vm *vm, FILE *out)
 		total += n;
 	}
 	fprintf(out, "  %-16s %12llu\n", "total", (unsigned long long)total);
+	if (vm->coalesced.delivered)
+		fprintf(out, "vmm: writes coalesced by KVM (no exit): %llu\n",
+			(unsigned long long)vm->coalesced.delivered);
 }
 
 void vm_destroy(struct vm *vm)
 {
+	coalesced_destroy(vm); /* its ring is in vCPU 0's mapping */
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->ncpus; i++)
 			vcpu_destroy(&vm->vcpus[i]);

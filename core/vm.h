@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "core/bus.h"
+#include "core/coalesced.h"
 #include "core/guest_mem.h"
 #include "core/irq.h"
 
@@ -38,6 +39,7 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct irq_routing irq;
+	struct vm_coalesced coalesced; /* writes KVM queues instead of exiting */
 
 	unsigned int ncpus;
 	struct vcpu *vcpus;

@@ -12,6 +12,9 @@ int board_uart_init(struct board *b, struct vm *vm, struct bus *bus, uint64_t ba
 		    const struct console_backend *con, struct console_frontend *fe)
 {
 	b->uart_irq = (struct vm_irq_pin){ .vm = vm, .gsi = gsi };
+	b->uart_thr = (struct vm_coalesced_zone){
+		.vm = vm, .pio = bus == &vm->pio, .addr = base + UART_THR, .size = 1
+	};
 	struct serial_backend be = {
 		.tx = con->output,
 		.tx_opaque = con->opaque,
@@ -19,6 +22,8 @@ int board_uart_init(struct board *b, struct vm *vm, struct bus *bus, uint64_t ba
 		.irq_opaque = &b->uart_irq,
 		.rx_ready = con->wakeup,
 		.rx_opaque = con->opaque,
+		.tx_buffering = vm_coalesced_zone_set,
+		.buffering_opaque = &b->uart_thr,
 	};
 	serial_init(&b->uart, &be);
 	b->uart_ready = true;

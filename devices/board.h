@@ -25,6 +25,7 @@ struct board {
 	struct serial uart;
 	bool uart_ready;
 	struct vm_irq_pin uart_irq;
+	struct vm_coalesced_zone uart_thr; /* console output without exits */
 	struct debug_exit dbg;
 	struct pci_bus pci;
 	bool pci_ready;

@@ -26,15 +26,16 @@
 #include "core/bus.h"
 
 #define PCI_NUM_SLOTS	  32
-/* Every function sits on bus 0 (no bridges); the guest is told so, because
- * Linux on x86 probes all 32 slots of every bus the MCFG covers (its
- * peer-bridge fixup): 8,160 needless config reads, 16k port exits, at boot
- * with buses 0-255. */
-#define PCI_NUM_BUSES	  1
 #define PCI_CFG_SIZE	  256	     /* conventional config space */
 #define PCI_ECAM_FN_SIZE  4096	     /* ECAM bytes per function */
 #define PCI_ECAM_BUS_SIZE (1u << 20) /* ECAM bytes per bus */
 #define PCI_NUM_BARS	  6
+
+/* Every function sits on bus 0 (no bridges); the guest is told so, because
+ * Linux on x86 probes all 32 slots of every bus the MCFG covers (its
+ * peer-bridge fixup): 8,160 needless config reads, 16k port exits, at boot
+ * with buses 0-255. */
+#define PCI_NUM_BUSES 1
 
 /* Legacy configuration mechanism #1: CONFIG_ADDRESS at 0xCF8 (dword),
  * CONFIG_DATA at 0xCFC-0xCFF; register PCI_PIO_LEN ports at PCI_PIO_BASE. */

@@ -24,6 +24,16 @@ static void update_irq(struct serial *s)
 	}
 }
 
+/* THR writes may be queued while every interrupt is off (serial.h); the
+ * guest then sees a write only through a later register read, which comes
+ * after the queued writes.  Linux prints its console this way, a read of
+ * LSR and a write of THR per character: half of those exits go. */
+static void set_tx_buffering(struct serial *s)
+{
+	if (s->be.tx_buffering)
+		s->be.tx_buffering(s->be.buffering_opaque, s->ier == 0);
+}
+
 void serial_init(struct serial *s, const struct serial_backend *be)
 {
 	memset(s, 0, sizeof(*s));
@@ -34,6 +44,7 @@ void serial_init(struct serial *s, const struct serial_backend *be)
 	/* A modem that is always there: carrier, data set ready, clear to send. */
 	s->msr = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
 	s->dll = 0x0c; /* 9600 baud, as after a PC BIOS */
+	set_tx_buffering(s);
 }
 
 void serial_destroy(struct serial *s)
@@ -182,12 +193,15 @@ void serial_write_reg(struct serial *s, unsigned int off, uint8_t val)
 			break;
 		} else {
 			uint8_t changed = (uint8_t)((s->ier ^ val) & 0x0f);
+			bool was_off = s->ier == 0;
 			s->ier = val & 0x0f;
 			/* Enabling THRI while THR is empty raises the interrupt
 			 * (as 8250s do, and Linux's THRE test expects). */
 			if (changed & UART_IER_THRI)
 				s->thr_ipending =
 					(s->ier & UART_IER_THRI) && (s->lsr & UART_LSR_THRE);
+			if (was_off != (s->ier == 0))
+				set_tx_buffering(s);
 			update_irq(s);
 		}
 		break;

@@ -83,6 +83,14 @@ struct serial_backend {
 	 * the input side may push more. */
 	void (*rx_ready)(void *opaque);
 	void *rx_opaque;
+	/* Optional.  on: THR writes may be queued by the hypervisor and reach
+	 * the UART later, in order, before any other access to it; off: each
+	 * write must reach it at once.  On while the guest has every interrupt
+	 * disabled (IER 0, as at reset), when a THR write changes nothing the
+	 * guest can see without reading a register.  Called at init and on
+	 * each change, with the UART's lock held. */
+	void (*tx_buffering)(void *opaque, bool on);
+	void *buffering_opaque;
 };
 
 struct serial {

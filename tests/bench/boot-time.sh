@@ -1,28 +1,50 @@
 #!/bin/bash
 # Boot-time benchmark (not part of `make check`): inside the test host, boots
-# the smoke guest 5 times each (RUNS=N to change) with 512 MiB and 8 GiB under
-# build/vmm and under Debian's QEMU (-enable-kvm, same kernel, initrd and
-# command line) and reports, per configuration, min/median/max of
-#   - vmm only: start of vmm -> its first KVM_RUN (vmm --stats reports it);
-#   - start of the VMM process -> the guest init's GUEST-SMOKE marker line.
-# Start-up must not grow with guest memory: vmm maps RAM without touching it.
-# The test host gets 10 GiB so that QEMU, which reserves guest RAM up front,
-# can start an 8 GiB guest.
+# the smoke guest (initramfs only, 1 vCPU) RUNS=5 times per configuration
+# under each vmm binary and under Debian's QEMU (-enable-kvm, same kernel,
+# initrd and command line), the runs alternating between the VMMs, and
+# reports per configuration min/median/max of
+#   - start of the VMM process -> the guest init's GUEST-SMOKE marker line;
+#   - vmm only: start -> its first KVM_RUN (vmm --stats reports it), and
+#     its exits to user space for the whole boot, with the ports that took
+#     most of them.
+# Memory: 512 MiB and 8 GiB for everyone, and 16 GiB for vmm alone (QEMU
+# reserves guest RAM up front and the 10 GiB test host cannot give it that):
+# vmm maps RAM without touching it, so its start-up must not grow with the
+# memory size.
 #   usage: tests/bench/boot-time.sh
+#   BOOT_VMMS="vmm"   the vmm columns; NAME=PATH adds a binary under another
+#                     name (e.g. "base=/tmp/vmm-main vmm"), under the project
+#                     tree or /tmp, which the test host shares
+#   BOOT_QEMU=0       leave QEMU out
+#   RUNS=5
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
 kvmhost_reexec --memory 10G --timeout 3600 -- "$0" "$@"
 
 RUNS=${RUNS:-5}
-VMM=$top/build/vmm
 CMDLINE="console=ttyS0 panic=-1 guest.run=smoke"
 work=$(mktemp -d /tmp/boot-time.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+names=() paths=()
+for v in ${BOOT_VMMS:-vmm}; do
+	case "$v" in
+	*=*) names+=("${v%%=*}") paths+=("${v#*=}") ;;
+	vmm) names+=(vmm) paths+=("$top/build/vmm") ;;
+	*) echo "boot-time: BOOT_VMMS: '$v' is neither vmm nor NAME=PATH" >&2; exit 2 ;;
+	esac
+done
+[ "${BOOT_QEMU:-1}" = 0 ] || names+=(qemu) paths+=(qemu)
+for p in "${paths[@]}"; do
+	[ "$p" = qemu ] || [ -x "$p" ] || { echo "boot-time: $p: not an executable here" >&2; exit 2; }
+done
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# Runs a VMM command; prints "<ms to marker> <vmm's first-KVM_RUN ms or ->".
-# The console goes through a reader that notes when the marker arrives.
+# Runs a VMM command; prints "<ms to marker> <first-KVM_RUN ms> <user exits>"
+# (- where unknown).  The console goes through a reader that notes when the
+# marker arrives.
 measure() {
 	local log=$work/run.log t0 marker
 	t0=$(now_ms)
@@ -36,11 +58,30 @@ measure() {
 	if [ -z "$marker" ]; then
 		echo "boot failed: $*" >&2
 		tail -n 5 "$log" "$work/stderr" >&2
-		echo "- -"
+		echo "- - -"
 		return
 	fi
-	local first=$(sed -n 's/^vmm: first KVM_RUN \([0-9.]*\) ms.*/\1/p' "$work/stderr")
-	echo "$marker ${first:--}"
+	local first exits
+	first=$(sed -n 's/^vmm: first KVM_RUN \([0-9.]*\) ms.*/\1/p' "$work/stderr")
+	exits=$(awk '$1 == "total" { print $2; exit }' "$work/stderr")
+	# The ports that took most exits, for the summary.
+	awk '/^vmm: exits to user space by place/ { on = 1; next } /^vmm:/ { on = 0 }
+	     on && $1 == "port" { n[$2] += $3 } END { for (p in n) print p, n[p] }' \
+		"$work/stderr" >> "$work/ports.$who"
+	echo "$marker ${first:--} ${exits:--}"
+}
+
+run_one() {
+	local who=$1 path=$2 mem=$3
+	if [ "$path" = qemu ]; then
+		measure qemu-system-x86_64 -enable-kvm -cpu host -m "$mem" -M pc \
+			-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+			-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
+			-append "$CMDLINE"
+	else
+		measure "$path" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+			--cmdline "$CMDLINE" --memory "$mem" --stats
+	fi
 }
 
 # stats "values...": min/median/max
@@ -54,32 +95,37 @@ stats() {
 		}'
 }
 
-run_config() {
-	local who=$1 mem=$2
-	local markers=() firsts=() r
-	for _ in $(seq "$RUNS"); do
-		if [ "$who" = vmm ]; then
-			r=$(measure "$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
-				--cmdline "$CMDLINE" --memory "$mem" --stats)
-		else
-			r=$(measure qemu-system-x86_64 -enable-kvm -cpu host -m "$mem" -M pc \
-				-nodefaults -no-user-config -display none -no-reboot -serial stdio \
-				-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
-				-append "$CMDLINE")
-		fi
-		markers+=("${r% *}")
-		firsts+=("${r#* }")
+echo "boot-time: $RUNS runs each, alternating, 1 vCPU, inside the test host ($(uname -r))"
+for mem in 512M 8G 16G; do
+	declare -A res=()
+	for r in $(seq "$RUNS"); do
+		for i in "${!names[@]}"; do
+			who=${names[$i]}
+			[ "${paths[$i]}" = qemu ] && [ "$mem" = 16G ] && continue
+			echo "  $mem run $r: ${who}" >&2
+			res[$who]+="$(run_one "$who" "${paths[$i]}" "$mem");"
+		done
 	done
-	printf '%-5s %-5s to marker (ms):      %s' "$who" "$mem" "$(stats "${markers[@]}")"
-	echo
-	if [ "$who" = vmm ]; then
-		printf '%-5s %-5s to first KVM_RUN (ms): %s' "$who" "$mem" "$(stats "${firsts[@]}")"
-		echo
-	fi
-}
-
-echo "boot-time: $RUNS runs each, 1 vCPU, inside the test host ($(uname -r))"
-for mem in 512M 8G; do
-	run_config vmm "$mem"
-	run_config qemu "$mem"
+	for i in "${!names[@]}"; do
+		who=${names[$i]}
+		[ -n "${res[$who]:-}" ] || continue
+		IFS=';' read -r -a rows <<< "${res[$who]}"
+		markers=() firsts=() exits=()
+		for row in "${rows[@]}"; do
+			read -r m f e <<< "$row"
+			markers+=("$m") firsts+=("$f") exits+=("$e")
+		done
+		printf '%-6s %-4s to marker (ms):      %s\n' "$who" "$mem" "$(stats "${markers[@]}")"
+		[ "${paths[$i]}" = qemu ] && continue
+		printf '%-6s %-4s to first KVM_RUN (ms): %s\n' "$who" "$mem" "$(stats "${firsts[@]}")"
+		printf '%-6s %-4s exits to user space:   %s\n' "$who" "$mem" "$(stats "${exits[@]}")"
+	done
+	unset res
+done
+for i in "${!names[@]}"; do
+	who=${names[$i]}
+	[ -s "$work/ports.$who" ] || continue
+	printf '%-6s exits per boot by port (mean of all its boots): %s\n' "$who" \
+		"$(awk '{ n[$1] += $2; c[$1]++ } END { for (p in n) printf "%s %d\n", p, n[p] / c[p] }' \
+			"$work/ports.$who" | sort -k2 -rn | head -n 5 | awk '{ printf "%s%s=%s", s, $1, $2; s = ", " }')"
 done

@@ -3,7 +3,8 @@
  * divisor latch, FIFO detection through IIR, loopback (the driver's probe),
  * THR-empty interrupts (raised on enable, acknowledged by reading IIR,
  * raised again by each transmit), receive FIFO with data-ready interrupt,
- * overrun and flow control toward the console.
+ * overrun and flow control toward the console, and when THR writes may be
+ * coalesced (every interrupt off).
  */
 #include <check.h>
 #include <string.h>
@@ -17,6 +18,8 @@ struct fake {
 	int level;
 	unsigned int irq_changes;
 	unsigned int wakeups;
+	int buffering; /* last tx_buffering state, -1: never called */
+	unsigned int buffering_calls;
 };
 
 static void tx(void *opaque, const uint8_t *buf, size_t len)
@@ -39,13 +42,22 @@ static void rx_ready(void *opaque)
 	((struct fake *)opaque)->wakeups++;
 }
 
+static void tx_buffering(void *opaque, bool on)
+{
+	struct fake *f = opaque;
+	ck_assert_int_ne(on, f->buffering); /* only changes are reported */
+	f->buffering = on;
+	f->buffering_calls++;
+}
+
 static struct fake f;
 static struct serial s;
 
 static void setup(void)
 {
 	memset(&f, 0, sizeof(f));
-	struct serial_backend be = { tx, &f, set_irq, &f, rx_ready, &f };
+	f.buffering = -1;
+	struct serial_backend be = { tx, &f, set_irq, &f, rx_ready, &f, tx_buffering, &f };
 	serial_init(&s, &be);
 }
 
@@ -206,6 +218,36 @@ START_TEST(bus_access)
 }
 END_TEST
 
+/* THR writes may be coalesced exactly while IER is 0 (no interrupt can
+ * follow from a write); a divisor-latch write at IER's offset is DLM and
+ * changes nothing. */
+START_TEST(tx_buffering_follows_ier)
+{
+	ck_assert_int_eq(f.buffering, 1); /* at reset: IER 0 */
+	ck_assert_uint_eq(f.buffering_calls, 1);
+	wr(UART_IER, 0);
+	ck_assert_uint_eq(f.buffering_calls, 1);
+	wr(UART_IER, UART_IER_RDI);
+	ck_assert_int_eq(f.buffering, 0);
+	wr(UART_IER, UART_IER_RDI | UART_IER_THRI);
+	ck_assert_uint_eq(f.buffering_calls, 2);
+	wr(UART_IER, 0);
+	ck_assert_int_eq(f.buffering, 1);
+	wr(UART_LCR, UART_LCR_DLAB);
+	wr(UART_DLM, 0x0f);
+	ck_assert_int_eq(f.buffering, 1);
+	ck_assert_uint_eq(f.buffering_calls, 3);
+	wr(UART_LCR, 0x03);
+	ck_assert_uint_eq(rd(UART_IER), 0);
+	/* Upper IER bits are not stored, so they do not count either. */
+	wr(UART_IER, 0xf0);
+	ck_assert_int_eq(f.buffering, 1);
+	wr(UART_IER, UART_IER_MSI);
+	ck_assert_int_eq(f.buffering, 0);
+	ck_assert_uint_eq(f.buffering_calls, 4);
+}
+END_TEST
+
 int main(void)
 {
 	static const struct unit_suite u = {
@@ -213,7 +255,8 @@ int main(void)
 	};
 	const TTest *tests[] = { reset_state, scratch_and_divisor, fifo_detection,
 				 loopback,    thre_interrupt,	   receive,
-				 overrun,     bus_access,	   NULL };
+				 overrun,     bus_access,	   tx_buffering_follows_ier,
+				 NULL };
 
 	return unit_main(&u, tests);
 }
