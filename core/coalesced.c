@@ -2,7 +2,6 @@
 #include "core/coalesced.h"
 
 #include <linux/kvm.h>
-#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
