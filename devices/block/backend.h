@@ -76,6 +76,10 @@ struct block_backend_ops {
 	 * it is at least params.depth, so a caller that asks for no more
 	 * than depth at once always gets room eventually. */
 	unsigned int (*room)(const struct block_backend *be);
+	/* Whether completions are waiting that a wait(BLOCK_WAIT_NONE)
+	 * would report, told without a system call; false when the backend
+	 * cannot tell cheaply.  May be NULL. */
+	bool (*pending)(const struct block_backend *be);
 	void (*destroy)(struct block_backend *be);
 };
 

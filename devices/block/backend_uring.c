@@ -342,6 +342,17 @@ static void uring_cancel(struct block_backend *be)
 	enter(u, 0, BLOCK_WAIT_NONE);
 }
 
+/* With TASKRUN_FLAG the kernel sets IORING_SQ_TASKRUN while completions
+ * wait in task work for the thread to enter; without it only what is
+ * already in the completion queue is seen. */
+static bool uring_pending(const struct block_backend *be)
+{
+	const struct uring_backend *u = (const struct uring_backend *)be;
+
+	return (__atomic_load_n(u->ring.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) ||
+	       io_uring_cq_ready(&u->ring) > 0;
+}
+
 static void uring_destroy(struct block_backend *be)
 {
 	struct uring_backend *u = (struct uring_backend *)be;
@@ -359,14 +370,20 @@ static const struct block_backend_ops uring_ops = {
 	.wait = uring_wait,
 	.cancel = uring_cancel,
 	.room = uring_room,
+	.pending = uring_pending,
 	.destroy = uring_destroy,
 };
 
 /* Best first; a kernel that does not know a flag refuses it (EINVAL). */
+#define DEFER_TIER                                                                     \
+	(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED | \
+	 IORING_SETUP_SUBMIT_ALL)
+#define COOP_TIER (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL)
 static const unsigned int setup_tiers[] = {
-	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
-		IORING_SETUP_SUBMIT_ALL,
-	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	DEFER_TIER | IORING_SETUP_TASKRUN_FLAG, /* pending() sees task work */
+	DEFER_TIER,
+	COOP_TIER | IORING_SETUP_TASKRUN_FLAG,
+	COOP_TIER,
 	0,
 };
 

@@ -41,7 +41,8 @@
  * its recent refills (refill_est: grows by one per refill that met it, up
  * to the deepest recent in-flight count; falls to what came when a refill
  * wait runs out), and the wait is bounded by twice the recent refill time
- * (20 us to 2 ms), after which kicks are asked for at once again.  A
+ * (20 us to 2 ms; doubled when a wait ran out before anything came), after
+ * which kicks are asked for at once again.  A
  * guest at queue depth 1 never has more than one in flight, so its
  * refills are never waited for.
  */
@@ -177,6 +178,7 @@ struct blk_worker {
 	unsigned int peak, peak_prev, peak_passes; /* deepest in flight, recent */
 	bool completion_batching;
 	bool merging;
+	bool late_join; /* see late_completions */
 	bool need_notify; /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
@@ -667,11 +669,16 @@ static void judge_refill(struct blk_worker *w, bool timed_out, int64_t now)
 		return;
 	w->refill_waiting = false;
 	if (timed_out && w->refill_deferred) {
-		w->refill_est = w->taken > 1 ? w->taken : 1;
+		count(&w->stats.refill_timeouts, 1);
+		if (w->taken > 0)
+			w->refill_est = w->taken; /* it posts fewer now */
+		else if (w->refill_time < BLK_REFILL_QUIET_MAX_NS)
+			w->refill_time = 2 * w->refill_time + 1; /* slower: wait longer */
 	} else if (w->kicked && w->taken >= (w->refill_deferred ? w->refill_est : 1)) {
 		int64_t t = now - w->refill_start;
 
-		w->refill_time = w->refill_time ? (7 * w->refill_time + t) / 8 : t;
+		/* Up at once, down slowly: the bound covers the slow ones. */
+		w->refill_time = t > w->refill_time ? t : (7 * w->refill_time + t) / 8;
 		if (w->refill_est < peak)
 			w->refill_est++;
 	}
@@ -735,6 +742,27 @@ static void take_chains(struct blk_worker *w)
 	}
 }
 
+static const struct block_backend_cb worker_cb;
+
+/*
+ * Completions that arrived while this pass ran join it, so they share its
+ * used-index publication and interrupt instead of waking the thread for a
+ * pass (and an interrupt) of their own.  Once per pass, and only when the
+ * backend says, without a system call, that there are some.
+ */
+static void late_completions(struct blk_worker *w)
+{
+	int r;
+
+	if (!w->late_join || w->be->ops->pending == NULL || !w->be->ops->pending(w->be))
+		return;
+	r = w->be->ops->wait(w->be, BLOCK_WAIT_NONE, &worker_cb, w);
+	if (r > 0) {
+		count(&w->stats.late, (uint64_t)r);
+		process_queue(w);
+	}
+}
+
 static void on_event(unsigned int tag, void *ctx)
 {
 	struct blk_worker *w = ctx;
@@ -781,6 +809,7 @@ static void *worker_main(void *arg)
 		note_completions(w, r, inflight);
 		w->taken = 0;
 		process_queue(w);
+		late_completions(w);
 		judge_refill(w, w->quiet_expired, now_ns());
 		note_drain(w);
 		flush_notify(w);
@@ -901,6 +930,7 @@ static void read_tuning(struct blk_worker *w)
 	w->completion_batching = !(t && strstr(t, "no-completion-batching"));
 	w->merging = !(t && strstr(t, "no-merging"));
 	w->refill_batching = !(t && strstr(t, "no-refill-batching"));
+	w->late_join = !(t && strstr(t, "no-late-join"));
 	w->refill_est = 1;
 }
 
@@ -962,6 +992,8 @@ void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *ac
 	acc->interrupts += __atomic_load_n(&w->stats.interrupts, __ATOMIC_RELAXED);
 	acc->bounce_bytes += __atomic_load_n(&w->stats.bounce_bytes, __ATOMIC_RELAXED);
 	acc->merged += __atomic_load_n(&w->stats.merged, __ATOMIC_RELAXED);
+	acc->late += __atomic_load_n(&w->stats.late, __ATOMIC_RELAXED);
+	acc->refill_timeouts += __atomic_load_n(&w->stats.refill_timeouts, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)
