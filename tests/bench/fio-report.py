@@ -75,9 +75,12 @@ def samples(path):
 
 
 def vmm_stats(path):
-    """vmm's --stats disk lines: (requests, kicks, interrupts) of disk 1."""
+    """vmm's --stats disk line of disk 1: (requests, kicks, interrupts,
+    merged, completed late, refill waits that ran out); older builds print
+    fewer fields (0 then)."""
     for line in open(path, errors="replace"):
-        m = re.search(r"vmm: disk 1: (\d+) requests, (\d+) kicks, (\d+) interrupts(?:, (\d+) merged)?", line)
+        m = re.search(r"vmm: disk 1: (\d+) requests, (\d+) kicks, (\d+) interrupts"
+                      r"(?:, (\d+) merged)?(?:, (\d+) completed late)?(?:, (\d+) refill waits ran out)?", line)
         if m:
             return tuple(int(x or 0) for x in m.groups())
     return None
@@ -118,7 +121,8 @@ def load(raw):
             if st:
                 runs.append({"rep": int(rep[3:]), "column": col, "job": "_whole_run",
                              "requests": st[0], "kicks_per_req": st[1] / max(st[0], 1),
-                             "irq_per_req": st[2] / max(st[0], 1), "merged": st[3]})
+                             "irq_per_req": st[2] / max(st[0], 1), "merged": st[3],
+                             "late": st[4], "refill_timeouts": st[5]})
     return runs, reruns
 
 
@@ -261,7 +265,8 @@ def main():
     for r in whole:
         print(f"  rep {r['rep']} {r['column']}: whole run, vmm --stats: {r['kicks_per_req']:.3f} kicks "
               f"and {r['irq_per_req']:.3f} interrupts per request ({r['requests']} requests, "
-              f"{r['merged']} merged into another's io)")
+              f"{r['merged']} merged into another's io, {r.get('late', 0)} completed late, "
+              f"{r.get('refill_timeouts', 0)} refill waits ran out)")
     if reruns:
         print("re-run after a dead test host: " + ", ".join(reruns))
     svg = chart(out, cols, jobs, summary)
