@@ -36,7 +36,8 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
  * requests complete first, so everything the guest flushed is on disk. */
 void vm_disks_destroy(struct vm_disks *ds);
 
-/* One line per disk: requests, kicks and interrupts so far (--stats). */
+/* One line per disk: requests, kicks, interrupts, merged requests, ios
+ * completed late and refill waits that ran out, so far (--stats). */
 void vm_disks_print_stats(const struct vm_disks *ds, FILE *out);
 
 #endif
