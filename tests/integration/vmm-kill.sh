@@ -21,20 +21,13 @@ kvmhost_reexec --timeout 900 -- "$0" "$@"
 
 VMM=$top/build/vmm
 BLKREC=$GUEST_DIR/blkrec
-work=$(mktemp -d /tmp/vmm-kill.XXXXXX)
-# A tmpfs of the test host's own: fast, and a file system this test may
-# fill up; loop and device-mapper devices are cleaned up on exit.
-mkdir -p "$work/t"
-mount -t tmpfs -o size=512M tmpfs "$work/t" || exit 1
+# shellcheck source=../lib/work-tmpfs.sh
+. "$top/tests/lib/work-tmpfs.sh"
+# On exit (after the jobs, before the tmpfs goes): kill-direct's loop device.
 cleanup() {
-	# shellcheck disable=SC2046
-	kill $(jobs -p) 2>/dev/null
-	wait 2>/dev/null
 	[ -n "${loopdev:-}" ] && losetup -d "$loopdev" 2>/dev/null
-	umount "$work/t" 2>/dev/null
-	rm -rf "$work"
 }
-trap cleanup EXIT
+work_tmpfs vmm-kill cleanup
 export DM_DISABLE_UDEV=1
 CMDLINE='console=ttyS0 panic=-1 quiet'
 

@@ -184,43 +184,68 @@ START_TEST(debug_exit_status)
 }
 END_TEST
 
-/* Runs code with the platform devices, console output into a pipe;
- * returns the exit status and what the guest printed in out. */
-static int run_platform(const uint8_t *code, size_t len, char *out, size_t outlen)
-{
+/* The platform devices of a one-vCPU VM, console output into a pipe. */
+struct platform {
 	struct console con;
 	struct console_frontend fe;
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
+	int out[2]; /* the console's pipe: read end, write end */
+};
+
+/* Creates the VM with the platform devices, console output into a pipe,
+ * and loads code. */
+static void platform_setup(struct platform *pf, const uint8_t *code, size_t len)
+{
+	ck_assert_int_eq(pipe(pf->out), 0);
 	create(1, 16 << 20);
-	ck_assert_int_eq(console_init(&con, -1, p[1]), 0);
-	ck_assert_int_eq(arch_platform_init(
-				 &vm,
-				 &(struct console_backend){ console_output, console_wakeup, &con },
-				 &fe),
-			 0);
+	ck_assert_int_eq(console_init(&pf->con, -1, pf->out[1]), 0);
+	struct console_backend be = { console_output, console_wakeup, &pf->con };
+	ck_assert_int_eq(arch_platform_init(&vm, &be, &pf->fe), 0);
 	load_code(code, len);
-	int st = run_until_stop();
-	close(p[1]);
-	ssize_t n = read(p[0], out, outlen - 1);
+}
+
+/* Once the vCPUs have stopped: what the guest printed into out, and the
+ * console and its pipe closed. */
+static void platform_output(struct platform *pf, char *out, size_t outlen)
+{
+	close(pf->out[1]);
+	ssize_t n = read(pf->out[0], out, outlen - 1);
 	out[n > 0 ? n : 0] = '\0';
-	close(p[0]);
-	console_destroy(&con);
+	close(pf->out[0]);
+	console_destroy(&pf->con);
+}
+
+/* Runs code with the platform devices until the VM stops; returns the exit
+ * status and what the guest printed in out. */
+static int run_platform(const uint8_t *code, size_t len, char *out, size_t outlen)
+{
+	struct platform pf;
+	platform_setup(&pf, code, len);
+	int st = run_until_stop();
+	platform_output(&pf, out, outlen);
 	return st;
 }
 
+/* "OK" on COM1, then power-off (S5).  From SERIAL_OK_NO_IER on, the code
+ * leaves every UART interrupt off (as at reset); the whole of it enables
+ * the receive-data interrupt first. */
+static const uint8_t serial_ok_code[] = {
+	0xba, 0xf9, 0x03, /* mov dx, 0x3f9 (IER) */
+	0xb0, 0x01, 0xee, /* mov al, RDI; out dx, al */
+	0xba, 0xf8, 0x03, /* SERIAL_OK_NO_IER: mov dx, 0x3f8 */
+	0xb0, 'O',  0xee, /* mov al, 'O'; out dx, al */
+	0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
+	0xba, 0x00, 0x06, /* mov dx, 0x600 (sleep control) */
+	0xb0, 0x34, 0xee, /* SLP_EN | SLP_TYP 5: S5 */
+	0xeb, 0xfe,
+};
+#define SERIAL_OK_NO_IER 6
+
 START_TEST(serial_output_and_poweroff)
 {
-	static const uint8_t code[] = {
-		0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
-		0xb0, 'O',  0xee, /* mov al, 'O'; out dx, al */
-		0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
-		0xba, 0x00, 0x06, /* mov dx, 0x600 (sleep control) */
-		0xb0, 0x34, 0xee, /* SLP_EN | SLP_TYP 5: S5 */
-		0xeb, 0xfe,
-	};
 	char out[64];
-	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_int_eq(run_platform(serial_ok_code + SERIAL_OK_NO_IER,
+				      sizeof(serial_ok_code) - SERIAL_OK_NO_IER, out, sizeof(out)),
+			 0);
 	ck_assert_str_eq(out, "OK");
 	/* With every UART interrupt off (as at reset) KVM queues the THR
 	 * writes where it can, and they are printed at the next exit (the
@@ -238,18 +263,8 @@ END_TEST
  * raises THR-empty): no coalescing, an exit per write. */
 START_TEST(serial_interrupts_on_no_coalescing)
 {
-	static const uint8_t code[] = {
-		0xba, 0xf9, 0x03, /* mov dx, 0x3f9 (IER) */
-		0xb0, 0x01, 0xee, /* mov al, RDI; out dx, al */
-		0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
-		0xb0, 'O',  0xee, /* mov al, 'O'; out dx, al */
-		0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
-		0xba, 0x00, 0x06, /* mov dx, 0x600 (sleep control) */
-		0xb0, 0x34, 0xee, /* SLP_EN | SLP_TYP 5: S5 */
-		0xeb, 0xfe,
-	};
 	char out[64];
-	ck_assert_int_eq(run_platform(code, sizeof(code), out, sizeof(out)), 0);
+	ck_assert_int_eq(run_platform(serial_ok_code, sizeof(serial_ok_code), out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "OK");
 	ck_assert_uint_eq(exits(KVM_EXIT_IO), 4);
 	ck_assert_uint_eq(vm.coalesced.delivered, 0);
@@ -266,36 +281,21 @@ START_TEST(coalesced_output_delivered_at_stop)
 		0xb0, 'K',  0xee, /* mov al, 'K'; out dx, al */
 		0xeb, 0xfe,	  /* jmp $ */
 	};
-	struct console con;
-	struct console_frontend fe;
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	create(1, 16 << 20);
+	struct platform pf;
+	char out[8];
+	platform_setup(&pf, code, sizeof(code));
 	if (!coalesced_pio()) {
-		close(p[0]);
-		close(p[1]);
+		platform_output(&pf, out, sizeof(out));
 		return;
 	}
-	ck_assert_int_eq(console_init(&con, -1, p[1]), 0);
-	ck_assert_int_eq(arch_platform_init(
-				 &vm,
-				 &(struct console_backend){ console_output, console_wakeup, &con },
-				 &fe),
-			 0);
-	load_code(code, sizeof(code));
 	ck_assert_int_eq(vm_start(&vm), 0);
 	usleep(200 * 1000);
 	ck_assert_uint_eq(exits(KVM_EXIT_IO), 0);
 	vm_stop(&vm, 0);
 	vm_join_vcpus(&vm);
-	close(p[1]);
-	char out[8];
-	ssize_t n = read(p[0], out, sizeof(out) - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(p[0]);
+	platform_output(&pf, out, sizeof(out));
 	ck_assert_str_eq(out, "OK");
 	ck_assert_uint_eq(vm.coalesced.delivered, 2);
-	console_destroy(&con);
 }
 END_TEST
 
