@@ -375,7 +375,7 @@ static const struct block_backend_ops uring_ops = {
 };
 
 /* Best first; a kernel that does not know a flag refuses it (EINVAL). */
-#define DEFER_TIER                                                                     \
+#define DEFER_TIER                                                                           \
 	(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED | \
 	 IORING_SETUP_SUBMIT_ALL)
 #define COOP_TIER (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL)

@@ -168,17 +168,18 @@ struct blk_worker {
 	int64_t interval;   /* recent time between such waits (EWMA), busy */
 	/* Refills: after a pass that left fewer than two in flight. */
 	bool refill_batching;
-	bool refill_waiting;	 /* that pass ended; the next one judges it */
-	bool refill_deferred;	 /* and asked the guest for refill_est chains */
-	bool kicked;		 /* a kick arrived in the last wait */
-	unsigned int refill_est; /* chains the guest posts in one refill */
-	int64_t refill_start;	 /* when that pass ended */
-	int64_t refill_time;	 /* recent time a refill took (EWMA) */
-	unsigned int taken;	 /* chains taken in this pass */
+	bool refill_waiting;			   /* that pass ended; the next one judges it */
+	bool refill_deferred;			   /* and asked the guest for refill_est chains */
+	bool kicked;				   /* a kick arrived in the last wait */
+	unsigned int refill_est;		   /* chains the guest posts in one refill */
+	int64_t refill_start;			   /* when that pass ended */
+	int64_t refill_time;			   /* recent time a refill took (EWMA) */
+	unsigned int taken;			   /* chains taken in this pass */
 	unsigned int peak, peak_prev, peak_passes; /* deepest in flight, recent */
+	unsigned int refill_peak;		   /* the larger of the two */
 	bool completion_batching;
 	bool merging;
-	bool late_join; /* see late_completions */
+	bool late_join;	  /* see late_completions */
 	bool need_notify; /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
@@ -661,10 +662,11 @@ static unsigned int note_peak(struct blk_worker *w)
  * recent in-flight count; a refill wait that ran out lowers it to what the
  * guest did post, so a guest that changes its pattern costs one wait.
  */
-static void judge_refill(struct blk_worker *w, bool timed_out, int64_t now)
+static void judge_refill(struct blk_worker *w, bool timed_out)
 {
 	unsigned int peak = note_peak(w);
 
+	w->refill_peak = peak;
 	if (!w->refill_waiting)
 		return;
 	w->refill_waiting = false;
@@ -674,8 +676,9 @@ static void judge_refill(struct blk_worker *w, bool timed_out, int64_t now)
 			w->refill_est = w->taken; /* it posts fewer now */
 		else if (w->refill_time < BLK_REFILL_QUIET_MAX_NS)
 			w->refill_time = 2 * w->refill_time + 1; /* slower: wait longer */
-	} else if (w->kicked && w->taken >= (w->refill_deferred ? w->refill_est : 1)) {
-		int64_t t = now - w->refill_start;
+	} else if (w->refill_start && w->kicked &&
+		   w->taken >= (w->refill_deferred ? w->refill_est : 1)) {
+		int64_t t = now_ns() - w->refill_start;
 
 		/* Up at once, down slowly: the bound covers the slow ones. */
 		w->refill_time = t > w->refill_time ? t : (7 * w->refill_time + t) / 8;
@@ -694,7 +697,9 @@ static void note_drain(struct blk_worker *w)
 		return;
 	w->refill_waiting = true;
 	w->refill_deferred = w->kicks_off;
-	w->refill_start = now_ns();
+	/* A guest that never keeps two in flight cannot be asked for more
+	 * than one: no clock reads for it (at queue depth 1, every pass). */
+	w->refill_start = w->refill_peak > 1 ? now_ns() : 0;
 }
 
 static void take_chains(struct blk_worker *w);
@@ -789,10 +794,10 @@ static void *worker_main(void *arg)
 
 		w->kicked = false;
 		r = w->be->ops->wait(w->be,
-				     !block		   ? BLOCK_WAIT_NONE
-				     : !quiet		   ? BLOCK_WAIT_FOREVER
+				     !block		  ? BLOCK_WAIT_NONE
+				     : !quiet		  ? BLOCK_WAIT_FOREVER
 				     : w->vq.inflight < 2 ? refill_quiet_time(w)
-							   : quiet_time(w),
+							  : quiet_time(w),
 				     &worker_cb, w);
 
 		if (r < 0) {
@@ -810,7 +815,7 @@ static void *worker_main(void *arg)
 		w->taken = 0;
 		process_queue(w);
 		late_completions(w);
-		judge_refill(w, w->quiet_expired, now_ns());
+		judge_refill(w, w->quiet_expired);
 		note_drain(w);
 		flush_notify(w);
 		block = true;

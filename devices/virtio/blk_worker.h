@@ -35,13 +35,13 @@ struct blk_worker;
 
 /* What a queue did, for --stats: how well notifications are batched. */
 struct blk_queue_stats {
-	uint64_t requests;     /* chains taken from the avail ring */
-	uint64_t kicks;	       /* guest notifications (the kick eventfd's count) */
-	uint64_t interrupts;   /* interrupts asked of the transport */
-	uint64_t merged;       /* requests merged into another's io */
-	uint64_t late;	       /* ios that completed during a pass and joined it */
+	uint64_t requests;	  /* chains taken from the avail ring */
+	uint64_t kicks;		  /* guest notifications (the kick eventfd's count) */
+	uint64_t interrupts;	  /* interrupts asked of the transport */
+	uint64_t merged;	  /* requests merged into another's io */
+	uint64_t late;		  /* ios that completed during a pass and joined it */
 	uint64_t refill_timeouts; /* refill waits that ran out (blk_worker.c) */
-	uint64_t bounce_bytes; /* O_DIRECT bounce memory allocated (never freed
+	uint64_t bounce_bytes;	  /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
 };
 
