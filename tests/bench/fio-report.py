@@ -86,6 +86,17 @@ def vmm_stats(path):
     return None
 
 
+def speed(path):
+    """The test host's CPU probe around a part: {"before": ms, "after": ms}."""
+    res = {}
+    if os.path.exists(path):
+        for line in open(path):
+            f = line.split()
+            if len(f) == 2 and f[1].isdigit():
+                res[f[0]] = int(f[1])
+    return res
+
+
 def load(raw):
     runs = []  # dicts: rep, column, job, metrics
     reruns = []
@@ -98,6 +109,9 @@ def load(raw):
             if os.path.exists(os.path.join(d, "rerun")):
                 reruns.append(f"{rep}/{col}")
             t, mk, sm = terse(log), markers(log), samples(os.path.join(d, "samples"))
+            sp = speed(os.path.join(d, "speed"))
+            if sp:
+                runs.append({"rep": int(rep[3:]), "column": col, "job": "_speed", **sp})
             st = vmm_stats(log)
             for job, (iops, bw, lat) in t.items():
                 m = {"iops": iops, "mib_s": bw, "lat_us": lat}
@@ -133,7 +147,7 @@ def med(vals):
 def summarise(runs):
     cols, jobs, summary = [], [], {}
     for r in runs:
-        if r["job"] == "_whole_run":
+        if r["job"].startswith("_"):  # _whole_run, _speed: not jobs
             continue
         if r["column"] not in cols:
             cols.append(r["column"])
@@ -267,6 +281,12 @@ def main():
               f"and {r['irq_per_req']:.3f} interrupts per request ({r['requests']} requests, "
               f"{r['merged']} merged into another's io, {r.get('late', 0)} completed late, "
               f"{r.get('refill_timeouts', 0)} refill waits ran out)")
+    probes = [r for r in runs if r["job"] == "_speed"]
+    if probes:
+        print("  test-host CPU probe, ms for a fixed awk loop before / after each part "
+              "(lower is faster; the IOPS of a part follow it): " +
+              ", ".join(f"rep {r['rep']} {r['column']} {r.get('before', '-')}/{r.get('after', '-')}"
+                        for r in probes))
     if reruns:
         print("re-run after a dead test host: " + ", ".join(reruns))
     svg = chart(out, cols, jobs, summary)
