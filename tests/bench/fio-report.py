@@ -257,6 +257,7 @@ plot {plot}
 
 def main():
     raw, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
     runs, reruns = load(raw)
     if not runs:
         print("fio-report: no results in " + raw, file=sys.stderr)
