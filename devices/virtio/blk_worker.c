@@ -42,9 +42,10 @@
  * to the deepest recent in-flight count; falls to what came when a refill
  * wait runs out), and the wait is bounded by twice the recent refill time
  * (20 us to 2 ms; doubled when a wait ran out before anything came), after
- * which kicks are asked for at once again.  A
- * guest at queue depth 1 never has more than one in flight, so its
- * refills are never waited for.
+ * which kicks are asked for at once again.  A guest at queue depth 1 never
+ * has more than one in flight, so its refills are never waited for.
+ * Measured (README, "One kick per refill"): kicks per request 0.24 -> 0.10,
+ * interrupts 0.27 -> 0.13, seqwrite 128k qd8 +86 %, randwrite 4k qd32 +63 %.
  */
 #define _GNU_SOURCE
 #include "devices/virtio/blk_worker.h"
