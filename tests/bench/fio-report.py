@@ -285,7 +285,7 @@ def main():
     probes = [r for r in runs if r["job"] == "_speed"]
     if probes:
         print("  test-host CPU probe, ms for a fixed awk loop before / after each part "
-              "(lower is faster; the IOPS of a part follow it): " +
+              "(lower is faster): " +
               ", ".join(f"rep {r['rep']} {r['column']} {r.get('before', '-')}/{r.get('after', '-')}"
                         for r in probes))
     if reruns:
