@@ -130,8 +130,31 @@ watch_markers() {
 			done <<< "$(printf '%s\n' "$lines" | sed -n "$((seen + 1)),${n}p")"
 			seen=$n
 		fi
+		[ -n "${BENCH_THREADS:-}" ] && thread_sample >> "${samples%/*}/threads"
 		sleep 0.2
 	done
+}
+
+# BENCH_THREADS=1: every 0.2 s, the VMM's threads: name, the test-host CPU
+# each last ran on, and its CPU ticks so far (which share a CPU, and who is
+# busy).
+thread_sample() {
+	local vmdir pid t line comm rest f
+	for vmdir in /sys/kernel/debug/kvm/*-*; do break; done
+	pid=${vmdir##*/}
+	pid=${pid%%-*}
+	[ -n "$pid" ] && [ -d "/proc/$pid/task" ] || return 0
+	printf '%s' "$(date +%s.%N)"
+	for t in /proc/"$pid"/task/*; do
+		read -r line < "$t/stat" 2>/dev/null || continue
+		comm=${line#*(}
+		comm=${comm%%)*}
+		rest=${line##*) }
+		read -r -a f <<< "$rest"
+		# After the name: utime, stime are fields 12, 13; processor 37.
+		printf ' %s:%s:%s' "${comm// /_}" "${f[36]}" "$((f[11] + f[12]))"
+	done
+	echo
 }
 
 # The guest's kernel command line; the guest script reads the bench.* knobs.
