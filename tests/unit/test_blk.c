@@ -1204,6 +1204,26 @@ START_TEST(e2e_stress_no_lost_wakeups)
 }
 END_TEST
 
+/* The driver's half of the no-lost-wake-up protocol: re-arm used_event
+ * at `seen`, re-check, and sleep until the device signals.  A wake-up
+ * lost in either direction leaves it asleep: after 5 s the test fails. */
+static void stress_sleep(uint16_t seen, unsigned int submitted)
+{
+	fr_set_used_event(&ring, seen);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (fr_used_idx_acquire(&ring) == seen) {
+		struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
+		uint64_t cnt;
+
+		if (poll(&pfd, 1, 5000) != 1)
+			ck_abort_msg("stalled: %u submitted, used idx %u, avail idx %u, "
+				     "avail_event %u",
+				     submitted, fr_used_idx_acquire(&ring), ring.avail_idx,
+				     fr_avail_event(&ring));
+		ck_assert_int_eq(read(notify_fd, &cnt, sizeof(cnt)), sizeof(cnt));
+	}
+}
+
 /*
  * Refills under stress: a driver that posts a burst of 1 to 16 chains,
  * deciding after each whether to kick (avail_event), then waits until every
@@ -1239,20 +1259,7 @@ START_TEST(e2e_stress_refills_drained)
 			stress_publish(&slots[k], k, (uint64_t)(rand() % 255) * 8, rand() % 4 == 0);
 		submitted += burst;
 		while (seen != ring.avail_idx) {
-			fr_set_used_event(&ring, seen);
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (fr_used_idx_acquire(&ring) == seen) {
-				struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
-				uint64_t cnt;
-
-				if (poll(&pfd, 1, 5000) != 1)
-					ck_abort_msg(
-						"stalled: %u submitted, used idx %u, avail idx %u, "
-						"avail_event %u",
-						submitted, fr_used_idx_acquire(&ring),
-						ring.avail_idx, fr_avail_event(&ring));
-				ck_assert_int_eq(read(notify_fd, &cnt, sizeof(cnt)), sizeof(cnt));
-			}
+			stress_sleep(seen, submitted);
 			for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
 				uint32_t id, len;
 
@@ -1323,17 +1330,7 @@ START_TEST(e2e_stress_bursty_kicks)
 			kick();
 		/* Wait for one completion, or for all of them. */
 		do {
-			fr_set_used_event(&ring, seen);
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (fr_used_idx_acquire(&ring) == seen) {
-				struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
-				uint64_t cnt;
-				if (poll(&pfd, 1, 5000) != 1)
-					ck_abort_msg(
-						"stalled: %u submitted, %u completed, used idx %u",
-						submitted, completed, fr_used_idx_acquire(&ring));
-				ck_assert_int_eq(read(notify_fd, &cnt, sizeof(cnt)), sizeof(cnt));
-			}
+			stress_sleep(seen, submitted);
 			for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
 				uint32_t id, len;
 				used_elem_of(seen, &id, &len);
