@@ -284,20 +284,23 @@ export BENCH_VMM=$raw/bin/vmm
 # A part in a test host of its own; a test host that died (123, 125) is
 # booted again once and the part re-run, which the report shows.
 part() {
-	local name=$1 dir=$2 try rc
+	local name=$1 dir=$2 try rc log
 	for try in 1 2; do
+		# One log per repetition, column and test-host boot: a later one
+		# must not overwrite the log of a hang or a death.
+		log=$raw/$(basename "$(dirname "$dir")").${dir##*/}.boot$try.out
 		echo "bench: $(date -u +%T) $(basename "$(dirname "$dir")") ${name%%=*} (test host boot $try)" >&2
 		rm -rf "$dir"
 		"$top/tests/kvmhost/run" --memory 3G --disk "$scratch" \
 			--timeout $((900 + 30 * runtime)) -- "$0" --part "$name" "$dir" \
-			> "$raw/${dir##*/}.out" 2>&1 9>&-
+			> "$log" 2>&1 9>&-
 		rc=$?
 		[ "$try" = 2 ] && echo "rerun" > "$dir/rerun"
 		case $rc in
 		0) return 0 ;;
 		123 | 125) echo "bench: the test host died (status $rc); running the part again" >&2 ;;
-		*) echo "bench: part ${name%%=*} failed (status $rc); see $raw/${dir##*/}.out" >&2
-			tail -5 "$raw/${dir##*/}.out" >&2
+		*) echo "bench: part ${name%%=*} failed (status $rc); see $log" >&2
+			tail -5 "$log" >&2
 			return 1 ;;
 		esac
 	done
