@@ -100,7 +100,9 @@ def speed(path):
 def load(raw):
     runs = []  # dicts: rep, column, job, metrics
     reruns = []
-    for rep in sorted(d for d in os.listdir(raw) if d.startswith("rep")):
+    # raw/repN/COLUMN/ per part; raw/repN.COLUMN.bootK.out are the parts' logs.
+    for rep in sorted(d for d in os.listdir(raw)
+                      if d.startswith("rep") and os.path.isdir(os.path.join(raw, d))):
         for col in sorted(os.listdir(os.path.join(raw, rep))):
             d = os.path.join(raw, rep, col)
             log = os.path.join(d, "console.log")
