@@ -39,6 +39,10 @@ PKGS_BUILD   += gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev:arm64
 endif
 PKGS_GUEST   := apt busybox-static fio e2fsprogs cpio kmod xz-utils zstd
 ifeq ($(ARCH),x86)
+# scripts/extract-vmlinux: Debian's cloud kernel is compressed with LZ4.
+PKGS_GUEST   += lz4
+endif
+ifeq ($(ARCH),x86)
 PKGS_KVMHOST := qemu-system-x86 seabios
 else
 PKGS_KVMHOST := qemu-system-arm
@@ -250,6 +254,12 @@ GUEST_KERNEL_DEPS := guest/fetch-kernel.sh
 $(B)/guest/vmlinuz: $(GUEST_KERNEL_DEPS) | $(STAMP)/guest
 	guest/fetch-kernel.sh cloud $(B)/guest/kernel $@ $(DEB_ARCH)
 
+# The same kernel uncompressed, for the PVH entry (x86 only: arm64's image
+# is not compressed in the first place).
+GUEST_VMLINUX := $(if $(filter x86,$(ARCH)),$(B)/guest/vmlinux)
+$(B)/guest/vmlinux: $(B)/guest/vmlinuz scripts/extract-vmlinux | $(STAMP)/guest
+	scripts/extract-vmlinux $< $@
+
 GUEST_RUN := $(sort $(wildcard guest/run/*))
 GUEST_MODULES := virtio_pci virtio_blk ext4
 # Both machines have a pvpanic-pci device (a guest panic ends vmm with its
@@ -285,7 +295,7 @@ $(B)/guest/virtio-hostile: guest/tools/hostile.c | $(STAMP)/build
 $(B)/guest/rootfs.img: guest/mkrootfs.sh scripts/fetch-debs guest/rootfs/init $(GUEST_RUN) $(wildcard guest/fio/*) $(B)/guest/debug-exit $(B)/guest/virtio-hostile | $(STAMP)/guest
 	guest/mkrootfs.sh $@ $(B)/guest/debug-exit $(B)/guest/virtio-hostile $(ROOTFS_ARCH)
 
-guest: $(B)/guest/vmlinuz $(B)/guest/initrd.img $(B)/guest/rootfs.img $(B)/guest/blkrec
+guest: $(B)/guest/vmlinuz $(GUEST_VMLINUX) $(B)/guest/initrd.img $(B)/guest/rootfs.img $(B)/guest/blkrec
 
 # The test host: Debian's generic kernel (it has 9p) and an initramfs whose
 # init loads kvm_amd and runs a command from the host's file system.

@@ -1,4 +1,5 @@
-/* bzImage loading, initrd placement, e820 and the zero page (boot_params). */
+/* Kernel loading (bzImage, or vmlinux through pvh.h), initrd placement, e820
+ * and the zero page (boot_params). */
 #include "arch/x86/boot.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
+#include "arch/x86/pvh.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/util.h"
@@ -85,10 +87,16 @@ uint64_t x86_kernel_end(const struct bzimage *bz)
 
 int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t size, uint64_t *addr)
 {
-	uint64_t top = (uint64_t)bz->initrd_addr_max + 1;
+	return x86_initrd_place_range(x86_kernel_end(bz), bz->initrd_addr_max, low_ram_end, size,
+				      addr);
+}
+
+int x86_initrd_place_range(uint64_t kend, uint64_t addr_max, uint64_t low_ram_end, uint64_t size,
+			   uint64_t *addr)
+{
+	uint64_t top = addr_max + 1;
 	if (top > low_ram_end)
 		top = low_ram_end;
-	uint64_t kend = x86_kernel_end(bz);
 	/* kend <= top (< 2^32 + 1) also keeps the rounding from wrapping. */
 	if (kend <= top)
 		kend = align_up(kend, 4096);
@@ -181,15 +189,16 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz, const struct x8
 	return 0;
 }
 
-/* Reads the initrd straight into guest memory once its size is known. */
-static int load_initrd(struct guest_mem *mem, const struct bzimage *bz, uint64_t low_end,
+/* Reads the initrd straight into guest memory once its size is known:
+ * above the kernel (ending at kend), below addr_max and low_end. */
+static int load_initrd(struct guest_mem *mem, uint64_t kend, uint64_t addr_max, uint64_t low_end,
 		       const char *path, uint64_t *addr, uint64_t *size)
 {
 	int fd = file_open_regular("initrd", path, size);
 	if (fd < 0)
 		return -1;
 	int ret = -1;
-	if (x86_initrd_place(bz, low_end, *size, addr)) {
+	if (x86_initrd_place_range(kend, addr_max, low_end, *size, addr)) {
 		err_prefix("initrd %s", path);
 		goto out;
 	}
@@ -204,15 +213,97 @@ out:
 	return ret;
 }
 
+/* What the two kernel formats tell the rest of the loader. */
+struct kernel_loaded {
+	uint64_t end;	     /* of the memory the kernel needs */
+	uint64_t initrd_max; /* the highest byte the initrd may occupy */
+	struct bzimage bz;   /* bzImage only */
+	uint32_t pvh_entry;  /* vmlinux only */
+};
+
+static int kernel_too_big(const char *kernel, uint64_t end, uint64_t low_end)
+{
+	return err_set(
+		"kernel %s needs %llu MiB of RAM below the MMIO hole to boot; the guest has %llu MiB there",
+		kernel, (unsigned long long)((end + (1 << 20) - 1) >> 20),
+		(unsigned long long)(low_end >> 20));
+}
+
+/* The protected-mode part of a bzImage goes to X86_KERNEL_LOAD_ADDR, as
+ * it is: the kernel decompresses itself. */
+static int load_bzimage(struct guest_mem *mem, int fd, const char *kernel, const uint8_t *hdr,
+			size_t hlen, uint64_t len, uint64_t low_end, struct kernel_loaded *k)
+{
+	if (x86_bzimage_parse_header(hdr, hlen, len, &k->bz)) {
+		err_prefix("kernel %s", kernel);
+		return -1;
+	}
+	k->end = x86_kernel_end(&k->bz);
+	k->initrd_max = k->bz.initrd_addr_max;
+	if (k->end > low_end)
+		return kernel_too_big(kernel, k->end, low_end);
+	uint8_t *dst = guest_mem_ptr(mem, X86_KERNEL_LOAD_ADDR, k->bz.kernel_size);
+	if (dst == NULL)
+		return err_set("kernel %s does not fit in guest RAM", kernel);
+	return file_read_at(fd, "kernel", kernel, dst, k->bz.kernel_size, k->bz.setup_size);
+}
+
+/* A vmlinux: every loadable segment at its physical address, and the
+ * PVH entry from its notes (pvh.h). */
+static int load_vmlinux(struct guest_mem *mem, int fd, const char *kernel, const uint8_t *hdr,
+			size_t hlen, uint64_t len, uint64_t low_end, struct kernel_loaded *k)
+{
+	static __thread uint8_t notes[PVH_MAX_NOTE_BYTES];
+	struct pvh_image img;
+	int found = 0;
+
+	if (x86_pvh_parse(hdr, hlen, len, &img)) {
+		err_prefix("kernel %s", kernel);
+		return -1;
+	}
+	for (unsigned int i = 0; i < img.nnotes && found == 0; i++) {
+		size_t n = img.notes[i].filesz < sizeof(notes) ? (size_t)img.notes[i].filesz
+							       : sizeof(notes);
+		if (file_read_at(fd, "kernel", kernel, notes, n, (off_t)img.notes[i].offset))
+			return -1;
+		found = x86_pvh_find_entry(notes, n, &img, &k->pvh_entry);
+	}
+	if (found < 0) {
+		err_prefix("kernel %s", kernel);
+		return -1;
+	}
+	if (found == 0)
+		return err_set(
+			"kernel %s: an ELF kernel without a PVH entry note (built without CONFIG_PVH?); boot its bzImage instead",
+			kernel);
+	k->end = img.end;
+	k->initrd_max = PVH_INITRD_ADDR_MAX;
+	if (k->end > low_end)
+		return kernel_too_big(kernel, k->end, low_end);
+	for (unsigned int i = 0; i < img.nseg; i++) {
+		const struct pvh_segment *s = &img.seg[i];
+		uint8_t *dst = guest_mem_ptr(mem, s->paddr, s->memsz);
+		if (dst == NULL)
+			return err_set("kernel %s: no guest RAM for its segment at 0x%llx+0x%llx",
+				       kernel, (unsigned long long)s->paddr,
+				       (unsigned long long)s->memsz);
+		if (file_read_at(fd, "kernel", kernel, dst, (size_t)s->filesz, (off_t)s->offset))
+			return -1;
+		memset(dst + s->filesz, 0, (size_t)(s->memsz - s->filesz));
+	}
+	return 0;
+}
+
 int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned int nbanks,
 		  const char *kernel, const char *initrd, const char *cmdline, uint64_t rsdp_addr,
 		  struct x86_boot_entry *entry)
 {
-	/* The header and setup code fit in 64 KiB (setup_sects < 128); the
-	 * protected-mode part is read straight into guest memory, once. */
+	/* The header and setup code fit in 64 KiB (setup_sects < 128), and
+	 * so do a vmlinux's ELF and program headers; the rest is read
+	 * straight into guest memory, once. */
 	static __thread uint8_t hdr[64 * 1024];
+	struct kernel_loaded k;
 	uint64_t len;
-	struct bzimage bz;
 	int ret = -1;
 
 	int fd = file_open_regular("kernel", kernel, &len);
@@ -221,23 +312,9 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 	size_t hlen = len < sizeof(hdr) ? (size_t)len : sizeof(hdr);
 	if (file_read_at(fd, "kernel", kernel, hdr, hlen, 0))
 		goto out;
-	if (x86_bzimage_parse_header(hdr, hlen, len, &bz)) {
-		err_prefix("kernel %s", kernel);
-		goto out;
-	}
 	uint64_t low_end = banks[0].gpa + banks[0].size;
-	if (x86_kernel_end(&bz) > low_end) {
-		err_set("kernel %s needs %llu MiB of RAM below the MMIO hole to boot; the guest has %llu MiB there",
-			kernel, (unsigned long long)((x86_kernel_end(&bz) + (1 << 20) - 1) >> 20),
-			(unsigned long long)(low_end >> 20));
-		goto out;
-	}
-	uint8_t *dst = guest_mem_ptr(mem, X86_KERNEL_LOAD_ADDR, bz.kernel_size);
-	if (dst == NULL) {
-		err_set("kernel %s does not fit in guest RAM", kernel);
-		goto out;
-	}
-	if (file_read_at(fd, "kernel", kernel, dst, bz.kernel_size, bz.setup_size))
+	bool pvh = x86_is_elf(hdr, hlen);
+	if ((pvh ? load_vmlinux : load_bzimage)(mem, fd, kernel, hdr, hlen, len, low_end, &k))
 		goto out;
 
 	struct x86_boot_args args = { .rsdp_addr = rsdp_addr };
@@ -252,7 +329,8 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 	}
 	args.cmdline_addr = X86_CMDLINE_ADDR;
 	args.cmdline_len = clen;
-	if (initrd && load_initrd(mem, &bz, low_end, initrd, &args.initrd_addr, &args.initrd_size))
+	if (initrd && load_initrd(mem, k.end, k.initrd_max, low_end, initrd, &args.initrd_addr,
+				  &args.initrd_size))
 		goto out;
 
 	struct e820_entry e820[E820_MAX_ENTRIES];
@@ -262,18 +340,22 @@ int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned 
 	args.e820 = e820;
 	args.e820_nr = (unsigned int)n;
 
+	/* The zero page, or in its place the PVH start info. */
 	uint8_t *zp = guest_mem_ptr(mem, X86_BOOT_PARAMS_ADDR, BOOT_PARAMS_SIZE);
 	if (zp == NULL) {
 		err_set("no guest RAM for the zero page");
 		goto out;
 	}
-	if (x86_boot_params_build(zp, &bz, &args)) {
+	if (pvh ? x86_pvh_start_info_build(zp, BOOT_PARAMS_SIZE, X86_BOOT_PARAMS_ADDR, &args)
+		: x86_boot_params_build(zp, &k.bz, &args)) {
 		err_prefix("kernel %s", kernel);
 		goto out;
 	}
-	/* The 64-bit entry point is 0x200 past the protected-mode start. */
-	entry->rip = X86_KERNEL_LOAD_ADDR + 0x200;
-	entry->boot_params = X86_BOOT_PARAMS_ADDR;
+	/* bzImage: the 64-bit entry point is 0x200 past the protected-mode
+	 * start. */
+	entry->pvh = pvh;
+	entry->rip = pvh ? k.pvh_entry : X86_KERNEL_LOAD_ADDR + 0x200;
+	entry->params = X86_BOOT_PARAMS_ADDR;
 	ret = 0;
 out:
 	close(fd);

@@ -1,6 +1,7 @@
 /*
  * The Linux/x86 boot protocol (Documentation/arch/x86/boot.rst) for a
- * bzImage entered at its 64-bit entry point: setup-header parsing and
+ * bzImage entered at its 64-bit entry point (a vmlinux takes the PVH entry
+ * instead, pvh.h): setup-header parsing and
  * validation, kernel and initrd placement, the e820 map and the zero page
  * (struct boot_params).  The pure functions here are unit-tested; only
  * x86_boot_load() touches files and guest memory.
@@ -89,6 +90,10 @@ uint64_t x86_kernel_end(const struct bzimage *bz);
 /* Where the initrd goes: as high as possible below both initrd_addr_max and
  * low_ram_end, page aligned, and above the kernel; -1 if it does not fit. */
 int x86_initrd_place(const struct bzimage *bz, uint64_t low_ram_end, uint64_t size, uint64_t *addr);
+/* The same for a kernel ending at kernel_end that takes its initrd at
+ * most up to addr_max (the last byte). */
+int x86_initrd_place_range(uint64_t kernel_end, uint64_t addr_max, uint64_t low_ram_end,
+			   uint64_t size, uint64_t *addr);
 
 /* The e820 map for the RAM banks from arch_ram_banks(): RAM, the legacy
  * BIOS area and the PCI ECAM marked reserved, sorted.  Returns the count. */
@@ -109,12 +114,14 @@ int x86_boot_params_build(uint8_t *zp, const struct bzimage *bz, const struct x8
 
 /* What the vCPU needs to enter the kernel. */
 struct x86_boot_entry {
-	uint64_t rip;	      /* 64-bit entry point */
-	uint64_t boot_params; /* in rsi */
+	bool pvh;	 /* 32-bit PVH entry (a vmlinux), else 64-bit (bzImage) */
+	uint64_t rip;	 /* the entry point */
+	uint64_t params; /* the zero page (rsi) or the PVH start info (ebx) */
 };
 
-/* Reads the kernel and initrd files, loads them into guest memory and
- * writes the command line, e820 map and zero page.  (The GDT and page
+/* Reads the kernel (a bzImage, or a vmlinux with a PVH entry: pvh.h) and
+ * initrd files, loads them into guest memory and writes the command line,
+ * e820 map and zero page (or PVH start info).  (The GDT and page
  * tables for the 64-bit entry come from x86_write_boot_tables, cpu.h.) */
 int x86_boot_load(struct guest_mem *mem, const struct ram_bank *banks, unsigned int nbanks,
 		  const char *kernel, const char *initrd, const char *cmdline, uint64_t rsdp_addr,

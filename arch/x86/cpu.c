@@ -141,11 +141,12 @@ unsigned int x86_phys_bits(const struct kvm_cpuid2 *c)
 
 int x86_write_boot_tables(struct guest_mem *mem)
 {
-	/* GDT: null, null, code (selector 0x10), data (0x18), TSS (0x20),
-	 * the selectors the 64-bit boot protocol names. */
+	/* GDT: null, 32-bit code (0x08, for the PVH entry), 64-bit code
+	 * (0x10), data (0x18), TSS (0x20): 0x10 and 0x18 are the selectors
+	 * the 64-bit boot protocol names. */
 	static const uint64_t gdt[] = {
 		0,
-		0,
+		0x00cf9b000000ffffULL, /* 32-bit code, 4 GiB flat */
 		0x00af9b000000ffffULL, /* 64-bit code, present, DPL 0 */
 		0x00cf93000000ffffULL, /* data, 4 GiB flat */
 		0x008f8b000000ffffULL, /* busy 32/64-bit TSS */
@@ -258,27 +259,40 @@ static int setup_boot_regs(int fd, const struct x86_boot_entry *entry)
 	struct kvm_sregs s;
 	if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
 		return err_errno("KVM_GET_SREGS");
-	s.cs = segment(0x10, 11, 0, 1); /* execute/read, accessed, 64-bit */
 	s.ds = s.es = s.fs = s.gs = s.ss = segment(0x18, 3, 1, 0);
 	s.tr = segment(0x20, 11, 0, 0);
 	s.tr.s = 0;
-	s.tr.limit = 0xfffff;
-	s.tr.g = 0;
 	s.gdt.base = X86_GDT_ADDR;
 	s.gdt.limit = 5 * 8 - 1;
 	s.idt.base = 0;
 	s.idt.limit = 0;
-	s.cr3 = X86_PML4_ADDR;
-	s.cr4 |= 1u << 5;		  /* PAE */
-	s.cr0 |= 0x80000001u | 0x10;	  /* PG, PE, ET */
-	s.efer |= (1u << 8) | (1u << 10); /* LME, LMA */
+	if (entry->pvh) {
+		/* PVH: 32-bit protected mode, paging off, CR0 PE and ET only,
+		 * TR a 32-bit TSS based at 0 of limit 0x67. */
+		s.cs = segment(0x08, 11, 1, 0);
+		s.tr.limit = 0x67;
+		s.tr.g = 0;
+		s.cr0 = 0x11;
+		s.cr3 = 0;
+		s.cr4 = 0;
+		s.efer = 0;
+	} else {
+		s.cs = segment(0x10, 11, 0, 1); /* execute/read, accessed, 64-bit */
+		s.tr.limit = 0xfffff;
+		s.tr.g = 0;
+		s.cr3 = X86_PML4_ADDR;
+		s.cr4 |= 1u << 5;		  /* PAE */
+		s.cr0 |= 0x80000001u | 0x10;	  /* PG, PE, ET */
+		s.efer |= (1u << 8) | (1u << 10); /* LME, LMA */
+	}
 	if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
 		return err_errno("KVM_SET_SREGS");
 
 	struct kvm_regs r = {
 		.rflags = 2, /* reserved bit; interrupts off */
 		.rip = entry->rip,
-		.rsi = entry->boot_params,
+		.rsi = entry->pvh ? 0 : entry->params,
+		.rbx = entry->pvh ? entry->params : 0,
 		.rsp = X86_BOOT_STACK,
 		.rbp = X86_BOOT_STACK,
 	};

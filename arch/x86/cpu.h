@@ -1,7 +1,8 @@
 /*
  * x86 vCPU state: CPUID (KVM's supported set, adjusted per vCPU for APIC
  * IDs and topology), MSRs, FPU, LAPIC LINT pins, and the registers, GDT and
- * identity page tables for the kernel's 64-bit entry.
+ * identity page tables for the kernel's 64-bit entry (or the 32-bit state
+ * of the PVH entry, pvh.h).
  */
 #ifndef ARCH_X86_CPU_H
 #define ARCH_X86_CPU_H
@@ -29,7 +30,7 @@ unsigned int x86_phys_bits(const struct kvm_cpuid2 *c);
 int x86_write_boot_tables(struct guest_mem *mem);
 
 /* Sets CPUID, MSRs and LAPIC of a vCPU; for the boot vCPU (id 0) also
- * the registers for the kernel's 64-bit entry.  The others wait for the
+ * the registers for the kernel's entry (64-bit, or PVH).  The others wait for the
  * guest's INIT/SIPI. */
 int x86_vcpu_setup(int vcpu_fd, unsigned int id, unsigned int ncpus,
 		   const struct kvm_cpuid2 *supported, const struct x86_boot_entry *entry);

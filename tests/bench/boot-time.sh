@@ -14,10 +14,15 @@
 # memory size.  Each memory size runs in a test host of its own; one that
 # dies is booted again and that size's runs repeated, and the output says so.
 #   usage: tests/bench/boot-time.sh
-#   BOOT_VMMS="vmm"   the vmm columns; NAME=PATH adds a binary under another
-#                     name (e.g. "base=/tmp/vmm-main vmm"), under the project
-#                     tree or /tmp, which the test host shares
+#   BOOT_VMMS="vmm pvh"  the vmm columns: vmm boots the bzImage (as QEMU
+#                     does), pvh the same kernel uncompressed (build/guest/
+#                     vmlinux, through the PVH entry); NAME=PATH adds a binary
+#                     under another name (e.g. "base=/tmp/vmm-main vmm"),
+#                     under the project tree or /tmp, which the test host
+#                     shares, and NAME=PATH@pvh boots it through PVH
 #   BOOT_QEMU=0       leave QEMU out
+#   BOOT_CMDLINE=...  the guest's command line (default below; e.g. add
+#                     quiet to see what a boot costs besides its console)
 #   RUNS=5
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -46,19 +51,26 @@ if [ -z "${KVMHOST_INSIDE:-}" ]; then
 fi
 
 RUNS=${RUNS:-5}
-CMDLINE="console=ttyS0 panic=-1 guest.run=smoke"
+CMDLINE=${BOOT_CMDLINE:-console=ttyS0 panic=-1 guest.run=smoke}
 work=$(mktemp -d /tmp/boot-time.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-names=() paths=()
-for v in ${BOOT_VMMS:-vmm}; do
+names=() paths=() kernels=()
+for v in ${BOOT_VMMS:-vmm pvh}; do
+	k=$GUEST_DIR/vmlinuz
+	case "$v" in
+	*=*@pvh) k=$GUEST_DIR/vmlinux v=${v%@pvh} ;;
+	esac
 	case "$v" in
 	*=*) names+=("${v%%=*}") paths+=("${v#*=}") ;;
 	vmm) names+=(vmm) paths+=("$top/build/vmm") ;;
-	*) echo "boot-time: BOOT_VMMS: '$v' is neither vmm nor NAME=PATH" >&2; exit 2 ;;
+	pvh) names+=(pvh) paths+=("$top/build/vmm") k=$GUEST_DIR/vmlinux ;;
+	*) echo "boot-time: BOOT_VMMS: '$v' is neither vmm, pvh nor NAME=PATH[@pvh]" >&2; exit 2 ;;
 	esac
+	kernels+=("$k")
+	[ -r "$k" ] || { echo "boot-time: $k: missing (make guest builds it)" >&2; exit 2; }
 done
-[ "${BOOT_QEMU:-1}" = 0 ] || names+=(qemu) paths+=(qemu)
+[ "${BOOT_QEMU:-1}" = 0 ] || names+=(qemu) paths+=(qemu) kernels+=("$GUEST_DIR/vmlinuz")
 for p in "${paths[@]}"; do
 	[ "$p" = qemu ] || [ -x "$p" ] || { echo "boot-time: $p: not an executable here" >&2; exit 2; }
 done
@@ -95,14 +107,14 @@ measure() {
 }
 
 run_one() {
-	local who=$1 path=$2 mem=$3
+	local who=$1 path=$2 mem=$3 kernel=$4
 	if [ "$path" = qemu ]; then
 		measure qemu-system-x86_64 -enable-kvm -cpu host -m "$mem" -M pc \
 			-nodefaults -no-user-config -display none -no-reboot -serial stdio \
 			-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initrd.img" \
 			-append "$CMDLINE"
 	else
-		measure "$path" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" \
+		measure "$path" --kernel "$kernel" --initrd "$GUEST_DIR/initrd.img" \
 			--cmdline "$CMDLINE" --memory "$mem" --stats
 	fi
 }
@@ -126,7 +138,7 @@ for mem in ${BOOT_MEM:-$MEMS}; do
 			who=${names[$i]}
 			[ "${paths[$i]}" = qemu ] && [ "$mem" = 16G ] && continue
 			echo "  $mem run $r: ${who}" >&2
-			res[$who]+="$(run_one "$who" "${paths[$i]}" "$mem");"
+			res[$who]+="$(run_one "$who" "${paths[$i]}" "$mem" "${kernels[$i]}");"
 		done
 	done
 	for i in "${!names[@]}"; do

@@ -1,13 +1,14 @@
 /*
- * Fuzz target for the bzImage side of the Linux/x86 boot protocol
- * (arch/x86/boot.c): setup-header parsing (whole image, and header-only as
+ * Fuzz target for the Linux/x86 kernel loaders (arch/x86/boot.c, pvh.c):
+ * bzImage setup-header parsing (whole image, and header-only as
  * x86_boot_load reads it), the kernel's memory footprint, initrd placement,
- * the zero page, and x86_boot_load itself on a kernel and initrd held in
- * memfds.  Kernel images are user input: corrupt or truncated ones must
+ * the zero page; vmlinux ELF parsing, the PVH entry note and the start
+ * info; and x86_boot_load itself on a kernel (either kind) and initrd held
+ * in memfds.  Kernel images are user input: corrupt or truncated ones must
  * give an error, never a crash or a load outside guest RAM.
  *
- * Input: a few parameters (initrd size, low RAM size, claimed file
- * length, command-line length, e820 count), then the kernel image.
+ * Input: a mode byte, a few parameters (initrd size, low RAM size, claimed
+ * file length, command-line length, e820 count), then the kernel image.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -19,6 +20,8 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/pvh.h"
+#include "core/util.h"
 #include "fuzz.h"
 
 #define RAM_MAX (64ull << 20)
@@ -97,6 +100,51 @@ static void fuzz_pure(struct fz *f, const uint8_t *img, size_t len)
 	}
 }
 
+/* A vmlinux: what x86_pvh_parse accepts is inside the file and above
+ * 1 MiB, and an entry it finds lies in a loaded segment's file bytes. */
+static void fuzz_pvh(struct fz *f, const uint8_t *img, size_t len)
+{
+	struct pvh_image p;
+	uint64_t claimed = len + (fz_u16(f) & 0x3fff);
+	static uint8_t si[BOOT_PARAMS_SIZE];
+	struct e820_entry e820[E820_MAX_ENTRIES + 2];
+	struct x86_boot_args a = { .cmdline_addr = X86_CMDLINE_ADDR, .e820 = e820 };
+	uint32_t entry;
+
+	a.cmdline_len = fz_u16(f);
+	a.initrd_addr = fz_u64(f);
+	a.initrd_size = fz_u64(f);
+	a.e820_nr = fz_u8(f) % (E820_MAX_ENTRIES + 3);
+	memset(e820, 0xab, sizeof(e820));
+	if (x86_pvh_start_info_build(si, sizeof(si), X86_BOOT_PARAMS_ADDR, &a) == 0)
+		FUZZ_CHECK(get_le32(si + PVH_SI_MEMMAP_ENTRIES) == a.e820_nr &&
+			   a.cmdline_len < PVH_CMDLINE_MAX);
+	if (x86_pvh_parse(img, len, claimed, &p) < 0)
+		return;
+	FUZZ_CHECK(p.nseg > 0 && p.nseg <= PVH_MAX_SEGMENTS && p.nnotes <= PVH_MAX_NOTES);
+	for (unsigned int i = 0; i < p.nseg; i++) {
+		const struct pvh_segment *s = &p.seg[i];
+		FUZZ_CHECK(s->paddr >= X86_HIMEM_START && s->filesz <= s->memsz);
+		FUZZ_CHECK((u128)s->paddr + s->memsz <= p.end);
+		FUZZ_CHECK((u128)s->offset + s->filesz <= claimed);
+	}
+	for (unsigned int i = 0; i < p.nnotes; i++) {
+		const struct pvh_segment *n = &p.notes[i];
+		FUZZ_CHECK((u128)n->offset + n->filesz <= claimed);
+		/* The notes as the loader reads them, where they are in img. */
+		if (n->offset > len)
+			continue;
+		size_t nlen = len - n->offset < n->filesz ? len - n->offset : (size_t)n->filesz;
+		if (x86_pvh_find_entry(img + n->offset, nlen, &p, &entry) == 1) {
+			bool inside = false;
+			for (unsigned int j = 0; j < p.nseg; j++)
+				inside |= entry >= p.seg[j].paddr &&
+					  entry - p.seg[j].paddr < p.seg[j].filesz;
+			FUZZ_CHECK(inside);
+		}
+	}
+}
+
 /* x86_boot_load on memfds: the whole path from files to guest RAM. */
 static void fuzz_load(struct fz *f, const uint8_t *img, size_t len)
 {
@@ -129,8 +177,9 @@ static void fuzz_load(struct fz *f, const uint8_t *img, size_t len)
 	snprintf(ipath, sizeof(ipath), "/proc/self/fd/%d", ifd);
 	if (x86_boot_load(&mem, &bank, 1, kpath, isize ? ipath : NULL, cmdline, 0xe0000, &entry) ==
 	    0) {
-		FUZZ_CHECK(entry.rip == X86_KERNEL_LOAD_ADDR + 0x200);
-		FUZZ_CHECK(entry.boot_params + BOOT_PARAMS_SIZE <= bank.size);
+		FUZZ_CHECK(entry.pvh || entry.rip == X86_KERNEL_LOAD_ADDR + 0x200);
+		FUZZ_CHECK(!entry.pvh || (entry.rip >= X86_HIMEM_START && entry.rip < bank.size));
+		FUZZ_CHECK(entry.params + BOOT_PARAMS_SIZE <= bank.size);
 	}
 	cmdline[clen] = 'x';
 	/* Give the touched pages back: RSS stays flat across runs. */
@@ -148,6 +197,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz pf = { params, sizeof(params) };
 	if (mode & 1)
 		fuzz_load(&pf, f.p, f.left);
+	else if (mode & 2)
+		fuzz_pvh(&pf, f.p, f.left);
 	else
 		fuzz_pure(&pf, f.p, f.left);
 	return 0;

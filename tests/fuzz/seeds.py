@@ -57,6 +57,38 @@ put("fuzz_bzimage", "pure-huge-pref", b"\x00" + bz_params() + bzimage(pref=0xfff
 put("fuzz_bzimage", "load-ok", b"\x01" + load_params() + bzimage())
 put("fuzz_bzimage", "load-no-initrd", b"\x01" + load_params(isize=0, ram_mib=2) + bzimage(setup_sects=0))
 
+
+def vmlinux(entry=0x1000040, text=0x100, paddr=0x1000000, bss=0x2000):
+    """An x86-64 ET_EXEC: text, bss-only and note segments, a GNU note
+    and the PVH entry note (a 64-bit word, as Linux writes it)."""
+    ehdr, phdr = 64, 56
+    text_off = ehdr + 3 * phdr
+    def note(name, type_, desc):
+        n = name + b"\0"
+        pad = lambda b: b + bytes(-len(b) % 4)
+        return struct.pack("<III", len(n), len(desc), type_) + pad(n) + pad(desc)
+    notes = note(b"GNU", 3, bytes(20)) + note(b"Xen", 18, struct.pack("<Q", entry))
+    note_off = text_off + text
+    img = bytearray(b"\x7fELF" + bytes([2, 1, 1]) + bytes(9))
+    img += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, paddr, ehdr, 0, 0, ehdr, phdr, 3, 0, 0, 0)
+    for t, off, filesz, pa, memsz in ((1, text_off, text, paddr, text),
+                                      (1, note_off, 0, paddr + 0x100000, bss),
+                                      (4, note_off, len(notes), 0, 0)):
+        img += struct.pack("<IIQQQQQQ", t, 7, off, pa | 0xffffffff80000000 if pa else 0, pa,
+                           filesz, memsz, 0x1000)
+    img += bytes(range(256)) * (text // 256) + notes
+    return bytes(img)
+
+
+def pvh_params(claimed_extra=0, cmdline_len=100, e820_nr=8):
+    p = struct.pack("<HHQQB", claimed_extra, cmdline_len, 0x1f00000, 0x1000, e820_nr)
+    return p + bytes(64 - len(p))
+
+
+put("fuzz_bzimage", "pvh-ok", b"\x02" + pvh_params() + vmlinux())
+put("fuzz_bzimage", "pvh-entry-in-bss", b"\x02" + pvh_params() + vmlinux(entry=0x1100000))
+put("fuzz_bzimage", "load-pvh", b"\x01" + load_params() + vmlinux())
+
 # ---- fuzz_cli ----
 def argv(*args):
     return b"\x00".join(a.encode() for a in args)

@@ -13,9 +13,12 @@
 #    stops vmm (status 143) and it reports the guest output it lost;
 #  - the interactive shell reads its input from vmm's stdin (a pipe here)
 #    and `poweroff -f` typed there ends vmm with status 0;
-#  - a bad kernel file, a truncated bzImage and an initrd that does not fit
-#    each end vmm with a non-zero status and one "vmm: ..." line.
-#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|reboot|panic|stall|shell]...
+#  - pvh: the same smoke checks (2 vCPUs) with the kernel uncompressed
+#    (build/guest/vmlinux), which vmm enters through PVH;
+#  - a bad kernel file, a truncated bzImage, an ELF file that is not a PVH
+#    kernel, a truncated vmlinux and an initrd that does not fit each end
+#    vmm with a non-zero status and one "vmm: ..." line.
+#   usage: tests/integration/vmm-boot.sh [errors|smoke1|smoke2|pvh|reboot|panic|stall|shell]...
 # (no argument: all of them)
 set -u
 . "$(dirname "$0")/../lib/guest-boot.sh"
@@ -27,7 +30,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The command guest_boot_expect runs: vmm, then its exit status as a line.
 vmm_boot() {
-	"$VMM" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/initrd.img" "$@" </dev/null
+	"$VMM" --kernel "${KERNEL:-$GUEST_DIR/vmlinuz}" --initrd "$GUEST_DIR/initrd.img" "$@" </dev/null
 	echo "vmm-exit-status=$?"
 }
 export -f vmm_boot
@@ -43,11 +46,11 @@ no_acpi_complaints() {
 	fi
 }
 
-# smoke CPUS MEMORY-MIB
+# smoke CPUS MEMORY-MIB [KERNEL]
 smoke() {
-	local cpus=$1 mib=$2 log=$work/smoke-$1.log
+	local cpus=$1 mib=$2 log=$work/smoke-$1-${3##*/}.log
 	local t0=$(date +%s.%N)
-	guest_boot_expect smoke "$log" 300 vmm_boot --cpus "$cpus" --memory "${mib}M" \
+	KERNEL=${3:-} guest_boot_expect smoke "$log" 300 vmm_boot --cpus "$cpus" --memory "${mib}M" \
 		--cmdline 'console=ttyS0 panic=-1 guest.run=smoke' --stats || return 1
 	echo "  boot to PASS: $(echo "$(date +%s.%N) - $t0" | bc) s"
 	local line=$(grep -m1 '^GUEST-SMOKE ' "$log")
@@ -189,6 +192,9 @@ bad_kernels() {
 	head -c 1000000 "$GUEST_DIR/vmlinuz" > "$work/truncated"
 	expect_error "not a (Linux )?bzImage" --kernel "$work/text" &&
 		expect_error "truncated bzImage" --kernel "$work/truncated" &&
+		expect_error "without a PVH entry note" --kernel "$GUEST_DIR/debug-exit" &&
+		head -c 30000000 "$GUEST_DIR/vmlinux" > "$work/truncated-elf" &&
+		expect_error "outside the file" --kernel "$work/truncated-elf" &&
 		expect_error "No such file" --kernel "$work/missing" &&
 		expect_error "not a regular file" --kernel "$work" &&
 		expect_error "does not fit" --kernel "$GUEST_DIR/vmlinuz" --initrd "$GUEST_DIR/rootfs.img" --memory 128M &&
@@ -198,6 +204,7 @@ bad_kernels() {
 check errors "bad kernel and initrd files end vmm with a message" bad_kernels
 check smoke1 "1 vCPU, 512 MiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 1 512
 check smoke2 "2 vCPUs, 1 GiB: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 2 1024
+check pvh "vmlinux through PVH, 2 vCPUs: smoke marker, CPUs, MemTotal, clean ACPI, exit 0" smoke 2 1024 "$GUEST_DIR/vmlinux"
 check reboot "guest reboot ends vmm with status 0" reboot_exits_0
 check panic "guest kernel panic ends vmm with status 101 (pvpanic)" panic_exits_101
 check stall "SIGTERM stops vmm while stdout is a pipe nobody reads (status 143)" stalled_stdout_sigterm

@@ -356,7 +356,8 @@ START_TEST(load_from_files)
 	ck_assert_int_eq(
 		x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
 	ck_assert_uint_eq(entry.rip, X86_KERNEL_LOAD_ADDR + 0x200);
-	ck_assert_uint_eq(entry.boot_params, X86_BOOT_PARAMS_ADDR);
+	ck_assert_uint_eq(entry.params, X86_BOOT_PARAMS_ADDR);
+	ck_assert(!entry.pvh);
 	ck_assert_mem_eq(ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);
 	ck_assert_str_eq((char *)ram + X86_CMDLINE_ADDR, "console=ttyS0");
 	const uint8_t *zp = ram + X86_BOOT_PARAMS_ADDR;
