@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -75,6 +76,7 @@ int console_nonblock_fd(int fd)
 int console_init(struct console *c, int in_fd, int out_fd)
 {
 	memset(c, 0, sizeof(*c));
+	c->batch_fd = -1;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->in_pollable = true;
@@ -82,6 +84,9 @@ int console_init(struct console *c, int in_fd, int out_fd)
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0)
 		return err_errno("eventfd");
+	c->batch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->batch_fd < 0)
+		return err_errno("timerfd_create");
 	if (out_fd >= 0 && console_nonblock_fd(out_fd))
 		return -1;
 	if (isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0) {
@@ -116,6 +121,9 @@ void console_destroy(struct console *c)
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	c->wake_fd = -1;
+	if (c->batch_fd >= 0)
+		close(c->batch_fd);
+	c->batch_fd = -1;
 	pthread_mutex_destroy(&c->out_lock);
 }
 
@@ -173,11 +181,35 @@ struct console_backend console_backend(struct console *c)
 					 .opaque = c };
 }
 
+/* Appends up to len bytes to the ring; what does not fit is dropped and
+ * counted.  out_lock held. */
+static void buffer_locked(struct console *c, const uint8_t *buf, size_t len)
+{
+	size_t room = CONSOLE_OUT_BUF - c->out_len;
+	size_t take = len < room ? len : room;
+	for (size_t i = 0; i < take; i++)
+		c->out_buf[(c->out_head + c->out_len + i) % CONSOLE_OUT_BUF] = buf[i];
+	c->out_len += take;
+	c->out_dropped += len - take;
+}
+
 void console_output(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
 
 	pthread_mutex_lock(&c->out_lock);
+	if (c->batching && !c->out_broken && c->out_len + len < CONSOLE_BATCH_BYTES) {
+		/* The loop writes the batch when its time is up. */
+		buffer_locked(c, buf, len);
+		if (!c->batch_armed) {
+			struct itimerspec t = { .it_value = { .tv_nsec = CONSOLE_BATCH_NS } };
+			c->batch_armed = timerfd_settime(c->batch_fd, 0, &t, NULL) == 0;
+			if (!c->batch_armed)
+				flush_locked(c); /* no timer: write now */
+		}
+		pthread_mutex_unlock(&c->out_lock);
+		return;
+	}
 	/* Older bytes first; only then may new ones bypass the ring. */
 	flush_locked(c);
 	if (c->out_len == 0) {
@@ -185,16 +217,11 @@ void console_output(void *opaque, const uint8_t *buf, size_t len)
 		buf += n;
 		len -= n;
 	}
-	if (!c->out_broken) {
-		size_t room = CONSOLE_OUT_BUF - c->out_len;
-		size_t take = len < room ? len : room;
-		for (size_t i = 0; i < take; i++)
-			c->out_buf[(c->out_head + c->out_len + i) % CONSOLE_OUT_BUF] = buf[i];
-		c->out_len += take;
-		/* stdout has not kept up for a whole buffer: drop the newest
-		 * output rather than stop the guest. */
-		c->out_dropped += len - take;
-	}
+	/* What stdout does not take now waits; when it has not kept up for
+	 * a whole buffer, the newest output is dropped rather than stop the
+	 * guest. */
+	if (!c->out_broken)
+		buffer_locked(c, buf, len);
 	pthread_mutex_unlock(&c->out_lock);
 }
 
@@ -316,6 +343,20 @@ static void on_output_ready(void *opaque, uint32_t events)
 	console_flush(opaque);
 }
 
+/* A batch's time is up: write it (what stdout does not take waits for
+ * EPOLLOUT). */
+static void on_batch_time(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	uint64_t n;
+	(void)events;
+	(void)!read(c->batch_fd, &n, sizeof(n));
+	pthread_mutex_lock(&c->out_lock);
+	c->batch_armed = false;
+	flush_locked(c);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
 int console_attach(struct console *c, struct loop *l, const struct console_frontend *fe,
 		   void (*quit)(void *opaque), void *quit_opaque)
 {
@@ -328,6 +369,12 @@ int console_attach(struct console *c, struct loop *l, const struct console_front
 	c->out_watch = (struct loop_watch){ .fd = c->out_fd, .fn = on_output_ready, .opaque = c };
 	if (loop_add(l, &c->wake_watch, EPOLLIN))
 		return -1;
+	c->batch_watch = (struct loop_watch){ .fd = c->batch_fd, .fn = on_batch_time, .opaque = c };
+	if (c->out_fd >= 0 && loop_add(l, &c->batch_watch, EPOLLIN))
+		return -1;
+	pthread_mutex_lock(&c->out_lock);
+	c->batching = c->out_fd >= 0;
+	pthread_mutex_unlock(&c->out_lock);
 	/* Edge-triggered: buffered output exists only after a write found
 	 * stdout full, so the next room it gets is an edge.  Regular files
 	 * (EPERM) never fill up; no stdout (EBADF) takes nothing. */

@@ -11,6 +11,14 @@
  * at once waits in a bounded buffer that the main loop flushes when stdout
  * becomes writable (EPOLLOUT), and what does not fit there is dropped and
  * counted (main reports the count at exit).
+ *
+ * Output is written in batches once the console is attached to the loop:
+ * what arrives within CONSOLE_BATCH_NS of the first byte not yet written
+ * goes out in one write(), which a timer on the loop makes; a batch that
+ * reaches CONSOLE_BATCH_BYTES goes out at once.  A booting Linux prints its
+ * log one character per exit (it polls the line status before each), and
+ * one write() per character was 18,700 system calls per boot on the vCPU
+ * thread.  5 ms is below what a person at the terminal notices.
  */
 #ifndef VMM_CONSOLE_H
 #define VMM_CONSOLE_H
@@ -24,8 +32,10 @@
 #include "core/console_io.h"
 #include "core/loop.h"
 
-#define CONSOLE_ESCAPE	0x01  /* Ctrl-A */
-#define CONSOLE_OUT_BUF 65536 /* guest output waiting for a slow stdout */
+#define CONSOLE_ESCAPE	    0x01  /* Ctrl-A */
+#define CONSOLE_OUT_BUF	    65536 /* guest output waiting for a slow stdout */
+#define CONSOLE_BATCH_NS    5000000
+#define CONSOLE_BATCH_BYTES 4096
 
 /* The device the console feeds. */
 struct console {
@@ -52,6 +62,10 @@ struct console {
 	size_t out_head, out_len;
 	uint64_t out_dropped; /* bytes lost to a full buffer */
 	bool out_broken;      /* EPIPE or another hard error: discard */
+	int batch_fd;	      /* timerfd: the batch's time is up */
+	bool batching;	      /* attached: batch_fd is watched */
+	bool batch_armed;     /* batch_fd runs for what out_buf holds */
+	struct loop_watch batch_watch;
 };
 
 /* Sets the terminal to raw mode if in_fd is one.  The terminal is restored

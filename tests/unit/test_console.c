@@ -2,7 +2,8 @@
  * The host console: the Ctrl-A escape filter (quit, literal Ctrl-A, split
  * across reads), and input flow control through the event loop: a pipe and
  * a regular file as stdin, fed to a frontend that takes only a few bytes
- * at a time, must arrive complete and in order.
+ * at a time, must arrive complete and in order.  Output: at once before
+ * the console is attached, in timed batches after, never blocking.
  */
 #include <check.h>
 #include <errno.h>
@@ -288,12 +289,74 @@ START_TEST(loop_flushes_output_when_stdout_drains)
 }
 END_TEST
 
+/* Runs the loop for ms milliseconds. */
+static void run_loop_for(struct loop *l, long ms)
+{
+	int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ck_assert_int_ge(t, 0);
+	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+						.tv_nsec = ms % 1000 * 1000 * 1000 } };
+	ck_assert_int_eq(timerfd_settime(t, 0, &its, NULL), 0);
+	struct loop_watch tw = { .fd = t, .fn = stop_loop, .opaque = l };
+	ck_assert_int_eq(loop_add(l, &tw, EPOLLIN), 0);
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert_int_eq(loop_del(l, &tw), 0);
+	close(t);
+}
+
+/* Once attached, small outputs wait for the batch time and go out in one
+ * write, in order; a batch of CONSOLE_BATCH_BYTES goes out at once, after
+ * what was waiting. */
+START_TEST(attached_output_is_batched)
+{
+	static uint8_t data[CONSOLE_BATCH_BYTES + 100];
+	uint8_t buf[64];
+	struct console c;
+	struct loop l;
+	int p[2];
+	size_t pos = 0;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = pattern(i);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_init(&l), 0);
+	ck_assert_int_eq(console_init(&c, -1, p[1]), 0);
+	struct console_frontend fe = { .rx = unused_rx };
+	ck_assert_int_eq(console_attach(&c, &l, &fe, unused_quit, NULL), 0);
+	for (size_t i = 0; i < 10; i++)
+		console_output(&c, data + i, 1);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(console_lost(&c), 10); /* waiting, counted if never written */
+	run_loop_for(&l, 3 * CONSOLE_BATCH_NS / 1000000);
+	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 10);
+	ck_assert_mem_eq(buf, data, 10);
+	pos = 10;
+	/* The next batch: one byte waits, then a large output follows it. */
+	console_output(&c, data + pos, 1);
+	console_output(&c, data + pos + 1, CONSOLE_BATCH_BYTES);
+	drain_check(p[0], &pos);
+	ck_assert_uint_eq(pos, 11 + CONSOLE_BATCH_BYTES);
+	ck_assert_uint_eq(console_lost(&c), 0);
+	/* The timer of the first byte finds nothing more to write. */
+	run_loop_for(&l, 3 * CONSOLE_BATCH_NS / 1000000);
+	drain_check(p[0], &pos);
+	ck_assert_uint_eq(pos, 11 + CONSOLE_BATCH_BYTES);
+	console_destroy(&c);
+	loop_destroy(&l);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	static const struct unit_suite u = { .name = "console", .tcase = "console", .timeout = 30 };
 	const TTest *tests[] = { escape_filter,
 				 output_to_stalled_pipe_never_blocks,
 				 loop_flushes_output_when_stdout_drains,
+				 attached_output_is_batched,
 				 pipe_input_flow_control,
 				 file_input,
 				 quit_key,
