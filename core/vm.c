@@ -68,12 +68,25 @@ static int map_ram(struct vm *vm, uint64_t size)
 		return err_set("--memory %llu MiB is larger than this host can map",
 			       (unsigned long long)(size >> 20));
 	/* Reserve address space only: pages are faulted in as the guest
-	 * touches them, so start-up does not grow with the memory size. */
-	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	 * touches them, so start-up does not grow with the memory size.
+	 * 2 MiB aligned (the slack is unmapped again): a transparent huge
+	 * page can back guest RAM only where host and guest addresses are
+	 * aligned alike, and only then can KVM map it with large pages.  An
+	 * mmap() of this size is page aligned only (Linux before 6.7). */
+	if (size > SIZE_MAX - VM_RAM_ALIGN)
+		return err_set("--memory %llu MiB is larger than this host can map",
+			       (unsigned long long)(size >> 20));
+	size_t span = (size_t)size + VM_RAM_ALIGN;
+	uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
 		return err_errno("cannot map %llu MiB of guest memory",
 				 (unsigned long long)(size >> 20));
+	uint8_t *p = (uint8_t *)(((uintptr_t)raw + VM_RAM_ALIGN - 1) & ~(uintptr_t)(VM_RAM_ALIGN - 1));
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	if (raw + span > p + size)
+		munmap(p + size, (size_t)(raw + span - (p + size)));
 	vm->ram = p;
 	/* Transparent huge pages cut the cost of the guest's page walks; the
 	 * hint is optional (THP may be disabled), so its failure is not. */

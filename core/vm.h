@@ -24,13 +24,16 @@ struct ram_bank {
 	uint64_t size;
 };
 
+/* Guest RAM's host alignment (vm.c): a transparent huge page's size. */
+#define VM_RAM_ALIGN (2u << 20)
+
 struct vm {
 	int kvm_fd;
 	int vm_fd;
 	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
 	unsigned int max_vcpus;
 
-	uint8_t *ram; /* one mapping for all RAM banks */
+	uint8_t *ram; /* one mapping for all RAM banks, VM_RAM_ALIGN aligned */
 	uint64_t ram_size;
 	struct ram_bank banks[GUEST_MEM_MAX_REGIONS]; /* from arch_ram_banks */
 	unsigned int nbanks;

@@ -96,6 +96,8 @@ START_TEST(create_and_destroy)
 	ck_assert_uint_eq(guest_mem_total(&vm.mem), 16 << 20);
 	ck_assert_ptr_nonnull(guest_mem_ptr(&vm.mem, 0, 16 << 20));
 	ck_assert_ptr_null(guest_mem_ptr(&vm.mem, 16 << 20, 1));
+	/* Huge-page aligned, so that THP and KVM's large mappings apply. */
+	ck_assert_uint_eq((uintptr_t)vm.ram % VM_RAM_ALIGN, 0);
 	/* The default routes are in: 24 IOAPIC pins and 15 8259 pins (IRQ 2
 	 * is the cascade, GSI 2 the PIT's IOAPIC pin by way of GSI 0). */
 	ck_assert_uint_eq(vm.irq.nr, 23 + 15);
