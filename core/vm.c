@@ -82,7 +82,8 @@ static int map_ram(struct vm *vm, uint64_t size)
 	if (raw == MAP_FAILED)
 		return err_errno("cannot map %llu MiB of guest memory",
 				 (unsigned long long)(size >> 20));
-	uint8_t *p = (uint8_t *)(((uintptr_t)raw + VM_RAM_ALIGN - 1) & ~(uintptr_t)(VM_RAM_ALIGN - 1));
+	uint8_t *p =
+		(uint8_t *)(((uintptr_t)raw + VM_RAM_ALIGN - 1) & ~(uintptr_t)(VM_RAM_ALIGN - 1));
 	if (p > raw)
 		munmap(raw, (size_t)(p - raw));
 	if (raw + span > p + size)
