@@ -13,6 +13,7 @@
 
 #include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
+#include "boot_fixture.h"
 #include "core/arch.h"
 #include "core/err.h"
 #include "core/util.h"
@@ -335,16 +336,12 @@ END_TEST
 
 START_TEST(load_from_files)
 {
-	const uint64_t mem_size = 64ULL << 20;
-	uint8_t *ram = calloc(1, mem_size);
-	struct guest_mem mem = { 0 };
-	struct ram_bank bank = { 0, mem_size };
+	struct boot_ram r;
 	struct x86_boot_entry entry;
 	struct scratch sc;
 	static uint8_t initrd[300000];
 
-	ck_assert_ptr_nonnull(ram);
-	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
+	boot_ram_init(&r, 0);
 	scratch_make(&sc, "vmm-test-boot",
 		     (const char *[]){ "bzImage", "initrd", "missing", NULL });
 	const char *kpath = sc.path[0], *ipath = sc.path[1], *missing = sc.path[2];
@@ -354,42 +351,40 @@ START_TEST(load_from_files)
 	write_file(ipath, initrd, sizeof(initrd));
 
 	ck_assert_int_eq(
-		x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
+		x86_boot_load(&r.mem, &r.bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry),
+		0);
 	ck_assert_uint_eq(entry.rip, X86_KERNEL_LOAD_ADDR + 0x200);
 	ck_assert_uint_eq(entry.params, X86_BOOT_PARAMS_ADDR);
 	ck_assert(!entry.pvh);
-	ck_assert_mem_eq(ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);
-	ck_assert_str_eq((char *)ram + X86_CMDLINE_ADDR, "console=ttyS0");
-	const uint8_t *zp = ram + X86_BOOT_PARAMS_ADDR;
+	ck_assert_mem_eq(r.ram + X86_KERNEL_LOAD_ADDR, img + (SETUP_SECTS + 1) * 512, PM_SIZE);
+	ck_assert_str_eq((char *)r.ram + X86_CMDLINE_ADDR, "console=ttyS0");
+	const uint8_t *zp = r.ram + X86_BOOT_PARAMS_ADDR;
 	uint32_t ird = get_le32(zp + BZ_RAMDISK_IMAGE);
 	ck_assert_uint_eq(get_le32(zp + BZ_RAMDISK_SIZE), sizeof(initrd));
 	ck_assert_uint_eq(ird % 4096, 0);
-	ck_assert_uint_le(ird + sizeof(initrd), mem_size);
-	ck_assert_uint_gt(ird + sizeof(initrd), mem_size - 4096);
-	ck_assert_mem_eq(ram + ird, initrd, sizeof(initrd));
+	ck_assert_uint_le(ird + sizeof(initrd), BOOT_RAM_SIZE);
+	ck_assert_uint_gt(ird + sizeof(initrd), BOOT_RAM_SIZE - 4096);
+	ck_assert_mem_eq(r.ram + ird, initrd, sizeof(initrd));
 	ck_assert_uint_eq(zp[BP_E820_ENTRIES], 4);
 
 	/* Missing files, a directory, an initrd that does not fit, too small
 	 * a guest for the kernel: each one clear message. */
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, missing, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, missing, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "No such file"));
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, sc.dir, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, sc.dir, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "not a regular file"));
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, missing, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, kpath, missing, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "initrd"));
 	struct ram_bank small = { 0, (48ULL << 20) + (100 << 10) };
-	ck_assert_int_eq(x86_boot_load(&mem, &small, 1, kpath, ipath, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &small, 1, kpath, ipath, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "does not fit"));
 	struct ram_bank tiny = { 0, 32ULL << 20 };
-	ck_assert_int_eq(x86_boot_load(&mem, &tiny, 1, kpath, NULL, "", 0, &entry), -1);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "needs 48 MiB"));
+	expect_boot_error(&r.mem, &tiny, kpath, NULL, "needs 48 MiB");
 	write_file(kpath, img, 2000);
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "truncated"));
-	ck_assert_ptr_nonnull(strstr(err_msg(), kpath));
+	expect_boot_error(&r.mem, &r.bank, kpath, NULL, "truncated");
 
 	scratch_remove(&sc);
-	free(ram);
+	boot_ram_free(&r);
 }
 END_TEST
 
@@ -397,15 +392,11 @@ END_TEST
  * (a FIFO must not make vmm wait for a writer). */
 START_TEST(bad_boot_files)
 {
-	const uint64_t mem_size = 64ULL << 20;
-	uint8_t *ram = calloc(1, mem_size);
-	struct guest_mem mem = { 0 };
-	struct ram_bank bank = { 0, mem_size };
+	struct boot_ram r;
 	struct x86_boot_entry entry;
 	struct scratch sc;
 
-	ck_assert_ptr_nonnull(ram);
-	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
+	boot_ram_init(&r, 0);
 	scratch_make(&sc, "vmm-test-boot", (const char *[]){ "bzImage", "fifo", "empty", NULL });
 	const char *kpath = sc.path[0], *fifo = sc.path[1], *empty = sc.path[2];
 	make_image();
@@ -432,9 +423,10 @@ START_TEST(bad_boot_files)
 			snprintf(path, sizeof(path), "%s", cases[i].path);
 		else
 			snprintf(path, sizeof(path), "%s/%s", sc.dir, cases[i].path);
-		int r = cases[i].initrd ? x86_boot_load(&mem, &bank, 1, kpath, path, "", 0, &entry)
-					: x86_boot_load(&mem, &bank, 1, path, NULL, "", 0, &entry);
-		ck_assert_int_eq(r, -1);
+		int rc = cases[i].initrd
+				 ? x86_boot_load(&r.mem, &r.bank, 1, kpath, path, "", 0, &entry)
+				 : x86_boot_load(&r.mem, &r.bank, 1, path, NULL, "", 0, &entry);
+		ck_assert_int_eq(rc, -1);
 		ck_assert_msg(strstr(err_msg(), cases[i].msg) && strstr(err_msg(), path) &&
 				      strstr(err_msg(), cases[i].initrd ? "initrd" : "kernel") &&
 				      !strchr(err_msg(), '\n'),
@@ -446,22 +438,22 @@ START_TEST(bad_boot_files)
 	 * sectors for the 64 KiB header buffer. */
 	memset(img, 0xff, IMG_SIZE);
 	write_file(kpath, img, IMG_SIZE);
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, kpath, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "not a Linux bzImage"));
 	make_image();
 	put_le32(img + BZ_SYSSIZE, 0xffffffffu);
 	write_file(kpath, img, IMG_SIZE);
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, kpath, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "truncated bzImage"));
 	make_image();
 	img[BZ_SETUP_SECTS] = 0xff;
 	put_le32(img + BZ_SYSSIZE, 0);
 	write_file(kpath, img, IMG_SIZE);
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
+	ck_assert_int_eq(x86_boot_load(&r.mem, &r.bank, 1, kpath, NULL, "", 0, &entry), -1);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "bzImage"));
 
 	scratch_remove(&sc);
-	free(ram);
+	boot_ram_free(&r);
 }
 END_TEST
 

@@ -249,45 +249,27 @@ static void unused_quit(void *opaque)
 	(void)opaque;
 }
 
-/* The main loop flushes the buffer when stdout has room again (EPOLLOUT),
- * without any further guest output. */
-START_TEST(loop_flushes_output_when_stdout_drains)
+/* c writes to the pipe p (its read end non-blocking) and is attached to
+ * the loop l; data[] holds pattern(). */
+static void attach_to_pipe(struct console *c, struct loop *l, int p[2], uint8_t *data, size_t len)
 {
-	static uint8_t data[3 * CONSOLE_OUT_BUF / 2];
-	struct console c;
-	struct loop l;
-	int p[2];
-	size_t pos = 0;
-
-	for (size_t i = 0; i < sizeof(data); i++)
+	for (size_t i = 0; i < len; i++)
 		data[i] = pattern(i);
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	ck_assert_int_eq(loop_init(&l), 0);
-	ck_assert_int_eq(console_init(&c, -1, p[1]), 0);
+	ck_assert_int_eq(loop_init(l), 0);
+	ck_assert_int_eq(console_init(c, -1, p[1]), 0);
 	struct console_frontend fe = { .rx = unused_rx };
-	ck_assert_int_eq(console_attach(&c, &l, &fe, unused_quit, NULL), 0);
-	console_output(&c, data, sizeof(data));
-	ck_assert_uint_gt(c.out_len, 0);
-	drain_check(p[0], &pos);
-	/* Let the loop run for 200 ms: its EPOLLOUT handler refills the pipe. */
-	int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	ck_assert_int_ge(t, 0);
-	struct itimerspec its = { .it_value = { .tv_nsec = 200 * 1000 * 1000 } };
-	ck_assert_int_eq(timerfd_settime(t, 0, &its, NULL), 0);
-	struct loop_watch tw = { .fd = t, .fn = stop_loop, .opaque = &l };
-	ck_assert_int_eq(loop_add(&l, &tw, EPOLLIN), 0);
-	ck_assert_int_eq(loop_run(&l), 0);
-	drain_check(p[0], &pos);
-	ck_assert_uint_eq(pos, sizeof(data));
-	ck_assert_uint_eq(console_lost(&c), 0);
-	close(t);
-	console_destroy(&c);
-	loop_destroy(&l);
+	ck_assert_int_eq(console_attach(c, l, &fe, unused_quit, NULL), 0);
+}
+
+static void detach_from_pipe(struct console *c, struct loop *l, int p[2])
+{
+	console_destroy(c);
+	loop_destroy(l);
 	close(p[0]);
 	close(p[1]);
 }
-END_TEST
 
 /* Runs the loop for ms milliseconds. */
 static void run_loop_for(struct loop *l, long ms)
@@ -304,6 +286,29 @@ static void run_loop_for(struct loop *l, long ms)
 	close(t);
 }
 
+/* The main loop flushes the buffer when stdout has room again (EPOLLOUT),
+ * without any further guest output. */
+START_TEST(loop_flushes_output_when_stdout_drains)
+{
+	static uint8_t data[3 * CONSOLE_OUT_BUF / 2];
+	struct console c;
+	struct loop l;
+	int p[2];
+	size_t pos = 0;
+
+	attach_to_pipe(&c, &l, p, data, sizeof(data));
+	console_output(&c, data, sizeof(data));
+	ck_assert_uint_gt(c.out_len, 0);
+	drain_check(p[0], &pos);
+	/* Let the loop run for 200 ms: its EPOLLOUT handler refills the pipe. */
+	run_loop_for(&l, 200);
+	drain_check(p[0], &pos);
+	ck_assert_uint_eq(pos, sizeof(data));
+	ck_assert_uint_eq(console_lost(&c), 0);
+	detach_from_pipe(&c, &l, p);
+}
+END_TEST
+
 /* Once attached, small outputs wait for the batch time and go out in one
  * write, in order; a batch of CONSOLE_BATCH_BYTES goes out at once, after
  * what was waiting. */
@@ -316,14 +321,7 @@ START_TEST(attached_output_is_batched)
 	int p[2];
 	size_t pos = 0;
 
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = pattern(i);
-	ck_assert_int_eq(pipe(p), 0);
-	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	ck_assert_int_eq(loop_init(&l), 0);
-	ck_assert_int_eq(console_init(&c, -1, p[1]), 0);
-	struct console_frontend fe = { .rx = unused_rx };
-	ck_assert_int_eq(console_attach(&c, &l, &fe, unused_quit, NULL), 0);
+	attach_to_pipe(&c, &l, p, data, sizeof(data));
 	for (size_t i = 0; i < 10; i++)
 		console_output(&c, data + i, 1);
 	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), -1);
@@ -343,10 +341,7 @@ START_TEST(attached_output_is_batched)
 	run_loop_for(&l, 3 * CONSOLE_BATCH_NS / 1000000);
 	drain_check(p[0], &pos);
 	ck_assert_uint_eq(pos, 11 + CONSOLE_BATCH_BYTES);
-	console_destroy(&c);
-	loop_destroy(&l);
-	close(p[0]);
-	close(p[1]);
+	detach_from_pipe(&c, &l, p);
 }
 END_TEST
 

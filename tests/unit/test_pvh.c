@@ -13,6 +13,7 @@
 #include "arch/x86/boot.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/pvh.h"
+#include "boot_fixture.h"
 #include "core/err.h"
 #include "core/util.h"
 #include "core/vm.h"
@@ -293,18 +294,15 @@ END_TEST
 
 START_TEST(load_from_files)
 {
-	const uint64_t mem_size = 64ULL << 20;
-	uint8_t *ram = malloc(mem_size);
-	struct guest_mem mem = { 0 };
-	struct ram_bank bank = { 0, mem_size };
+	struct boot_ram r;
 	struct x86_boot_entry entry;
 	struct scratch sc;
 	static uint8_t initrd[300000];
 
-	ck_assert_ptr_nonnull(ram);
 	/* Not zeroed: the loader must clear what is not in the file. */
-	memset(ram, 0xa5, mem_size);
-	ck_assert_int_eq(guest_mem_add(&mem, 0, mem_size, ram), 0);
+	boot_ram_init(&r, 0xa5);
+	uint8_t *ram = r.ram;
+	const uint64_t mem_size = BOOT_RAM_SIZE;
 	scratch_make(&sc, "vmm-test-pvh", (const char *[]){ "vmlinux", "initrd", NULL });
 	const char *kpath = sc.path[0], *ipath = sc.path[1];
 	make_elf();
@@ -313,7 +311,8 @@ START_TEST(load_from_files)
 	write_file(ipath, initrd, sizeof(initrd));
 
 	ck_assert_int_eq(
-		x86_boot_load(&mem, &bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry), 0);
+		x86_boot_load(&r.mem, &r.bank, 1, kpath, ipath, "console=ttyS0", 0xe0000, &entry),
+		0);
 	ck_assert(entry.pvh);
 	ck_assert_uint_eq(entry.rip, ENTRY);
 	ck_assert_uint_eq(entry.params, X86_BOOT_PARAMS_ADDR);
@@ -339,20 +338,15 @@ START_TEST(load_from_files)
 	/* Too little RAM for the segments; an ELF without the note; a
 	 * corrupt one: one clear message each, naming the file. */
 	struct ram_bank tiny = { 0, 20ULL << 20 };
-	ck_assert_int_eq(x86_boot_load(&mem, &tiny, 1, kpath, NULL, "", 0, &entry), -1);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "needs 21 MiB"));
+	expect_boot_error(&r.mem, &tiny, kpath, NULL, "needs 21 MiB");
 	set_phdr(2, PT_NOTE, NOTE_OFF, 32, 0, 0);
 	write_file(kpath, elf, sizeof(elf));
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "without a PVH entry note"));
-	ck_assert_ptr_nonnull(strstr(err_msg(), kpath));
+	expect_boot_error(&r.mem, &r.bank, kpath, NULL, "without a PVH entry note");
 	write_file(kpath, elf, TEXT_OFF + 8);
-	ck_assert_int_eq(x86_boot_load(&mem, &bank, 1, kpath, NULL, "", 0, &entry), -1);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "outside the file"));
-	ck_assert_ptr_nonnull(strstr(err_msg(), kpath));
+	expect_boot_error(&r.mem, &r.bank, kpath, NULL, "outside the file");
 
 	scratch_remove(&sc);
-	free(ram);
+	boot_ram_free(&r);
 }
 END_TEST
 
