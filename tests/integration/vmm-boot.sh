@@ -48,9 +48,10 @@ no_acpi_complaints() {
 
 # smoke CPUS MEMORY-MIB [KERNEL]
 smoke() {
-	local cpus=$1 mib=$2 log=$work/smoke-$1-${3##*/}.log
+	local cpus=$1 mib=$2 kernel=${3:-}
+	local log=$work/smoke-$1-${kernel##*/}.log
 	local t0=$(date +%s.%N)
-	KERNEL=${3:-} guest_boot_expect smoke "$log" 300 vmm_boot --cpus "$cpus" --memory "${mib}M" \
+	KERNEL=$kernel guest_boot_expect smoke "$log" 300 vmm_boot --cpus "$cpus" --memory "${mib}M" \
 		--cmdline 'console=ttyS0 panic=-1 guest.run=smoke' --stats || return 1
 	echo "  boot to PASS: $(echo "$(date +%s.%N) - $t0" | bc) s"
 	local line=$(grep -m1 '^GUEST-SMOKE ' "$log")
