@@ -9,12 +9,40 @@ vmm=$top/build/arm64/vmm
 g=$top/build/arm64/guest
 root="--disk path=$g/rootfs.img,readonly=on"
 
+# A boot that runs past ARM64_BOOT_TIMEOUT seconds (a boot takes 5-20 s
+# here) is a hang: the log gets each vmm thread's state, twice 5 s apart
+# (which one still burns CPU, where the others wait), then vmm is stopped
+# (SIGTERM: its --stats still print) and the boot fails, instead of the
+# whole test host running into its timeout with nothing to show.
+watch() {
+	pid=$1 log=$2 n=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		n=$((n + 1))
+		[ "$n" -lt "${ARM64_BOOT_TIMEOUT:-240}" ] && continue
+		echo "arm64: HUNG: vmm still running after $n s" >> "$log"
+		for pass in 1 2; do
+			for t in /proc/"$pid"/task/*; do
+				echo "arm64: thread $(cat "$t/comm") $(cut -d' ' -f3,14,15 "$t/stat") wchan=$(cat "$t/wchan")" >> "$log"
+			done
+			[ "$pass" = 1 ] && sleep 5
+		done
+		kill "$pid"
+		sleep 5
+		kill -9 "$pid" 2>/dev/null
+		return
+	done
+}
+
 boot() {
 	name=$1
 	shift
 	start=$(date +%s)
 	echo "arm64: boot $name" >&2
-	"$vmm" --kernel "$g/vmlinuz" --initrd "$g/initrd.img" "$@" </dev/null > "$work/$name.log" 2>&1
+	"$vmm" --kernel "$g/vmlinuz" --initrd "$g/initrd.img" "$@" </dev/null > "$work/$name.log" 2>&1 &
+	pid=$!
+	watch "$pid" "$work/$name.log"
+	wait "$pid"
 	echo "vmm-exit-status=$?" >> "$work/$name.log"
 	echo "vmm-seconds=$(($(date +%s) - start))" >> "$work/$name.log"
 }
