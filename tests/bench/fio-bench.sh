@@ -81,14 +81,15 @@ sample() {
 		done
 	fi
 	# One process: under emulation every fork costs.  In a stat file,
-	# after the command name: utime and stime are fields 12 and 13.
+	# after the command name: utime and stime are fields 12 and 13, and
+	# guest_time (the vCPUs' time in guest mode, part of utime) 41.
 	awk -v pidstat="/proc/$pid/stat" '
 		FILENAME == "/proc/stat" { if ($1 == "cpu") host = $2 + $3 + $4 + $7 + $8; next }
 		FILENAME ~ /\/stat$/ { sub(/^.*\) /, "")
-			if (FILENAME == pidstat) vmm = $12 + $13; else io += $12 + $13; next }
+			if (FILENAME == pidstat) { vmm = $12 + $13; guest = $41 } else io += $12 + $13; next }
 		FILENAME ~ /\/status$/ { if ($1 == "voluntary_ctxt_switches:") wake += $2; next }
 		{ n = split(FILENAME, p, "/"); printf " kvm_%s=%s", p[n], $1 }
-		END { if (vmm != "") printf " vmm_ticks=%d io_ticks=%d io_sleeps=%d", vmm, io, wake
+		END { if (vmm != "") printf " vmm_ticks=%d guest_ticks=%d io_ticks=%d io_sleeps=%d", vmm, guest, io, wake
 		      printf " host_busy_ticks=%d\n", host }' "${files[@]}" /proc/stat
 }
 
@@ -114,24 +115,29 @@ strace_stop() {
 
 # Watches LOG while PID runs: on each "fio-bench: begin JOB" and
 # "fio-bench: irqs JOB ..." line, appends a counter sample to SAMPLES.
+# Bash builtins only (log_more, nap; see guest-boot.sh), apart from the
+# sample itself.
+MARKER_RE=$'^fio-bench: (begin|irqs) ([^ \r]+)'
 watch_markers() {
-	local log=$1 pid=$2 samples=$3 seen=0 lines n
+	local log=$1 pid=$2 samples=$3 text= line kind job
 	: > "$samples"
+	log_open "$log"
 	while kill -0 "$pid" 2>/dev/null; do
+		log_more
+		text=$text$log_new
 		# Whole lines only (the console ends them with CR LF): a line
 		# still being written would give a cut job name.
-		lines=$(grep -a $'^fio-bench: \\(begin\\|irqs\\) .*\r$' "$log" 2>/dev/null | tr -d '\r')
-		n=$(printf '%s' "$lines" | grep -c .)
-		if [ "$n" -gt "$seen" ]; then
-			while read -r _ kind job _; do
-				[ "$kind" = irqs ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_stop "${samples%/*}"
-				echo "$kind $job $(sample)" >> "$samples"
-				[ "$kind" = begin ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_start "$job" "${samples%/*}"
-			done <<< "$(printf '%s\n' "$lines" | sed -n "$((seen + 1)),${n}p")"
-			seen=$n
-		fi
+		while [[ $text == *$'\n'* ]]; do
+			line=${text%%$'\n'*}
+			text=${text#*$'\n'}
+			[[ $line =~ $MARKER_RE ]] || continue
+			kind=${BASH_REMATCH[1]} job=${BASH_REMATCH[2]}
+			[ "$kind" = irqs ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_stop "${samples%/*}"
+			echo "$kind $job $(sample)" >> "$samples"
+			[ "$kind" = begin ] && [ -n "${BENCH_STRACE_PART:-}" ] && strace_start "$job" "${samples%/*}"
+		done
 		[ -n "${BENCH_THREADS:-}" ] && thread_sample >> "${samples%/*}/threads"
-		sleep 0.2
+		nap 0.2
 	done
 }
 
@@ -144,7 +150,7 @@ thread_sample() {
 	pid=${vmdir##*/}
 	pid=${pid%%-*}
 	[ -n "$pid" ] && [ -d "/proc/$pid/task" ] || return 0
-	printf '%s' "$(date +%s.%N)"
+	printf '%s' "$EPOCHREALTIME"
 	for t in /proc/"$pid"/task/*; do
 		read -r line < "$t/stat" 2>/dev/null || continue
 		comm=${line#*(}
@@ -240,6 +246,7 @@ run_part() {
 		cmd=(boot_vmm "${bin%%,*}") ;;
 	*) echo "fio-bench: unknown column $name" >&2; return 2 ;;
 	esac
+	: > "$dir/console.log" # (for watch_markers to open)
 	guest_boot_expect fio-bench "$dir/console.log" $((600 + 20 * runtime)) "${cmd[@]}" &
 	pid=$!
 	watch_markers "$dir/console.log" "$pid" "$dir/samples"

@@ -128,6 +128,8 @@ def load(raw):
                             m[k + "_per_req"] = s["kvm_" + k] / reqs
                     if "vmm_ticks" in s and col != "host":
                         m["vmm_cpu_us_per_req"] = s["vmm_ticks"] * TICK_US / reqs
+                        if "guest_ticks" in s:
+                            m["guest_cpu_us_per_req"] = s["guest_ticks"] * TICK_US / reqs
                     if s.get("io_sleeps") and col != "host":
                         m["io_cpu_us_per_req"] = s["io_ticks"] * TICK_US / reqs
                         m["io_wakeups_per_req"] = s["io_sleeps"] / reqs
@@ -206,11 +208,12 @@ def table(cols, jobs, summary, peer):
     lines.append("")
     lines.append("Per completed request (medians over the repetitions): inner-KVM exits "
                  "(all / instruction emulation / port I/O (every OUT/IN exit, also those an ioeventfd serves in the kernel) / MMIO to user space / HLT / "
-                 "interrupt injections), guest interrupts, VMM process CPU µs, its I/O threads' "
+                 "interrupt injections), guest interrupts, VMM process CPU µs and the part of it spent in guest mode (the "
+                 "vCPUs running the guest), its I/O threads' "
                  "CPU µs and wake-ups (voluntary context switches; qemu-io: the iothread), "
                  "test-host busy CPU µs.")
     lines.append("")
-    head = ["job", "column"] + [t for _, t in EXITS] + ["irq", "VMM µs", "I/O thr µs",
+    head = ["job", "column"] + [t for _, t in EXITS] + ["irq", "VMM µs", "in guest µs", "I/O thr µs",
                                                         "I/O thr wake", "host µs"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
@@ -224,7 +227,8 @@ def table(cols, jobs, summary, peer):
                 v = s.get(k)
                 return fmt(v["median"], nd) if v else "-"
             row = [job, c] + [g(k + "_per_req") for k, _ in EXITS]
-            row += [g("irq_per_req"), g("vmm_cpu_us_per_req", 0), g("io_cpu_us_per_req", 0),
+            row += [g("irq_per_req"), g("vmm_cpu_us_per_req", 0), g("guest_cpu_us_per_req", 0),
+                    g("io_cpu_us_per_req", 0),
                     g("io_wakeups_per_req"), g("host_cpu_us_per_req", 0)]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
