@@ -67,7 +67,6 @@ nap() {
 log_open() {
 	[ -z "${_log_fd:-}" ] || exec {_log_fd}<&-
 	exec {_log_fd}< "$1"
-	nap 0
 }
 log_more() {
 	log_new=
