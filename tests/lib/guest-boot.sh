@@ -32,13 +32,10 @@ peer_qemu_boot() {
 export -f peer_qemu_boot
 export GUEST_DIR
 
-# Poll loops without processes, for the benchmarks.  Inside the test host
-# every fork and exec costs tens of ms of emulated CPU: fio-bench's old
-# marker watcher (grep, tr and sleep five times a second) took half a CPU
-# of the two, beside the guest it was measuring.  These use bash builtins
-# only.  (guest_boot_expect below still forks once a second: moving it to
-# these is left until a test-host freeze seen with that change is
-# understood.)
+# Poll loops without processes.  Inside the test host every fork and exec
+# costs tens of ms of emulated CPU: fio-bench's old marker watcher (grep,
+# tr and sleep five times a second) took half a CPU of the two, beside the
+# guest it was measuring.  These use bash builtins only.
 # nap SECONDS: sleeps (read with a timeout on a FIFO nobody writes to,
 # made once per shell: not with <(:), as the test host has no /dev/fd, and
 # not in its /tmp, which takes no FIFOs; sleep(1) if none can be made).
@@ -72,6 +69,13 @@ log_more() {
 	log_new=
 	LC_ALL=C IFS= read -r -d '' -N 1048576 -u "$_log_fd" log_new || :
 }
+# poll_close: closes what nap and log_open keep open (nap makes its FIFO
+# again when next called), so processes started afterwards inherit none.
+poll_close() {
+	[ -z "${_log_fd:-}" ] || exec {_log_fd}<&-
+	[ -z "${_nap_fd:-}" ] || exec {_nap_fd}<&-
+	_log_fd= _nap_fd=
+}
 
 # The signs of a nested guest that will never finish (seen under nested
 # TCG): the guest kernel's own lockup and stall detectors.
@@ -93,37 +97,52 @@ guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
 	shift 3
 	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} stall=${GUEST_STALL_SEC:-120}
-	local rc pid hung size last_size quiet why
+	local rc pid hung quiet why tail
 	while :; do
 		attempt=$((attempt + 1))
 		hung= why=
+		: > "$log"
+		log_open "$log"
 		# Through bash so COMMAND may be an exported shell function; in
 		# its own process group so a hung guest can be stopped whole.
-		setsid timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@" > "$log" 2>&1 &
+		# (Without the poll loop's descriptors.)
+		(
+			[ -z "${_log_fd:-}" ] || exec {_log_fd}<&-
+			[ -z "${_nap_fd:-}" ] || exec {_nap_fd}<&-
+			exec setsid timeout -k 5 "$limit" bash -c '"$@"' guest-boot "$@"
+		) > "$log" 2>&1 &
 		pid=$!
-		last_size=-1 quiet=0
+		quiet=0 tail=
 		while kill -0 "$pid" 2>/dev/null; do
-			size=$(stat -c %s "$log" 2>/dev/null || echo 0)
-			if [ "$size" = "$last_size" ]; then
-				quiet=$((quiet + 1))
+			log_more
+			if [ -n "$log_new" ]; then
+				quiet=0
 			else
-				quiet=0 last_size=$size
+				quiet=$((quiet + 1))
 			fi
-			if grep -aEq "$GUEST_HUNG_RE" "$log" || [ "$quiet" -ge "$stall" ]; then
+			# The new text and the unfinished line before it: a
+			# match may straddle two reads.
+			tail=$tail$log_new
+			if [[ $tail =~ $GUEST_HUNG_RE ]] || [ "$quiet" -ge "$stall" ]; then
 				# (not appended to LOG: the command's own writes
 				# would land over it)
-				why=$(grep -aEo -m1 "$GUEST_HUNG_RE" "$log")
+				why=${BASH_REMATCH[0]}
 				[ "$quiet" -ge "$stall" ] && why="no console output for $stall s"
 				hung=1
 				kill -TERM -- "-$pid" 2>/dev/null
-				sleep 1
+				nap 1
 				kill -KILL -- "-$pid" 2>/dev/null
 				break
 			fi
-			sleep 1
+			[[ $tail == *$'\n'* ]] && tail=${tail##*$'\n'}
+			nap 1
 		done
 		wait "$pid"
 		rc=$?
+		# No descriptor of this loop outlives it: whatever the caller
+		# starts next (vmm-boot's stall test keeps a guest writing into
+		# a full pipe) inherits none of them.
+		poll_close
 		if [ -z "$hung" ] && grep -aq "guest.run $name: PASS" "$log"; then
 			return 0
 		fi
