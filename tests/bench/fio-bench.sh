@@ -118,11 +118,21 @@ strace_stop() {
 # Bash builtins only (log_more, nap; see guest-boot.sh), apart from the
 # sample itself.
 MARKER_RE=$'^fio-bench: (begin|irqs) ([^ \r]+)'
+# A retried boot (guest_boot_expect empties LOG and says so in
+# GUEST_BOOT_ATTEMPT_FILE) starts the samples over with the log.
 watch_markers() {
-	local log=$1 pid=$2 samples=$3 text= line kind job
+	local log=$1 pid=$2 samples=$3 text= line kind job attempt=1 now
 	: > "$samples"
 	log_open "$log"
 	while kill -0 "$pid" 2>/dev/null; do
+		now=
+		read -r now 2>/dev/null < "$GUEST_BOOT_ATTEMPT_FILE"
+		if [ -n "$now" ] && [ "$now" != "$attempt" ]; then
+			attempt=$now text=
+			: > "$samples"
+			echo "$attempt" > "${samples%/*}/boot-attempts"
+			log_open "$log"
+		fi
 		log_more
 		text=$text$log_new
 		# Whole lines only (the console ends them with CR LF): a line
@@ -247,13 +257,13 @@ run_part() {
 	*) echo "fio-bench: unknown column $name" >&2; return 2 ;;
 	esac
 	: > "$dir/console.log" # (for watch_markers to open)
+	export GUEST_BOOT_ATTEMPT_FILE=$dir/attempt
 	guest_boot_expect fio-bench "$dir/console.log" $((600 + 20 * runtime)) "${cmd[@]}" &
 	pid=$!
 	watch_markers "$dir/console.log" "$pid" "$dir/samples"
 	wait "$pid"
 	rc=$?
 	echo "after $(probe)" >> "$dir/speed"
-	# guest_boot_expect retries a hung boot into the same log: say so.
 	return $rc
 }
 

@@ -110,6 +110,11 @@ def load(raw):
                 continue
             if os.path.exists(os.path.join(d, "rerun")):
                 reruns.append(f"{rep}/{col}")
+            # A hung guest boot retried inside the same test host.
+            attempts = os.path.join(d, "boot-attempts")
+            if os.path.exists(attempts):
+                with open(attempts) as f:
+                    reruns.append(f"{rep}/{col} (guest boot attempt {f.read().strip()})")
             t, mk, sm = terse(log), markers(log), samples(os.path.join(d, "samples"))
             sp = speed(os.path.join(d, "speed"))
             if sp:
@@ -295,7 +300,7 @@ def main():
               ", ".join(f"rep {r['rep']} {r['column']} {r.get('before', '-')}/{r.get('after', '-')}"
                         for r in probes))
     if reruns:
-        print("re-run after a dead test host: " + ", ".join(reruns))
+        print("re-run after a dead test host or a hung guest boot: " + ", ".join(reruns))
     svg = chart(out, cols, jobs, summary)
     strace_out = {}
     strace_dir = os.path.join(raw, "strace")

@@ -91,7 +91,8 @@ GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected
 # also seen), is stopped at once and counts as hung, rather than waiting
 # for TIMEOUT.
 # COMMAND may be a shell function if it is exported (export -f), with the
-# variables it uses.
+# variables it uses.  With GUEST_BOOT_ATTEMPT_FILE set, each attempt writes
+# its number there first (LOG is emptied for it).
 #   usage: guest_boot_expect NAME LOG TIMEOUT-SEC COMMAND...
 guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
@@ -102,6 +103,8 @@ guest_boot_expect() {
 		attempt=$((attempt + 1))
 		hung= why=
 		: > "$log"
+		# For a watcher of LOG (fio-bench): a new attempt starts it over.
+		[ -z "${GUEST_BOOT_ATTEMPT_FILE:-}" ] || echo "$attempt" > "$GUEST_BOOT_ATTEMPT_FILE"
 		log_open "$log"
 		# Through bash so COMMAND may be an exported shell function; in
 		# its own process group so a hung guest can be stopped whole.
