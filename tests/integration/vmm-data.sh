@@ -101,11 +101,7 @@ shrink() {
 	GUEST_BOOT_RETRIES=0 guest_boot_expect disk-errors "$log" 300 vmm_initrd_boot disk-errors \
 		guest.case=shrink "path=$img" &
 	pid=$!
-	for _ in $(seq 1200); do
-		grep -aq '^READING-TAIL' "$log" 2>/dev/null && break
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_for_line "$log" '^READING-TAIL' "$pid" 120
 	truncate -s 32M "$img"
 	echo "  truncated the backing file to 32 MiB while the guest reads at 58 MiB"
 	wait $pid || return 1

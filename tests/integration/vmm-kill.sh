@@ -52,13 +52,9 @@ kill_rounds() {
 		pid=$!
 		# The kill point: 0 to 2 s after the first completed flush.
 		delay=$((RANDOM % 2000))
-		for t in $(seq 1200); do
-			grep -aq '^flushed ' "$log" && break
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if ! grep -aq '^flushed ' "$log"; then
-			echo "  round $round: the guest never flushed (waited ${t}00 ms)" >&2
+		t=$SECONDS
+		if ! wait_for_line "$log" '^flushed ' "$pid" 120; then
+			echo "  round $round: the guest never flushed (waited $((SECONDS - t)) s)" >&2
 			tail -n 15 "$log" | sed 's/^/    /' >&2
 			kill -KILL "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null

@@ -76,6 +76,35 @@ poll_close() {
 	[ -z "${_nap_fd:-}" ] || exec {_nap_fd}<&-
 	_log_fd= _nap_fd=
 }
+# (for boot commands that are exported functions)
+export -f nap
+
+# wait_for_line LOG REGEX PID SECONDS: waits, polling ten times a second,
+# until a whole line of LOG matches REGEX (bash =~), PID has ended or
+# SECONDS have passed; returns 0 for the line only.  (LOG is created if
+# the process writing it has not opened it yet.)
+wait_for_line() {
+	local log=$1 re=$2 pid=$3 limit=$4 text= line alive rc=1 start=$SECONDS
+	: >> "$log"
+	log_open "$log"
+	while :; do
+		# Alive before the read: the lines a process wrote before it
+		# ended are read before it counts as ended.
+		alive=1
+		kill -0 "$pid" 2>/dev/null || alive=
+		log_more
+		text=$text$log_new
+		while [[ $text == *$'\n'* ]]; do
+			line=${text%%$'\n'*}
+			text=${text#*$'\n'}
+			[[ $line =~ $re ]] && { rc=0; break 2; }
+		done
+		[ -n "$alive" ] && [ $((SECONDS - start)) -lt "$limit" ] || break
+		nap 0.1
+	done
+	poll_close
+	return $rc
+}
 
 # The signs of a nested guest that will never finish (seen under nested
 # TCG): the guest kernel's own lockup and stall detectors.
