@@ -180,6 +180,7 @@ struct blk_worker {
 	unsigned int refill_peak;		   /* the larger of the two */
 	bool completion_batching;
 	bool merging;
+	uint64_t merge_max_bytes; /* BLK_MERGE_MAX_BYTES unless tuned */
 	bool late_join;	  /* see late_completions */
 	bool need_notify; /* pushed since the last should_notify */
 	bool broken_reported;
@@ -447,7 +448,7 @@ static void queue_batch(struct blk_worker *w)
 
 			if (io->op != last->op ||
 			    io->offset != last->offset + block_io_bytes(last) ||
-			    bytes + len > BLK_MERGE_MAX_BYTES ||
+			    bytes + len > w->merge_max_bytes ||
 			    segs + io->iovcnt > BLK_MERGE_MAX_SEGS)
 				break;
 			bytes += len;
@@ -937,6 +938,14 @@ static void read_tuning(struct blk_worker *w)
 	w->merging = !(t && strstr(t, "no-merging"));
 	w->refill_batching = !(t && strstr(t, "no-refill-batching"));
 	w->late_join = !(t && strstr(t, "no-late-join"));
+	/* merge-max=KIB: a smaller bound for merged ios (at least 4 KiB). */
+	w->merge_max_bytes = BLK_MERGE_MAX_BYTES;
+	const char *mm = t ? strstr(t, "merge-max=") : NULL;
+	if (mm) {
+		unsigned long kib = strtoul(mm + strlen("merge-max="), NULL, 10);
+		if (kib >= 4 && kib * 1024 < BLK_MERGE_MAX_BYTES)
+			w->merge_max_bytes = kib * 1024;
+	}
 	w->refill_est = 1;
 }
 
