@@ -1890,6 +1890,36 @@ START_TEST(e2e_adjacent_requests_are_merged)
 }
 END_TEST
 
+/* A merged io stops at the merge bound (256 KiB): eight adjacent 64 KiB
+ * writes go to the disk as two ios of four, not one of eight. */
+START_TEST(e2e_merges_stop_at_the_bound)
+{
+	enum { LEN = 64 << 10 };
+
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
+	struct sub w[8];
+	uint16_t used = fr_used_idx_acquire(&ring);
+	for (unsigned int k = 0; k < 8; k++) {
+		w[k] = prepare(VIRTIO_BLK_T_OUT, (uint64_t)k * (LEN / 512), LEN, false);
+		memset(fr_host(&ring, w[k].data), 0x60 + k, LEN);
+		fr_publish(&ring, w[k].head);
+	}
+	kick();
+	wait_used((uint16_t)(used + 8));
+	struct blk_queue_stats st = { 0 };
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.merged, 6);
+	uint8_t b[512];
+	for (unsigned int k = 0; k < 8; k++) {
+		ck_assert_uint_eq(status_of(&w[k]), VIRTIO_BLK_S_OK);
+		read_image((uint64_t)k * LEN + LEN - sizeof(b), b, sizeof(b));
+		ck_assert_uint_eq(b[sizeof(b) - 1], 0x60 + k);
+	}
+}
+END_TEST
+
 /* A merged io that fails is retried request by request: the error lands
  * only on the request past the (shrunk) end of the file. */
 START_TEST(e2e_failed_merge_retries_one_by_one)
@@ -2290,6 +2320,8 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, e2e_refill_one_kick_per_burst);
 	tcase_add_test(tc, e2e_stress_refills_drained);
 	tcase_add_loop_test(tc, e2e_adjacent_requests_are_merged, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_merges_stop_at_the_bound, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
