@@ -120,8 +120,9 @@ GUEST_HUNG_RE='watchdog: BUG: soft lockup|rcu: INFO: rcu_[a-z]* (self-)?detected
 # also seen), is stopped at once and counts as hung, rather than waiting
 # for TIMEOUT.
 # COMMAND may be a shell function if it is exported (export -f), with the
-# variables it uses.  With GUEST_BOOT_ATTEMPT_FILE set, each attempt writes
-# its number there first (LOG is emptied for it).
+# variables it uses.  Each attempt empties LOG; a failed one's log is kept
+# as LOG.attemptN.  With GUEST_BOOT_ATTEMPT_FILE set, each attempt writes
+# its number there first.
 #   usage: guest_boot_expect NAME LOG TIMEOUT-SEC COMMAND...
 guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
@@ -194,6 +195,10 @@ guest_boot_expect() {
 			echo "!!! giving up on '$name' after $attempt attempts" >&2
 			return 1
 		fi
+		# The next attempt empties LOG: keep this one's whole console
+		# (the lines above are its tail; a panic message may be higher).
+		cp "$log" "$log.attempt$attempt" 2>/dev/null &&
+			echo "!!!   (its whole log: $log.attempt$attempt)" >&2
 		echo "!!! RETRYING '$name'" >&2
 	done
 }
