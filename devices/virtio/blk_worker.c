@@ -189,8 +189,8 @@ struct blk_worker {
 	bool completion_batching;
 	bool merging;
 	uint64_t merge_max_bytes; /* BLK_MERGE_MAX_BYTES unless tuned */
-	bool late_join;	  /* see late_completions */
-	bool need_notify; /* pushed since the last should_notify */
+	bool late_join;		  /* see late_completions */
+	bool need_notify;	  /* pushed since the last should_notify */
 	bool broken_reported;
 	unsigned long bad_chains;
 	struct blk_queue_stats stats; /* written by the thread, read by anyone */

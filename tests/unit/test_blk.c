@@ -1894,7 +1894,9 @@ END_TEST
  * writes go to the disk as two ios of four, not one of eight. */
 START_TEST(e2e_merges_stop_at_the_bound)
 {
-	enum { LEN = 64 << 10 };
+	enum {
+		LEN = 64 << 10
+	};
 
 	open_disk(path, false, false);
 	start_device(_i, 64, ALL_FEATURES);
