@@ -128,7 +128,7 @@ guest_boot_expect() {
 	local name=$1 log=$2 limit=$3
 	shift 3
 	local attempt=0 retries=${GUEST_BOOT_RETRIES:-2} stall=${GUEST_STALL_SEC:-120}
-	local rc pid hung quiet why tail
+	local rc pid hung quiet why tail alive
 	while :; do
 		attempt=$((attempt + 1))
 		hung= why=
@@ -146,7 +146,11 @@ guest_boot_expect() {
 		) > "$log" 2>&1 &
 		pid=$!
 		quiet=0 tail=
-		while kill -0 "$pid" 2>/dev/null; do
+		while :; do
+			# Alive before the read: what the command wrote before
+			# it ended (a panic message, say) is still scanned.
+			alive=1
+			kill -0 "$pid" 2>/dev/null || alive=
 			log_more
 			if [ -n "$log_new" ]; then
 				quiet=0
@@ -159,7 +163,7 @@ guest_boot_expect() {
 			if [[ $tail =~ $GUEST_HUNG_RE ]] || [ "$quiet" -ge "$stall" ]; then
 				# (not appended to LOG: the command's own writes
 				# would land over it)
-				why=${BASH_REMATCH[0]}
+				why=${BASH_REMATCH[0]:-}
 				[ "$quiet" -ge "$stall" ] && why="no console output for $stall s"
 				hung=1
 				kill -TERM -- "-$pid" 2>/dev/null
@@ -168,6 +172,7 @@ guest_boot_expect() {
 				break
 			fi
 			[[ $tail == *$'\n'* ]] && tail=${tail##*$'\n'}
+			[ -n "$alive" ] || break
 			nap 1
 		done
 		wait "$pid"
