@@ -84,6 +84,33 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 	return 0;
 }
 
+/* For a guest that stalled (a boot stopped by a signal or a timeout):
+ * each queue whose I/O thread went to sleep with work outstanding, in
+ * the ring's own terms, so the log says which side was waited for. */
+static void print_wait_states(struct virtio_device *vdev, unsigned int disk, FILE *out)
+{
+	for (unsigned int q = 0; q < vdev->num_queues; q++) {
+		struct blk_wait_state ws;
+
+		if (!blk_device_wait_state(vdev, q, &ws))
+			continue;
+		if (ws.q.inflight == 0 && ws.q.avail_idx == ws.q.last_avail_idx &&
+		    !(ws.q.event_idx && ws.q.used_event != ws.q.used_idx))
+			continue;
+		fprintf(out,
+			"vmm: disk %u queue %u: its I/O thread last slept with %u requests in flight "
+			"(%u ios at the backend); avail idx %u, taken %u, used idx %u; ",
+			disk, q, ws.q.inflight, ws.backend_ios, ws.q.avail_idx, ws.q.last_avail_idx,
+			ws.q.used_idx);
+		if (ws.q.event_idx)
+			fprintf(out, "avail_event %u, used_event %u\n", ws.q.avail_event,
+				ws.q.used_event);
+		else
+			fprintf(out, "used flags %#x, avail flags %#x\n", ws.q.used_flags,
+				ws.q.avail_flags);
+	}
+}
+
 void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 {
 	for (unsigned int i = 0; i < ds->n; i++) {
@@ -94,10 +121,18 @@ void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 		blk_device_stats(ds->d[i].vdev, &st);
 		fprintf(out,
 			"vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged, "
-			"%llu completed late, %llu refill waits ran out\n",
+			"%llu completed late, %llu refill waits ran out",
 			i, (unsigned long long)st.requests, (unsigned long long)st.kicks,
 			(unsigned long long)st.interrupts, (unsigned long long)st.merged,
 			(unsigned long long)st.late, (unsigned long long)st.refill_timeouts);
+		/* Means over the time anything was in flight. */
+		if (st.busy_ns)
+			fprintf(out,
+				"; busy %.3f s, %.2f requests in flight, %.2f ios at the backend",
+				st.busy_ns / 1e9, (double)st.inflight_ns / st.busy_ns,
+				(double)st.backend_ns / st.busy_ns);
+		fputc('\n', out);
+		print_wait_states(ds->d[i].vdev, i, out);
 	}
 }
 

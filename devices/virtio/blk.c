@@ -225,6 +225,18 @@ void blk_device_stats(struct virtio_device *dev, struct blk_queue_stats *out)
 	pthread_mutex_unlock(&blk->lock);
 }
 
+bool blk_device_wait_state(struct virtio_device *dev, unsigned int q, struct blk_wait_state *out)
+{
+	struct blk_device *blk = to_blk(dev);
+	bool ok = false;
+
+	pthread_mutex_lock(&blk->lock);
+	if (q < dev->num_queues && blk->workers[q])
+		ok = blk_worker_wait_state(blk->workers[q], out);
+	pthread_mutex_unlock(&blk->lock);
+	return ok;
+}
+
 static void blk_destroy(struct virtio_device *dev)
 {
 	struct blk_device *blk = to_blk(dev);

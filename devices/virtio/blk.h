@@ -57,4 +57,8 @@ struct virtio_device *blk_device_create(const struct blk_device_params *params);
  * dev must be a blk device.  Any thread. */
 void blk_device_stats(struct virtio_device *dev, struct blk_queue_stats *out);
 
+/* Queue q's I/O thread as it last went to sleep (blk_worker_wait_state);
+ * false when q has no running thread.  Any thread. */
+bool blk_device_wait_state(struct virtio_device *dev, unsigned int q, struct blk_wait_state *out);
+
 #endif

@@ -191,6 +191,12 @@ struct blk_worker {
 	uint64_t merge_max_bytes; /* BLK_MERGE_MAX_BYTES unless tuned */
 	bool late_join;		  /* see late_completions */
 	bool need_notify;	  /* pushed since the last should_notify */
+	/* Depth accounting (see account_depth): since when, and what. */
+	int64_t depth_since;
+	uint32_t depth_reqs, depth_ios;
+	/* The state it last slept in, packed for other threads (see
+	 * blk_worker_wait_state); 0 in [0] until then. */
+	uint64_t wait_words[3];
 	bool broken_reported;
 	unsigned long bad_chains;
 	struct blk_queue_stats stats; /* written by the thread, read by anyone */
@@ -712,6 +718,73 @@ static void note_drain(struct blk_worker *w)
 	w->refill_start = w->refill_peak > 1 ? now_ns() : 0;
 }
 
+/* For a guest that stalls: the state this thread sleeps in, where any
+ * thread can read it (three relaxed words: each whole, together as good
+ * as a diagnostic needs). */
+static void save_wait_state(struct blk_worker *w)
+{
+	struct virtq_state q;
+
+	if (!virtq_get_state(&w->vq, &q))
+		return;
+	__atomic_store_n(&w->wait_words[0],
+			 1ull << 63 | (uint64_t)q.event_idx << 62 | (uint64_t)q.avail_idx |
+				 (uint64_t)q.last_avail_idx << 16 | (uint64_t)q.used_idx << 32,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->wait_words[1],
+			 (uint64_t)q.avail_event | (uint64_t)q.used_event << 16 |
+				 (uint64_t)q.used_flags << 32 | (uint64_t)q.avail_flags << 48,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->wait_words[2], (uint64_t)q.inflight | (uint64_t)w->be->inflight << 32,
+			 __ATOMIC_RELAXED);
+}
+
+bool blk_worker_wait_state(const struct blk_worker *w, struct blk_wait_state *out)
+{
+	uint64_t a = __atomic_load_n(&w->wait_words[0], __ATOMIC_RELAXED);
+	uint64_t b = __atomic_load_n(&w->wait_words[1], __ATOMIC_RELAXED);
+	uint64_t c = __atomic_load_n(&w->wait_words[2], __ATOMIC_RELAXED);
+
+	*out = (struct blk_wait_state){ 0 };
+	if (!(a >> 63))
+		return false;
+	out->q = (struct virtq_state){ .event_idx = (a >> 62) & 1,
+				       .avail_idx = (uint16_t)a,
+				       .last_avail_idx = (uint16_t)(a >> 16),
+				       .used_idx = (uint16_t)(a >> 32),
+				       .avail_event = (uint16_t)b,
+				       .used_event = (uint16_t)(b >> 16),
+				       .used_flags = (uint16_t)(b >> 32),
+				       .avail_flags = (uint16_t)(b >> 48),
+				       .inflight = (uint32_t)c };
+	out->backend_ios = (unsigned int)(c >> 32);
+	return true;
+}
+
+/*
+ * --stats: how deep the device and the disk were kept (blk_queue_stats),
+ * as time-weighted sums: the counts as a wait starts hold through it, as
+ * only this thread changes them, and the pass after it is short.  That is
+ * what tells a guest that waits for its completions (the device holds few
+ * of its requests) from a disk that is slow (the backend holds them all).
+ */
+static void account_depth(struct blk_worker *w)
+{
+	int64_t now = now_ns();
+
+	if (w->depth_since && w->depth_reqs) {
+		uint64_t dt = (uint64_t)(now - w->depth_since);
+
+		count(&w->stats.busy_ns, dt);
+		count(&w->stats.inflight_ns, w->depth_reqs * dt);
+		count(&w->stats.backend_ns, w->depth_ios * dt);
+	}
+	w->depth_since = now;
+	w->depth_reqs = w->vq.inflight;
+	w->depth_ios = w->be->inflight;
+	save_wait_state(w);
+}
+
 static void take_chains(struct blk_worker *w);
 
 /* Takes chains until the ring is empty (guest notifications re-armed) or
@@ -803,6 +876,7 @@ static void *worker_main(void *arg)
 		int r;
 
 		w->kicked = false;
+		account_depth(w);
 		r = w->be->ops->wait(w->be,
 				     !block		  ? BLOCK_WAIT_NONE
 				     : !quiet		  ? BLOCK_WAIT_FOREVER
@@ -1017,6 +1091,9 @@ void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *ac
 	acc->merged += __atomic_load_n(&w->stats.merged, __ATOMIC_RELAXED);
 	acc->late += __atomic_load_n(&w->stats.late, __ATOMIC_RELAXED);
 	acc->refill_timeouts += __atomic_load_n(&w->stats.refill_timeouts, __ATOMIC_RELAXED);
+	acc->busy_ns += __atomic_load_n(&w->stats.busy_ns, __ATOMIC_RELAXED);
+	acc->inflight_ns += __atomic_load_n(&w->stats.inflight_ns, __ATOMIC_RELAXED);
+	acc->backend_ns += __atomic_load_n(&w->stats.backend_ns, __ATOMIC_RELAXED);
 }
 
 void blk_worker_stop(struct blk_worker *w)

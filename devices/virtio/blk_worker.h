@@ -9,6 +9,7 @@
 #ifndef DEVICES_VIRTIO_BLK_WORKER_H
 #define DEVICES_VIRTIO_BLK_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,15 @@ struct blk_queue_stats {
 	uint64_t refill_timeouts; /* refill waits that ran out (blk_worker.c) */
 	uint64_t bounce_bytes;	  /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
+	/* Depth over time (one clock read per wait of the I/O thread): ns
+	 * with a request in flight, and the sums over that time of requests
+	 * in flight (taken, not completed) and of ios at the backend.  So
+	 * inflight_ns / busy_ns is how many of the guest's requests the
+	 * device held on average, backend_ns / busy_ns how deep the disk was
+	 * kept. */
+	uint64_t busy_ns;
+	uint64_t inflight_ns;
+	uint64_t backend_ns;
 };
 
 /*
@@ -65,5 +75,15 @@ void blk_worker_stop(struct blk_worker *w);
 
 /* Adds w's counters to *acc.  Any thread, while w runs. */
 void blk_worker_add_stats(const struct blk_worker *w, struct blk_queue_stats *acc);
+
+/* Where the thread last went to sleep: the ring's indices and the ios it
+ * had at the backend (diagnostics for a stalled guest; see --stats). */
+struct blk_wait_state {
+	struct virtq_state q;
+	unsigned int backend_ios;
+};
+
+/* false before the thread first slept.  Any thread. */
+bool blk_worker_wait_state(const struct blk_worker *w, struct blk_wait_state *out);
 
 #endif

@@ -474,3 +474,19 @@ bool virtq_has_avail(struct virtq *vq)
 		return false;
 	return shared_load16_acquire(avail_idx(vq)) != vq->last_avail_idx;
 }
+
+bool virtq_get_state(const struct virtq *vq, struct virtq_state *st)
+{
+	*st = (struct virtq_state){ .event_idx = vq->event_idx };
+	if (!vq->ready)
+		return false;
+	st->avail_idx = shared_load16(avail_idx(vq));
+	st->last_avail_idx = vq->last_avail_idx;
+	st->used_idx = vq->published_used;
+	st->avail_event = shared_load16(avail_event(vq));
+	st->used_event = shared_load16(used_event(vq));
+	st->used_flags = vq->used_flags;
+	st->avail_flags = shared_load16(avail_flags(vq));
+	st->inflight = vq->inflight;
+	return true;
+}

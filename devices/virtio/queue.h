@@ -111,6 +111,24 @@ struct virtq {
 	uint32_t inflight; /* popped but not yet pushed */
 };
 
+/* The ring's indices as they are now: diagnostics, for what a stalled
+ * guest and device were each waiting for.  The guest's fields are read
+ * from guest memory as they stand. */
+struct virtq_state {
+	uint16_t avail_idx;	 /* the guest's avail->idx */
+	uint16_t last_avail_idx; /* taken up to */
+	uint16_t used_idx;	 /* used->idx as published */
+	uint16_t avail_event;	 /* ours (EVENT_IDX) */
+	uint16_t used_event;	 /* the guest's (EVENT_IDX) */
+	uint16_t used_flags;	 /* ours (without EVENT_IDX) */
+	uint16_t avail_flags;	 /* the guest's (without EVENT_IDX) */
+	uint32_t inflight;
+	bool event_idx;
+};
+
+/* Fills st; false when the queue is not running (nothing to read). */
+bool virtq_get_state(const struct virtq *vq, struct virtq_state *st);
+
 /* Validates the configuration and maps the rings.  0, or -1 with vq->error. */
 int virtq_init(struct virtq *vq, const struct guest_mem *mem, const struct virtq_config *cfg);
 

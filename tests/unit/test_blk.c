@@ -1351,6 +1351,87 @@ START_TEST(e2e_stress_bursty_kicks)
 END_TEST
 
 /*
+ * The benchmark's sequential 128 KiB jobs at queue depth 8, as a stress:
+ * direct=on, adjacent requests (so they merge), a driver that refills
+ * after each interrupt with one kick decision per burst, as Linux does,
+ * under each VMM_BLK_TUNE setting a benchmark may use (_i: which).  A
+ * wake-up lost in either direction stalls the driver (stress_sleep).
+ */
+static const char *const seq_tunings[] = { "",
+					   "no-kick-batching",
+					   "no-completion-batching",
+					   "no-late-join",
+					   "no-refill-batching",
+					   "no-merging",
+					   "merge-max=1024" };
+#define SEQ_LEN	     (128u << 10)
+#define SEQ_DEPTH    8
+#define SEQ_REQUESTS 3000
+
+START_TEST(e2e_stress_sequential_depth8)
+{
+	struct stress_slot slots[SEQ_DEPTH];
+	uint16_t free_slots[SEQ_DEPTH], nfree = 0, seen = 0;
+	unsigned int submitted = 0, completed = 0;
+
+	setenv("VMM_BLK_TUNE", seq_tunings[_i], 1);
+	open_disk(path, false, true);
+	notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(notify_fd, 0);
+	start_device(BLOCK_BACKEND_IO_URING, 128, ALL_FEATURES);
+	for (uint16_t k = 0; k < SEQ_DEPTH; k++) {
+		slots[k].hdr = fr_alloc(&ring, 16);
+		slots[k].data = fr_alloc(&ring, SEQ_LEN + 4096);
+		slots[k].data = (slots[k].data + 4095) & ~4095ull;
+		slots[k].status = fr_alloc(&ring, 1);
+		free_slots[nfree++] = k;
+	}
+	srand(31 + _i);
+	while (completed < SEQ_REQUESTS) {
+		uint16_t old = ring.avail_idx;
+
+		/* Refill what came back, then one kick decision. */
+		while (submitted < SEQ_REQUESTS && nfree > 0) {
+			uint16_t k = free_slots[--nfree];
+			uint16_t d = (uint16_t)(3 * k);
+			bool write = _i % 2 == 1;
+			struct stress_slot *sl = &slots[k];
+
+			put_header(fr_host(&ring, sl->hdr),
+				   write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+				   (uint64_t)(submitted % 7) * (SEQ_LEN / 512));
+			*(uint8_t *)fr_host(&ring, sl->status) = 0xee;
+			fr_desc(&ring, d, sl->hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+			fr_desc(&ring, (uint16_t)(d + 1), sl->data, SEQ_LEN,
+				VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE),
+				(uint16_t)(d + 2));
+			fr_desc(&ring, (uint16_t)(d + 2), sl->status, 1, VIRTQ_DESC_F_WRITE, 0);
+			fr_publish(&ring, d);
+			submitted++;
+		}
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (vring_need_event(fr_avail_event(&ring), ring.avail_idx, old))
+			kick();
+		stress_sleep(seen, submitted);
+		for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
+			uint32_t id, len;
+
+			used_elem_of(seen, &id, &len);
+			ck_assert_uint_eq(id % 3, 0);
+			ck_assert_uint_lt(id / 3, SEQ_DEPTH);
+			if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) != VIRTIO_BLK_S_OK)
+				ck_abort_msg("request in slot %u failed", id / 3);
+			free_slots[nfree++] = (uint16_t)(id / 3);
+			completed++;
+		}
+	}
+	struct blk_queue_stats st = { 0 };
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.requests, SEQ_REQUESTS);
+}
+END_TEST
+
+/*
  * Issue 9 item 1: with direct=on, misaligned buffers go through a bounded
  * bounce pool.  Three reads of 80 MiB each (80 descriptors over the same
  * MiB of guest RAM) once made the VMM allocate and fill 240 MiB.
@@ -1549,6 +1630,44 @@ static void idle_kicked_read(int fd, uint64_t sector, uint16_t used)
 	feed(fd, 1);
 	wait_used(used);
 }
+
+/* --stats for a stalled guest: the state the I/O thread sleeps in names
+ * what is outstanding.  Two reads of a pipe disk, one fed: one request
+ * and one io still in flight, everything posted taken, one used. */
+START_TEST(e2e_wait_state_names_what_is_outstanding)
+{
+	int p[2], fd = open_pipe_disk(p);
+	struct blk_wait_state ws;
+
+	start_device(BLOCK_BACKEND_IO_URING, 64, ALL_FEATURES);
+	uint16_t used = fr_used_idx_acquire(&ring);
+	submit(VIRTIO_BLK_T_IN, 0, 4096, true);
+	submit(VIRTIO_BLK_T_IN, 64, 4096, true);
+	kick();
+	feed(fd, 1);
+	wait_used((uint16_t)(used + 1));
+	usleep(20000);
+	ck_assert(blk_device_wait_state(dev, 0, &ws));
+	ck_assert(ws.q.event_idx);
+	ck_assert_uint_eq(ws.q.inflight, 1);
+	ck_assert_uint_eq(ws.backend_ios, 1);
+	ck_assert_uint_eq(ws.q.avail_idx, ring.avail_idx);
+	ck_assert_uint_eq(ws.q.last_avail_idx, ring.avail_idx);
+	ck_assert_uint_eq(ws.q.used_idx, (uint16_t)(used + 1));
+	/* No such queue: nothing to say. */
+	ck_assert(!blk_device_wait_state(dev, 1, &ws));
+	feed(fd, 1);
+	wait_used((uint16_t)(used + 2));
+	usleep(20000);
+	ck_assert(blk_device_wait_state(dev, 0, &ws));
+	ck_assert_uint_eq(ws.q.inflight, 0);
+	ck_assert_uint_eq(ws.backend_ios, 0);
+	ck_assert_uint_eq(ws.q.used_idx, (uint16_t)(used + 2));
+	/* Idle: the next chain is to be kicked for. */
+	ck_assert_uint_eq(ws.q.avail_event, ring.avail_idx);
+	close(p[1]);
+}
+END_TEST
 
 /* No kicks while busy, bounded: with slow reads in flight and nothing
  * completing, the device asks for kicks again after the quiet time; a
@@ -1919,6 +2038,38 @@ START_TEST(e2e_merges_stop_at_the_bound)
 		read_image((uint64_t)k * LEN + LEN - sizeof(b), b, sizeof(b));
 		ck_assert_uint_eq(b[sizeof(b) - 1], 0x60 + k);
 	}
+}
+END_TEST
+
+/* --stats depth: eight 128 KiB writes taken in one pass are eight
+ * requests in flight but four merged ios at the backend (two per 256 KiB
+ * bound), so over the busy time the means are above one request, and
+ * below that in ios. */
+START_TEST(e2e_depth_is_accounted)
+{
+	enum {
+		LEN = 128 << 10
+	};
+
+	open_disk(path, false, false);
+	start_device(_i, 64, ALL_FEATURES);
+	uint16_t used = fr_used_idx_acquire(&ring);
+	for (unsigned int k = 0; k < 8; k++) {
+		struct sub w = prepare(VIRTIO_BLK_T_OUT, (uint64_t)k * (LEN / 512), LEN, false);
+		fr_publish(&ring, w.head);
+	}
+	kick();
+	wait_used((uint16_t)(used + 8));
+	/* The interval that ended with those completions is added as the
+	 * thread next waits: one more request makes sure it has. */
+	ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK);
+	struct blk_queue_stats st = { 0 };
+	blk_device_stats(dev, &st);
+	ck_assert_uint_eq(st.merged, 4);
+	ck_assert_uint_gt(st.busy_ns, 0);
+	ck_assert_uint_gt(st.inflight_ns, st.busy_ns);
+	ck_assert_uint_le(st.inflight_ns, 8 * st.busy_ns);
+	ck_assert_uint_lt(st.backend_ns, st.inflight_ns);
 }
 END_TEST
 
@@ -2320,12 +2471,17 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, e2e_reset_with_slow_io_is_bounded);
 	tcase_add_test(tc, e2e_kicks_off_while_busy_bounded);
 	tcase_add_test(tc, e2e_refill_one_kick_per_burst);
+	tcase_add_test(tc, e2e_wait_state_names_what_is_outstanding);
 	tcase_add_test(tc, e2e_stress_refills_drained);
+	tcase_add_loop_test(tc, e2e_stress_sequential_depth8, 0,
+			    sizeof(seq_tunings) / sizeof(seq_tunings[0]));
 	tcase_add_loop_test(tc, e2e_adjacent_requests_are_merged, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_merges_stop_at_the_bound, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_loop_test(tc, e2e_failed_merge_retries_one_by_one, BLOCK_BACKEND_IO_URING,
+			    BLOCK_BACKEND_SYNC + 1);
+	tcase_add_loop_test(tc, e2e_depth_is_accounted, BLOCK_BACKEND_IO_URING,
 			    BLOCK_BACKEND_SYNC + 1);
 	tcase_add_test(tc, backend_uring_bounds_by_cq_room);
 	tcase_add_test(tc, backend_uring_pending_without_syscall);
