@@ -767,10 +767,18 @@ bool blk_worker_wait_state(const struct blk_worker *w, struct blk_wait_state *ou
  * only this thread changes them, and the pass after it is short.  That is
  * what tells a guest that waits for its completions (the device holds few
  * of its requests) from a disk that is slow (the backend holds them all).
+ * The clock is the coarse one (the kernel's tick, read in the vDSO without
+ * a system call; the precise clock is one where the clocksource is not
+ * the TSC, as in the test host): each tick is then a sample of the counts,
+ * so the means hold over seconds, not over one request.
  */
 static void account_depth(struct blk_worker *w)
 {
-	int64_t now = now_ns();
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 
 	if (w->depth_since && w->depth_reqs) {
 		uint64_t dt = (uint64_t)(now - w->depth_since);

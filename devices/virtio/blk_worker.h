@@ -44,7 +44,8 @@ struct blk_queue_stats {
 	uint64_t refill_timeouts; /* refill waits that ran out (blk_worker.c) */
 	uint64_t bounce_bytes;	  /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
-	/* Depth over time (one clock read per wait of the I/O thread): ns
+	/* Depth over time (the coarse clock, read once per wait of the I/O
+	 * thread: sampled at the kernel's tick, so good over seconds): ns
 	 * with a request in flight, and the sums over that time of requests
 	 * in flight (taken, not completed) and of ios at the backend.  So
 	 * inflight_ns / busy_ns is how many of the guest's requests the
