@@ -34,14 +34,14 @@ static uint64_t vector_addr(const struct msix_vector *v)
 	return (uint64_t)v->addr_hi << 32 | v->addr_lo;
 }
 
-/* Moves a signal waiting in a detached vector's eventfd into v->pending, so
- * the PBA can show it and unmask can deliver it. */
 /* The function's requester ID: bus 0, function 0 of its slot. */
 static uint32_t requester_id(const struct msix *m)
 {
 	return m->p.pci->slot << 3;
 }
 
+/* Moves a signal waiting in a detached vector's eventfd into v->pending, so
+ * the PBA can show it and unmask can deliver it. */
 static int vector_collect(struct msix_vector *v)
 {
 	uint64_t cnt;
