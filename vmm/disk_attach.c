@@ -85,8 +85,11 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 }
 
 /* For a guest that stalled (a boot stopped by a signal or a timeout):
- * each queue whose I/O thread went to sleep with work outstanding, in
- * the ring's own terms, so the log says which side was waited for. */
+ * each queue whose I/O thread went to sleep with work outstanding (taken
+ * and not completed, or posted and not taken: then it waits for a kick),
+ * in the ring's own terms, so the log says which side was waited for.
+ * (used_event as the thread last saw it: a guest that is not stuck has
+ * moved it since, so it alone says nothing.) */
 static void print_wait_states(struct virtio_device *vdev, unsigned int disk, FILE *out)
 {
 	for (unsigned int q = 0; q < vdev->num_queues; q++) {
@@ -94,8 +97,7 @@ static void print_wait_states(struct virtio_device *vdev, unsigned int disk, FIL
 
 		if (!blk_device_wait_state(vdev, q, &ws))
 			continue;
-		if (ws.q.inflight == 0 && ws.q.avail_idx == ws.q.last_avail_idx &&
-		    !(ws.q.event_idx && ws.q.used_event != ws.q.used_idx))
+		if (ws.q.inflight == 0 && ws.q.avail_idx == ws.q.last_avail_idx)
 			continue;
 		fprintf(out,
 			"vmm: disk %u queue %u: its I/O thread last slept with %u requests in flight "
