@@ -123,10 +123,11 @@ void vm_disks_print_stats(const struct vm_disks *ds, FILE *out)
 		blk_device_stats(ds->d[i].vdev, &st);
 		fprintf(out,
 			"vmm: disk %u: %llu requests, %llu kicks, %llu interrupts, %llu merged, "
-			"%llu completed late, %llu refill waits ran out",
+			"%llu completed late, %llu refill waits ran out, %llu found without a kick",
 			i, (unsigned long long)st.requests, (unsigned long long)st.kicks,
 			(unsigned long long)st.interrupts, (unsigned long long)st.merged,
-			(unsigned long long)st.late, (unsigned long long)st.refill_timeouts);
+			(unsigned long long)st.late, (unsigned long long)st.refill_timeouts,
+			(unsigned long long)st.unnotified);
 		/* Means over the time anything was in flight. */
 		if (st.busy_ns)
 			fprintf(out,

@@ -37,7 +37,8 @@ int vm_disks_attach(struct vm_disks *ds, struct vm *vm, const struct vm_config *
 void vm_disks_destroy(struct vm_disks *ds);
 
 /* One line per disk: requests, kicks, interrupts, merged requests, ios
- * completed late and refill waits that ran out, so far, and the mean
+ * completed late, refill waits that ran out and requests found without a
+ * kick (the idle re-check), so far, and the mean
  * depth while busy: requests in flight, ios at the backend (--stats). */
 void vm_disks_print_stats(const struct vm_disks *ds, FILE *out);
 

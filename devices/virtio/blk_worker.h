@@ -42,6 +42,8 @@ struct blk_queue_stats {
 	uint64_t merged;	  /* requests merged into another's io */
 	uint64_t late;		  /* ios that completed during a pass and joined it */
 	uint64_t refill_timeouts; /* refill waits that ran out (blk_worker.c) */
+	uint64_t unnotified;	  /* chains found by the idle re-check, posted
+				   * with no kick reaching the thread */
 	uint64_t bounce_bytes;	  /* O_DIRECT bounce memory allocated (never freed
 				* before the queue stops) */
 	/* Depth over time (the coarse clock, read once per wait of the I/O

@@ -76,17 +76,19 @@ def samples(path):
 
 def vmm_stats(path):
     """vmm's --stats disk line of disk 1: (requests, kicks, interrupts,
-    merged, completed late, refill waits that ran out, busy s, mean
+    merged, completed late, refill waits that ran out, found without a
+    kick, busy s, mean
     requests in flight, mean ios at the backend); older builds print fewer
     fields (0 then)."""
     for line in open(path, errors="replace"):
         m = re.search(r"vmm: disk 1: (\d+) requests, (\d+) kicks, (\d+) interrupts"
                       r"(?:, (\d+) merged)?(?:, (\d+) completed late)?(?:, (\d+) refill waits ran out)?"
+                      r"(?:, (\d+) found without a kick)?"
                       r"(?:; busy ([\d.]+) s, ([\d.]+) requests in flight, ([\d.]+) ios at the backend)?",
                       line)
         if m:
             g = m.groups()
-            return tuple(int(x or 0) for x in g[:6]) + tuple(float(x or 0) for x in g[6:])
+            return tuple(int(x or 0) for x in g[:7]) + tuple(float(x or 0) for x in g[7:])
     return None
 
 
@@ -150,7 +152,8 @@ def load(raw):
                              "requests": st[0], "kicks_per_req": st[1] / max(st[0], 1),
                              "irq_per_req": st[2] / max(st[0], 1), "merged": st[3],
                              "late": st[4], "refill_timeouts": st[5],
-                             "busy_s": st[6], "inflight": st[7], "backend_ios": st[8]})
+                             "unnotified": st[6],
+                             "busy_s": st[7], "inflight": st[8], "backend_ios": st[9]})
     return runs, reruns
 
 
@@ -297,7 +300,8 @@ def main():
         print(f"  rep {r['rep']} {r['column']}: whole run, vmm --stats: {r['kicks_per_req']:.3f} kicks "
               f"and {r['irq_per_req']:.3f} interrupts per request ({r['requests']} requests, "
               f"{r['merged']} merged into another's io, {r.get('late', 0)} completed late, "
-              f"{r.get('refill_timeouts', 0)} refill waits ran out"
+              f"{r.get('refill_timeouts', 0)} refill waits ran out, "
+              f"{r.get('unnotified', 0)} found without a kick"
               + (f"; while busy ({r['busy_s']:.1f} s) {r['inflight']:.2f} requests in flight, "
                  f"{r['backend_ios']:.2f} ios at the backend" if r.get("busy_s") else "") + ")")
     probes = [r for r in runs if r["job"] == "_speed"]
