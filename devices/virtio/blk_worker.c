@@ -937,6 +937,15 @@ static void *worker_main(void *arg)
 		 * kick (it may, for a refill): ask for kicks again. */
 		w->quiet_expired = quiet && r == 0 && !w->kicked;
 		recheck = idle && r == 0 && !w->kicked;
+		if (recheck) {
+			/* A kick (or completion) that raced the timeout is
+			 * not a lost one: collect it first. */
+			int more = w->be->ops->wait(w->be, BLOCK_WAIT_NONE, &worker_cb, w);
+
+			if (more > 0)
+				r = more;
+			recheck = more == 0 && !w->kicked;
+		}
 		note_completions(w, r, inflight);
 		w->taken = 0;
 		process_queue(w);
