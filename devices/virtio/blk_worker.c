@@ -19,7 +19,8 @@
  * No lost wake-ups: chains are taken with virtq_pop_or_enable_notify(),
  * which re-arms guest notifications and re-checks the ring before it
  * reports empty; and no wait is unbounded, so a notification lost below
- * us costs a tenth of a second (BLK_IDLE_RECHECK_NS).  Kick batching: while requests are in flight their
+ * us costs a tenth of a second (BLK_IDLE_RECHECK_NS).
+ * Kick batching: while requests are in flight their
  * completions bring the thread back, and each pass takes what the guest
  * added meanwhile, so the guest is not asked to kick at all (avail_event
  * is left a whole ring ahead); with one or none in flight it is asked to
@@ -633,12 +634,17 @@ static uint16_t kick_defer(const struct blk_worker *w)
 	return 0;
 }
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* After a wait that completed something, with two or more in flight
@@ -791,11 +797,7 @@ bool blk_worker_wait_state(const struct blk_worker *w, struct blk_wait_state *ou
  */
 static void account_depth(struct blk_worker *w)
 {
-	struct timespec ts;
-	int64_t now;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
 
 	if (w->depth_since && w->depth_reqs) {
 		uint64_t dt = (uint64_t)(now - w->depth_since);

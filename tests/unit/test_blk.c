@@ -1135,21 +1135,52 @@ struct stress_slot {
 	uint64_t hdr, data, status;
 };
 
-static void stress_publish(struct stress_slot *sl, uint16_t k, uint64_t sector, bool write)
+/* Slot k's chain (descriptors 3k..3k+2: header, len data bytes, status),
+ * published, without a kick. */
+static void stress_chain(struct stress_slot *sl, uint16_t k, bool write, uint64_t sector,
+			 uint32_t len)
 {
 	uint16_t d = (uint16_t)(3 * k);
 	put_header(fr_host(&ring, sl->hdr), write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, sector);
 	*(uint8_t *)fr_host(&ring, sl->status) = 0xee;
 	fr_desc(&ring, d, sl->hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
-	fr_desc(&ring, (uint16_t)(d + 1), sl->data, 4096,
+	fr_desc(&ring, (uint16_t)(d + 1), sl->data, len,
 		VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE), (uint16_t)(d + 2));
 	fr_desc(&ring, (uint16_t)(d + 2), sl->status, 1, VIRTQ_DESC_F_WRITE, 0);
-
-	uint16_t old = ring.avail_idx;
 	fr_publish(&ring, d);
+}
+
+/* One 4 KiB chain, and the kick avail_event asks for. */
+static void stress_publish(struct stress_slot *sl, uint16_t k, uint64_t sector, bool write)
+{
+	uint16_t old = ring.avail_idx;
+
+	stress_chain(sl, k, write, sector, 4096);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vring_need_event(fr_avail_event(&ring), ring.avail_idx, old))
 		kick();
+}
+
+/* Takes what the device completed since *seen: each must be a chain of
+ * stress_chain's among the first nslots, and must have succeeded; its
+ * slot goes back to free_slots (when given).  Returns how many. */
+static unsigned int stress_reap(uint16_t *seen, const struct stress_slot *slots,
+				unsigned int nslots, uint16_t *free_slots, uint16_t *nfree)
+{
+	unsigned int n = 0;
+
+	for (uint16_t u = fr_used_idx_acquire(&ring); *seen != u; (*seen)++, n++) {
+		uint32_t id, len;
+
+		used_elem_of(*seen, &id, &len);
+		ck_assert_uint_eq(id % 3, 0);
+		ck_assert_uint_lt(id / 3, nslots);
+		if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) != VIRTIO_BLK_S_OK)
+			ck_abort_msg("request in slot %u failed", id / 3);
+		if (free_slots)
+			free_slots[(*nfree)++] = (uint16_t)(id / 3);
+	}
+	return n;
 }
 
 START_TEST(e2e_stress_no_lost_wakeups)
@@ -1187,16 +1218,7 @@ START_TEST(e2e_stress_no_lost_wakeups)
 			uint64_t cnt;
 			ck_assert_int_eq(read(notify_fd, &cnt, sizeof(cnt)), sizeof(cnt));
 		}
-		for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
-			uint32_t id, len;
-			used_elem_of(seen, &id, &len);
-			ck_assert_uint_eq(id % 3, 0);
-			ck_assert_uint_lt(id / 3, STRESS_SLOTS);
-			if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) != VIRTIO_BLK_S_OK)
-				ck_abort_msg("request in slot %u failed", id / 3);
-			free_slots[nfree++] = (uint16_t)(id / 3);
-			completed++;
-		}
+		completed += stress_reap(&seen, slots, STRESS_SLOTS, free_slots, &nfree);
 	}
 	/* At most one interrupt per completion batch, never more than
 	 * completions. */
@@ -1260,15 +1282,7 @@ START_TEST(e2e_stress_refills_drained)
 		submitted += burst;
 		while (seen != ring.avail_idx) {
 			stress_sleep(seen, submitted);
-			for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
-				uint32_t id, len;
-
-				used_elem_of(seen, &id, &len);
-				ck_assert_uint_lt(id / 3, 16);
-				if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) !=
-				    VIRTIO_BLK_S_OK)
-					ck_abort_msg("request in slot %u failed", id / 3);
-			}
+			stress_reap(&seen, slots, 16, NULL, NULL);
 		}
 	}
 }
@@ -1308,20 +1322,9 @@ START_TEST(e2e_stress_bursty_kicks)
 		while (burst-- > 0 && submitted < STRESS_REQUESTS &&
 		       submitted - completed < STRESS_DEPTH) {
 			uint16_t k = free_slots[--nfree];
-			uint16_t d = (uint16_t)(3 * k);
 			bool write = rand() % 4 == 0;
-			struct stress_slot *sl = &slots[k];
 
-			put_header(fr_host(&ring, sl->hdr),
-				   write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-				   (uint64_t)(rand() % 255) * 8);
-			*(uint8_t *)fr_host(&ring, sl->status) = 0xee;
-			fr_desc(&ring, d, sl->hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
-			fr_desc(&ring, (uint16_t)(d + 1), sl->data, 4096,
-				VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE),
-				(uint16_t)(d + 2));
-			fr_desc(&ring, (uint16_t)(d + 2), sl->status, 1, VIRTQ_DESC_F_WRITE, 0);
-			fr_publish(&ring, d);
+			stress_chain(&slots[k], k, write, (uint64_t)(rand() % 255) * 8, 4096);
 			submitted++;
 		}
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -1331,16 +1334,7 @@ START_TEST(e2e_stress_bursty_kicks)
 		/* Wait for one completion, or for all of them. */
 		do {
 			stress_sleep(seen, submitted);
-			for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
-				uint32_t id, len;
-				used_elem_of(seen, &id, &len);
-				ck_assert_uint_eq(id % 3, 0);
-				if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) !=
-				    VIRTIO_BLK_S_OK)
-					ck_abort_msg("request in slot %u failed", id / 3);
-				free_slots[nfree++] = (uint16_t)(id / 3);
-				completed++;
-			}
+			completed += stress_reap(&seen, slots, STRESS_SLOTS, free_slots, &nfree);
 		} while (drain && completed < submitted);
 	}
 	struct blk_queue_stats st = { 0 };
@@ -1386,44 +1380,23 @@ START_TEST(e2e_stress_sequential_depth8)
 		slots[k].status = fr_alloc(&ring, 1);
 		free_slots[nfree++] = k;
 	}
-	srand(31 + _i);
 	while (completed < SEQ_REQUESTS) {
 		uint16_t old = ring.avail_idx;
 
-		/* Refill what came back, then one kick decision. */
+		/* Refill what came back (reads, then writes, in runs of 500),
+		 * then one kick decision. */
 		while (submitted < SEQ_REQUESTS && nfree > 0) {
 			uint16_t k = free_slots[--nfree];
-			uint16_t d = (uint16_t)(3 * k);
-			bool write = _i % 2 == 1;
-			struct stress_slot *sl = &slots[k];
 
-			put_header(fr_host(&ring, sl->hdr),
-				   write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
-				   (uint64_t)(submitted % 7) * (SEQ_LEN / 512));
-			*(uint8_t *)fr_host(&ring, sl->status) = 0xee;
-			fr_desc(&ring, d, sl->hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
-			fr_desc(&ring, (uint16_t)(d + 1), sl->data, SEQ_LEN,
-				VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE),
-				(uint16_t)(d + 2));
-			fr_desc(&ring, (uint16_t)(d + 2), sl->status, 1, VIRTQ_DESC_F_WRITE, 0);
-			fr_publish(&ring, d);
+			stress_chain(&slots[k], k, (submitted / 500) % 2 == 1,
+				     (uint64_t)(submitted % 7) * (SEQ_LEN / 512), SEQ_LEN);
 			submitted++;
 		}
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (vring_need_event(fr_avail_event(&ring), ring.avail_idx, old))
 			kick();
 		stress_sleep(seen, submitted);
-		for (uint16_t u = fr_used_idx_acquire(&ring); seen != u; seen++) {
-			uint32_t id, len;
-
-			used_elem_of(seen, &id, &len);
-			ck_assert_uint_eq(id % 3, 0);
-			ck_assert_uint_lt(id / 3, SEQ_DEPTH);
-			if (*(uint8_t *)fr_host(&ring, slots[id / 3].status) != VIRTIO_BLK_S_OK)
-				ck_abort_msg("request in slot %u failed", id / 3);
-			free_slots[nfree++] = (uint16_t)(id / 3);
-			completed++;
-		}
+		completed += stress_reap(&seen, slots, SEQ_DEPTH, free_slots, &nfree);
 	}
 	struct blk_queue_stats st = { 0 };
 	blk_device_stats(dev, &st);
@@ -2068,19 +2041,11 @@ START_TEST(e2e_depth_is_accounted)
 		 * completions is added as the thread next waits) one read. */
 		uint16_t used = fr_used_idx_acquire(&ring);
 
-		for (unsigned int k = 0; k < 9; k++) {
-			uint16_t d = (uint16_t)(3 * k);
+		for (uint16_t k = 0; k < 9; k++) {
 			bool rd = k == 8;
 
-			put_header(fr_host(&ring, sl[k].hdr),
-				   rd ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT,
-				   rd ? 0 : (uint64_t)k * (LEN / 512));
-			fr_desc(&ring, d, sl[k].hdr, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
-			fr_desc(&ring, (uint16_t)(d + 1), sl[k].data, rd ? 512 : LEN,
-				VIRTQ_DESC_F_NEXT | (rd ? VIRTQ_DESC_F_WRITE : 0),
-				(uint16_t)(d + 2));
-			fr_desc(&ring, (uint16_t)(d + 2), sl[k].status, 1, VIRTQ_DESC_F_WRITE, 0);
-			fr_publish(&ring, d);
+			stress_chain(&sl[k], k, !rd, rd ? 0 : (uint64_t)k * (LEN / 512),
+				     rd ? 512 : LEN);
 			if (k == 7 || k == 8) {
 				kick();
 				wait_used((uint16_t)(used + k + 1));
